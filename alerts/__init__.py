@@ -1,0 +1,1 @@
+"""Alerts, their state machine and history, evidence, dashboards and dispatch integration."""

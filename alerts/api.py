@@ -1,0 +1,170 @@
+"""REST API for alerts: scoped list with filters and a change cursor, detail, dispatcher actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from alerts import services
+from alerts.models import Alert, AlertEvent, Evidence
+from alerts.selectors import alerts_for
+
+CURSOR_PAGE = 500
+
+
+class AlertEventSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    """One history entry."""
+
+    actor = serializers.CharField(source="actor.username", default=None, read_only=True)
+
+    class Meta:
+        model = AlertEvent
+        fields = ["action", "actor", "from_status", "to_status", "note", "data", "created_at"]
+
+
+class AlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    """An alert as the dashboard lists it (no faces, no names)."""
+
+    camera_name = serializers.CharField(source="camera.name", read_only=True)
+    venue_name = serializers.CharField(source="venue.name", read_only=True)
+    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    severity_display = serializers.CharField(source="get_severity_display", read_only=True)
+    assigned_to = serializers.CharField(source="assigned_to.username", default=None, read_only=True)
+
+    class Meta:
+        model = Alert
+        fields = ["id", "kind", "kind_display", "camera", "camera_name", "venue", "venue_name", "zone", "severity",
+                  "severity_display", "status", "status_display", "review", "score", "assigned_to", "outcome",
+                  "raised_at", "last_seen_at", "acknowledged_at", "dispatched_at", "resolved_at", "change_seq"]
+
+
+class AlertDetailSerializer(AlertSerializer):
+    """An alert with its history and links to its evidence (served by audited views)."""
+
+    events = AlertEventSerializer(many=True, read_only=True)
+    evidence = serializers.SerializerMethodField()
+
+    class Meta(AlertSerializer.Meta):
+        fields = [*AlertSerializer.Meta.fields, "details", "subject", "template", "events", "evidence"]
+
+    def get_evidence(self, alert: Alert) -> list[dict[str, Any]]:
+        return [
+            {"id": str(e.pk), "kind": e.kind, "content_type": e.content_type, "size_bytes": e.size_bytes,
+             "url": reverse("evidence-file", args=[e.pk])}
+            for e in alert.evidence.all()
+        ]
+
+
+class AlertFilter(django_filters.FilterSet):
+    """Filters: kind, severity, status, venue, camera, time range."""
+
+    raised_after = django_filters.IsoDateTimeFilter(field_name="raised_at", lookup_expr="gte")
+    raised_before = django_filters.IsoDateTimeFilter(field_name="raised_at", lookup_expr="lt")
+    min_severity = django_filters.NumberFilter(field_name="severity", lookup_expr="gte")
+    open = django_filters.BooleanFilter(method="filter_open")
+
+    class Meta:
+        model = Alert
+        fields = ["kind", "severity", "status", "review", "venue", "camera"]
+
+    def filter_open(self, queryset: Any, name: str, value: bool) -> Any:
+        return queryset.exclude(status=Alert.Status.RESOLVED) if value else queryset.filter(status=Alert.Status.RESOLVED)
+
+
+class ActionSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Input of a dispatcher action."""
+
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    outcome = serializers.ChoiceField(choices=[c for c in Alert.Outcome.values if c], required=False)
+    assignee = serializers.CharField(required=False, max_length=150)
+
+
+class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+    """Alerts in the user's scope. `?after=<seq>` returns everything changed since that cursor."""
+
+    filterset_class = AlertFilter
+    ordering_fields = ["raised_at", "severity", "change_seq"]
+    ordering = ["-raised_at"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        queryset = alerts_for(self.request.user)
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related("events__actor", "evidence")
+        return queryset
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        if self.action == "retrieve":
+            return AlertDetailSerializer
+        if self.action in {"acknowledge", "escalate", "dispatch_units", "resolve", "assign"}:
+            return ActionSerializer
+        return AlertSerializer
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        after = request.query_params.get("after")
+        if after is None:
+            return super().list(request, *args, **kwargs)
+        if not after.isdigit():
+            raise ValidationError({"after": "The cursor must be a whole number (the last `change_seq` seen)."})
+        queryset = self.filter_queryset(self.get_queryset()).filter(change_seq__gt=int(after))
+        rows = list(queryset.order_by("change_seq")[:CURSOR_PAGE])
+        cursor = rows[-1].change_seq if rows else int(after)
+        return Response({"results": AlertSerializer(rows, many=True).data, "cursor": cursor,
+                         "more": len(rows) == CURSOR_PAGE})
+
+    def _act(self, request: Request, pk: str, perform: Any) -> Response:
+        if not request.user.has_perm("alerts.act_on_alert"):
+            raise PermissionDenied("Your role cannot act on alerts.")
+        alert = self.get_object()
+        params = ActionSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            updated = perform(alert, params.validated_data)
+        except services.AlertConflict as exc:
+            return Response({"detail": str(exc), "status": exc.current_status}, status=status.HTTP_409_CONFLICT)
+        except services.AlertActionError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(AlertSerializer(updated).data)
+
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str) -> Response:
+        return self._act(request, pk, lambda a, p: services.alert_acknowledge(
+            alert_id=a.pk, actor=request.user, note=p["note"]))
+
+    @action(detail=True, methods=["post"])
+    def escalate(self, request: Request, pk: str) -> Response:
+        return self._act(request, pk, lambda a, p: services.alert_escalate(
+            alert_id=a.pk, actor=request.user, note=p["note"]))
+
+    @action(detail=True, methods=["post"], url_path="dispatch")
+    def dispatch_units(self, request: Request, pk: str) -> Response:
+        return self._act(request, pk, lambda a, p: services.alert_dispatch(
+            alert_id=a.pk, actor=request.user, note=p["note"]))
+
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: str) -> Response:
+        return self._act(request, pk, lambda a, p: services.alert_resolve(
+            alert_id=a.pk, actor=request.user, outcome=p.get("outcome", ""), note=p["note"]))
+
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: str) -> Response:
+        def perform(alert: Alert, params: dict[str, Any]) -> Alert:
+            assignee = get_user_model().objects.filter(username=params.get("assignee", "")).first()
+            if assignee is None:
+                raise services.AlertActionError("Unknown user to assign to.")
+            return services.alert_assign(alert_id=alert.pk, actor=request.user, assignee=assignee)
+
+        return self._act(request, pk, perform)
+
+
+def evidence_url(evidence: Evidence) -> str:
+    """Where the audited evidence view serves a file."""
+    return reverse("evidence-file", args=[evidence.pk])

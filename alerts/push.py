@@ -1,0 +1,36 @@
+"""Channels group names and the after-commit push of alert ids to dashboards."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+ALL_VENUES_GROUP = "alerts.all"
+
+
+def venue_group(venue_id: uuid.UUID | str) -> str:
+    """The group of dashboards allowed to see one venue."""
+    return f"alerts.venue.{venue_id}"
+
+
+def push_alert_changed(*, alert_id: uuid.UUID, venue_id: uuid.UUID, change_seq: int) -> None:
+    """Tell dashboards (after commit) that an alert was raised or changed; ids only, never faces."""
+    message = {"type": "alert.changed", "id": str(alert_id), "seq": change_seq}
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            for group in (ALL_VENUES_GROUP, venue_group(venue_id)):
+                async_to_sync(layer.group_send)(group, message)
+        except Exception:  # a lost push is caught up by the dashboard's cursor fetch
+            logger.warning("push of alert %s failed; dashboards catch up on reconnect", alert_id, exc_info=True)
+
+    transaction.on_commit(send)

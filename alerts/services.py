@@ -1,0 +1,241 @@
+"""Every write to alerts: raise, update, and the dispatcher actions (compare-and-set)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from alerts.models import Alert, AlertEvent, Evidence, NextChangeSeq
+from alerts.push import push_alert_changed
+from audit.models import AccessEvent
+from audit.services import access_record
+from venues.models import Camera, Zone
+from watchlists.models import FaceTemplate, Subject
+
+logger = logging.getLogger(__name__)
+
+OPEN_STATUSES = (Alert.Status.NEW, Alert.Status.ACKNOWLEDGED, Alert.Status.ESCALATED, Alert.Status.DISPATCHED)
+
+
+class AlertActionError(Exception):
+    """An action that is not allowed for this alert (message says why)."""
+
+
+class AlertConflict(AlertActionError):
+    """Someone else changed the alert first; carries the status it has now."""
+
+    def __init__(self, message: str, current_status: str) -> None:
+        super().__init__(message)
+        self.current_status = current_status
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    """Bytes to store as evidence of an alert."""
+
+    kind: str
+    content: bytes
+    content_type: str
+    filename: str
+
+
+@dataclass
+class RaiseResult:
+    """What `alert_raise` did: the alert and whether it was new."""
+
+    alert: Alert
+    created: bool
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+def alert_raise(
+    *,
+    kind: str,
+    camera: Camera,
+    severity: int,
+    score: float,
+    subject: Subject | None = None,
+    template: FaceTemplate | None = None,
+    zone: Zone | None = None,
+    track_key: str = "",
+    details: dict[str, Any] | None = None,
+    evidence: Sequence[EvidenceFile] = (),
+    probe_embedding: Sequence[float] | None = None,
+    seen_at: datetime | None = None,
+) -> RaiseResult:
+    """Raise an alert, or update the open one on the same (camera, kind, track); push after commit."""
+    seen_at = seen_at or timezone.now()
+    with transaction.atomic():
+        existing = _open_alert_for_track(camera, kind, track_key)
+        if existing is not None:
+            result = _alert_seen_again(existing, score=score, details=details or {}, seen_at=seen_at)
+        else:
+            alert = Alert.objects.create(
+                kind=kind, camera=camera, venue_id=camera.venue_id, zone=zone, severity=severity,
+                score=round(float(score), 4), subject=subject, template=template, track_key=track_key,
+                details=details or {}, raised_at=seen_at, last_seen_at=seen_at, probe_embedding=probe_embedding,
+                review=Alert.Review.PENDING if kind == Alert.Kind.FACE_MATCH else Alert.Review.NOT_APPLICABLE,
+            )
+            alert.refresh_from_db(fields=["change_seq"])
+            AlertEvent.objects.create(alert=alert, action=AlertEvent.Action.RAISED, to_status=alert.status,
+                                      data={"score": alert.score}, created_at=seen_at)
+            access_record(user=None, action=AccessEvent.Action.CREATE, object_type="alert", object_id=alert.pk,
+                          username="system", detail={"kind": kind, "camera": str(camera.pk)})
+            result = RaiseResult(alert=alert, created=True)
+        result.evidence = evidence_attach(alert=result.alert, files=evidence)
+        push_alert_changed(alert_id=result.alert.pk, venue_id=result.alert.venue_id,
+                           change_seq=result.alert.change_seq)
+    return result
+
+
+def _open_alert_for_track(camera: Camera, kind: str, track_key: str) -> Alert | None:
+    if not track_key:
+        return None
+    return (
+        Alert.objects.select_for_update()
+        .filter(camera=camera, kind=kind, track_key=track_key, status__in=OPEN_STATUSES)
+        .first()
+    )
+
+
+def _alert_seen_again(alert: Alert, *, score: float, details: dict[str, Any], seen_at: datetime) -> RaiseResult:
+    alert.score = max(alert.score, round(float(score), 4))
+    alert.details = {**alert.details, **details}
+    alert.last_seen_at = seen_at
+    alert.change_seq = NextChangeSeq()  # type: ignore[assignment]
+    alert.save(update_fields=["score", "details", "last_seen_at", "change_seq", "updated_at"])
+    alert.refresh_from_db(fields=["change_seq"])
+    return RaiseResult(alert=alert, created=False)
+
+
+def evidence_attach(*, alert: Alert, files: Iterable[EvidenceFile]) -> list[Evidence]:
+    """Store evidence files for an alert (private storage; served only by audited views)."""
+    stored = []
+    for item in files:
+        evidence = Evidence(alert=alert, kind=item.kind, content_type=item.content_type,
+                            size_bytes=len(item.content), sha256=hashlib.sha256(item.content).hexdigest())
+        evidence.file.save(item.filename, ContentFile(item.content), save=False)
+        evidence.save()
+        stored.append(evidence)
+    return stored
+
+
+def _transition(
+    *,
+    alert_id: uuid.UUID,
+    actor: AbstractBaseUser,
+    allowed_from: Iterable[str],
+    expected_status: str | None,
+    action: str,
+    updates: dict[str, Any],
+    note: str = "",
+    data: dict[str, Any] | None = None,
+    extra_filter: dict[str, Any] | None = None,
+) -> Alert:
+    """Compare-and-set: change the alert only if its status is still the one the actor acted on."""
+    allowed = set(allowed_from)
+    if expected_status is not None:
+        if expected_status not in allowed:
+            raise AlertActionError(_("This action is not possible for an alert that is %(status)s.")
+                                   % {"status": expected_status})
+        allowed = {expected_status}
+    with transaction.atomic():
+        rows = Alert.objects.filter(pk=alert_id, status__in=allowed, **(extra_filter or {})).update(
+            **updates, change_seq=NextChangeSeq(), updated_at=timezone.now()
+        )
+        current = Alert.objects.get(pk=alert_id)
+        if rows == 0:
+            raise AlertConflict(
+                _("Someone else changed this alert first; it is now %(status)s.")
+                % {"status": current.get_status_display()},
+                current.status,
+            )
+        AlertEvent.objects.create(alert=current, action=action, actor=actor, from_status=",".join(sorted(allowed)),
+                                  to_status=current.status, note=note, data=data or {})
+        access_record(user=actor, action=AccessEvent.Action.ALERT_ACTION, object_type="alert",
+                      object_id=current.pk, detail={"action": action, "note": note[:200]})
+        push_alert_changed(alert_id=current.pk, venue_id=current.venue_id, change_seq=current.change_seq)
+    return current
+
+
+def alert_acknowledge(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = "") -> Alert:
+    """New -> acknowledged; exactly one of two dispatchers acting at once wins."""
+    return _transition(
+        alert_id=alert_id, actor=actor, allowed_from=[Alert.Status.NEW], expected_status=None,
+        action=AlertEvent.Action.ACKNOWLEDGED, note=note,
+        updates={"status": Alert.Status.ACKNOWLEDGED, "acknowledged_at": timezone.now(), "assigned_to": actor},
+    )
+
+
+def alert_assign(
+    *, alert_id: uuid.UUID, actor: AbstractBaseUser, assignee: AbstractBaseUser, expected_status: str | None = None
+) -> Alert:
+    """Give an open alert to a user."""
+    return _transition(
+        alert_id=alert_id, actor=actor, allowed_from=OPEN_STATUSES, expected_status=expected_status,
+        action=AlertEvent.Action.ASSIGNED, updates={"assigned_to": assignee},
+        data={"assignee": assignee.get_username()},
+    )
+
+
+def alert_escalate(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = "") -> Alert:
+    """New or acknowledged -> escalated (to a supervisor), severity raised one step."""
+    alert = Alert.objects.get(pk=alert_id)
+    return _transition(
+        alert_id=alert_id, actor=actor, allowed_from=[Alert.Status.NEW, Alert.Status.ACKNOWLEDGED],
+        expected_status=None, action=AlertEvent.Action.ESCALATED, note=note,
+        updates={"status": Alert.Status.ESCALATED, "severity": min(alert.severity + 1, Alert.Severity.CRITICAL)},
+    )
+
+
+def alert_dispatch(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = "") -> Alert:
+    """Send units: only for confirmed face matches, never on a machine guess alone."""
+    alert = Alert.objects.get(pk=alert_id)
+    if alert.kind == Alert.Kind.FACE_MATCH and alert.review != Alert.Review.CONFIRMED:
+        raise AlertActionError(_("A face match must be confirmed by a person before units are dispatched."))
+    return _transition(
+        alert_id=alert_id, actor=actor,
+        allowed_from=[Alert.Status.NEW, Alert.Status.ACKNOWLEDGED, Alert.Status.ESCALATED],
+        expected_status=None, action=AlertEvent.Action.DISPATCHED, note=note,
+        updates={"status": Alert.Status.DISPATCHED, "dispatched_at": timezone.now()},
+    )
+
+
+def alert_resolve(*, alert_id: uuid.UUID, actor: AbstractBaseUser, outcome: str, note: str = "") -> Alert:
+    """Close an open alert with an outcome."""
+    if outcome not in Alert.Outcome.values or not outcome:
+        raise AlertActionError(_("Choose an outcome to resolve the alert."))
+    return _transition(
+        alert_id=alert_id, actor=actor, allowed_from=OPEN_STATUSES, expected_status=None,
+        action=AlertEvent.Action.RESOLVED, note=note, data={"outcome": outcome},
+        updates={"status": Alert.Status.RESOLVED, "resolved_at": timezone.now(), "outcome": outcome},
+    )
+
+
+def alert_system_resolve(*, alert: Alert, outcome: str, note: str = "") -> bool:
+    """Resolve an alert on the system's behalf (e.g. camera back online); False if already closed."""
+    with transaction.atomic():
+        rows = Alert.objects.filter(pk=alert.pk, status__in=OPEN_STATUSES).update(
+            status=Alert.Status.RESOLVED, resolved_at=timezone.now(), outcome=outcome,
+            change_seq=NextChangeSeq(), updated_at=timezone.now(),
+        )
+        if not rows:
+            return False
+        alert.refresh_from_db()
+        AlertEvent.objects.create(alert=alert, action=AlertEvent.Action.RESOLVED, to_status=alert.status, note=note,
+                                  data={"outcome": outcome})
+        access_record(user=None, action=AccessEvent.Action.UPDATE, object_type="alert", object_id=alert.pk,
+                      username="system", detail={"action": "resolved", "outcome": outcome})
+        push_alert_changed(alert_id=alert.pk, venue_id=alert.venue_id, change_seq=alert.change_seq)
+    return True

@@ -1,0 +1,1 @@
+"""Append-only, hash-chained access log; auditor views; retention jobs."""

@@ -1,0 +1,32 @@
+"""The current request's client address and agent, for audit records written deep in services."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Where an action came from."""
+
+    ip: str | None = None
+    user_agent: str = ""
+
+
+_current: ContextVar[RequestContext] = ContextVar("audit_request_context", default=RequestContext())
+
+
+def current() -> RequestContext:
+    """Return the context of the request being served (empty outside requests)."""
+    return _current.get()
+
+
+def set_current(context: RequestContext) -> object:
+    """Set the context; return a token for `reset`."""
+    return _current.set(context)
+
+
+def reset(token: object) -> None:
+    """Restore the previous context."""
+    _current.reset(token)  # type: ignore[arg-type]

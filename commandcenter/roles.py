@@ -1,0 +1,59 @@
+"""The four roles and the permissions their names imply; groups are created by a migration."""
+
+from __future__ import annotations
+
+DISPATCHER = "dispatcher"
+SUPERVISOR = "supervisor"
+ADMIN = "admin"
+AUDITOR = "auditor"
+ROLES = (DISPATCHER, SUPERVISOR, ADMIN, AUDITOR)
+
+_READ_OPERATIONS = [
+    "venues.view_venue",
+    "venues.view_camera",
+    "venues.view_zone",
+    "venues.view_openinghours",
+    "alerts.view_alert",
+    "alerts.view_alertevent",
+    "alerts.view_evidence",
+    "watchlists.view_watchlist",
+    "watchlists.view_subject",
+    "watchlists.view_facetemplate",
+]
+_DISPATCH = [*_READ_OPERATIONS, "alerts.act_on_alert", "alerts.review_face_match"]
+_ADMIN_MODELS = {
+    "venues": ["venue", "camera", "zone", "openinghours", "operatorscope"],
+    "watchlists": ["watchlist", "subject", "facetemplate", "negativeexemplar"],
+}
+
+
+def _crud(app: str, model: str) -> list[str]:
+    return [f"{app}.{verb}_{model}" for verb in ("view", "add", "change", "delete")]
+
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    DISPATCHER: _DISPATCH,
+    SUPERVISOR: [*_DISPATCH, "alerts.view_reports", "watchlists.check_photo"],
+    ADMIN: [
+        *[perm for app, models in _ADMIN_MODELS.items() for model in models for perm in _crud(app, model)],
+        "alerts.view_alert",
+        "alerts.view_alertevent",
+        "alerts.view_evidence",
+        "alerts.view_reports",
+        "watchlists.check_photo",
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.view_group",
+    ],
+    AUDITOR: [
+        *_READ_OPERATIONS,
+        "alerts.view_reports",
+        "audit.view_accessevent",
+        "audit.export_accessevent",
+        "audit.verify_accessevent",
+    ],
+}
+
+# roles that see every venue regardless of their operator scope
+ALL_VENUE_ROLES = (ADMIN, AUDITOR)

@@ -1,0 +1,36 @@
+"""URL routes: pages, audited file views, REST API with OpenAPI schema and docs, admin."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from alerts import views as alert_views
+from alerts.api import AlertViewSet
+from commandcenter import views
+from venues.api import CameraViewSet, VenueViewSet, ZoneViewSet
+from watchlists.api import SubjectViewSet, WatchlistViewSet
+
+router = DefaultRouter()
+router.register("venues", VenueViewSet, basename="venue")
+router.register("cameras", CameraViewSet, basename="camera")
+router.register("zones", ZoneViewSet, basename="zone")
+router.register("watchlists", WatchlistViewSet, basename="watchlist")
+router.register("subjects", SubjectViewSet, basename="subject")
+router.register("alerts", AlertViewSet, basename="alert")
+
+urlpatterns = [
+    path("", alert_views.dashboard, name="dashboard"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("evidence/<uuid:evidence_id>/", alert_views.evidence_file, name="evidence-file"),
+    path("healthz", views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,1 @@
+"""Venues, cameras, zones, analysis settings and camera health."""

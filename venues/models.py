@@ -1,0 +1,243 @@
+"""Venues, their cameras and zones, opening hours, and which venues each operator may see."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from venues.validators import validate_polygon, validate_stream_url
+
+
+class Venue(models.Model):
+    """A place the city watches: a club, park, market, mall or stadium."""
+
+    class Kind(models.TextChoices):
+        ENTERTAINMENT = "entertainment", _("Entertainment venue")
+        PARK = "park", _("Park")
+        MARKET = "market", _("Market")
+        MALL = "mall", _("Mall")
+        STADIUM = "stadium", _("Stadium")
+        OTHER = "other", _("Other")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.ENTERTAINMENT)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    district = models.CharField(_("district"), max_length=100, blank=True, db_index=True)
+    latitude = models.DecimalField(
+        _("latitude"), max_digits=9, decimal_places=6, null=True, blank=True,
+        validators=[MinValueValidator(Decimal(-90)), MaxValueValidator(Decimal(90))],
+    )
+    longitude = models.DecimalField(
+        _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True,
+        validators=[MinValueValidator(Decimal(-180)), MaxValueValidator(Decimal(180))],
+    )
+    capacity = models.IntegerField(
+        _("capacity"), null=True, blank=True, validators=[MinValueValidator(0)],
+        help_text=_("Licensed number of people on site."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("venue")
+        verbose_name_plural = _("venues")
+        constraints = [
+            models.CheckConstraint(condition=Q(capacity__isnull=True) | Q(capacity__gte=0), name="venue_capacity_not_negative"),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90), name="venue_latitude_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
+                name="venue_longitude_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True, longitude__isnull=True)
+                | Q(latitude__isnull=False, longitude__isnull=False),
+                name="venue_coordinates_paired",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OpeningHours(models.Model):
+    """One opening window of a venue on a weekday; closing before opening means past midnight."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
+
+    venue = models.ForeignKey(Venue, on_delete=models.CASCADE, related_name="opening_hours")
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    opens = models.TimeField(_("opens"))
+    closes = models.TimeField(_("closes"))
+
+    class Meta:
+        ordering = ["venue", "weekday", "opens"]
+        verbose_name = _("opening hours")
+        verbose_name_plural = _("opening hours")
+        constraints = [
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="opening_weekday_range"),
+            models.CheckConstraint(condition=~Q(opens=models.F("closes")), name="opening_window_not_empty"),
+            models.UniqueConstraint(fields=["venue", "weekday", "opens"], name="opening_unique_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+
+class CameraQuerySet(models.QuerySet["Camera"]):
+    """Filters for cameras."""
+
+    def enabled(self) -> CameraQuerySet:
+        return self.filter(enabled=True, venue__active=True)
+
+
+class Camera(models.Model):
+    """A video source at a venue with its validated analysis settings and last known health."""
+
+    class Transport(models.TextChoices):
+        TCP = "tcp", _("TCP (recommended)")
+        UDP = "udp", _("UDP")
+
+    class Health(models.TextChoices):
+        UNKNOWN = "unknown", _("Unknown")
+        ONLINE = "online", _("Online")
+        DEGRADED = "degraded", _("Degraded")
+        OFFLINE = "offline", _("Offline")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="cameras")
+    name = models.CharField(_("name"), max_length=200)
+    stream_url = models.CharField(
+        _("stream URL"), max_length=1000, validators=[validate_stream_url],
+        help_text=_("rtsp://, rtsps://, http(s):// (MJPEG) or file:///path/to/video"),
+    )
+    rtsp_transport = models.CharField(_("RTSP transport"), max_length=3, choices=Transport.choices, default=Transport.TCP)
+    loop_file = models.BooleanField(_("loop file sources"), default=False, help_text=_("For demos and soak tests."))
+    enabled = models.BooleanField(_("enabled"), default=True)
+
+    analysis_fps = models.FloatField(
+        _("analysed frames per second"), default=2.0, validators=[MinValueValidator(0.2), MaxValueValidator(15.0)]
+    )
+    face_recognition_enabled = models.BooleanField(_("face recognition"), default=True)
+    crowd_enabled = models.BooleanField(_("crowd counting"), default=True)
+    fight_enabled = models.BooleanField(_("fight and aggression detection"), default=True)
+    sensitivity = models.FloatField(
+        _("sensitivity"), default=0.5, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=_("0 = fewest alerts, 1 = most; shifts incident thresholds."),
+    )
+    min_duration_s = models.FloatField(
+        _("minimum incident duration (s)"), default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(30.0)]
+    )
+    cooldown_s = models.PositiveIntegerField(
+        _("alert cooldown (s)"), default=120, validators=[MinValueValidator(10), MaxValueValidator(3600)]
+    )
+    offline_after_s = models.PositiveIntegerField(
+        _("offline after silence (s)"), default=30, validators=[MinValueValidator(5), MaxValueValidator(3600)]
+    )
+    only_when_open = models.BooleanField(
+        _("incident detection only during opening hours"), default=False
+    )
+
+    health_state = models.CharField(_("health"), max_length=10, choices=Health.choices, default=Health.UNKNOWN)
+    health_changed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    health_stats = models.JSONField(
+        _("health figures"), default=dict, blank=True,
+        help_text=_("Last reported fps, lag, drops and per-stage milliseconds."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CameraQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["venue__name", "name"]
+        verbose_name = _("camera")
+        verbose_name_plural = _("cameras")
+        constraints = [
+            models.UniqueConstraint(fields=["venue", "name"], name="camera_unique_name_per_venue"),
+            models.CheckConstraint(condition=Q(analysis_fps__gte=0.2, analysis_fps__lte=15.0), name="camera_fps_range"),
+            models.CheckConstraint(condition=Q(sensitivity__gte=0.0, sensitivity__lte=1.0), name="camera_sensitivity_range"),
+            models.CheckConstraint(condition=Q(min_duration_s__gte=0.0, min_duration_s__lte=30.0), name="camera_min_duration_range"),
+            models.CheckConstraint(condition=Q(cooldown_s__gte=10, cooldown_s__lte=3600), name="camera_cooldown_range"),
+            models.CheckConstraint(condition=Q(offline_after_s__gte=5, offline_after_s__lte=3600), name="camera_offline_range"),
+            models.CheckConstraint(
+                condition=Q(stream_url__regex=r"^(rtsps?|https?|file)://"), name="camera_stream_url_scheme"
+            ),
+        ]
+        indexes = [
+            # the lease reaper and session start list enabled cameras
+            models.Index(fields=["enabled"], name="camera_enabled_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.venue.name} / {self.name}"
+
+
+class Zone(models.Model):
+    """A polygon in a camera's frame (fractions of width/height) with a crowd capacity."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="zones")
+    name = models.CharField(_("name"), max_length=100)
+    polygon = models.JSONField(
+        _("polygon"), validators=[validate_polygon],
+        help_text=_("List of [x, y] points, each a fraction 0-1 of frame width and height."),
+    )
+    capacity = models.IntegerField(_("capacity"), null=True, blank=True, validators=[MinValueValidator(0)])
+    gathering_rate_per_min = models.FloatField(
+        _("rapid gathering rate (people/min)"), null=True, blank=True,
+        validators=[MinValueValidator(0.5), MaxValueValidator(1000.0)],
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        ordering = ["camera", "name"]
+        verbose_name = _("zone")
+        verbose_name_plural = _("zones")
+        constraints = [
+            models.UniqueConstraint(fields=["camera", "name"], name="zone_unique_name_per_camera"),
+            models.CheckConstraint(condition=Q(capacity__isnull=True) | Q(capacity__gte=0), name="zone_capacity_not_negative"),
+            models.CheckConstraint(
+                condition=Q(gathering_rate_per_min__isnull=True) | Q(gathering_rate_per_min__gte=0.5, gathering_rate_per_min__lte=1000),
+                name="zone_gathering_rate_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.camera} / {self.name}"
+
+
+class OperatorScope(models.Model):
+    """Which venues an operator may see: all, some venues, or whole districts; and their language."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scope")
+    all_venues = models.BooleanField(_("all venues"), default=False)
+    venues = models.ManyToManyField(Venue, blank=True, related_name="operators")
+    districts = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    language = models.CharField(_("language"), max_length=5, choices=settings.LANGUAGES, blank=True)
+
+    class Meta:
+        verbose_name = _("operator scope")
+        verbose_name_plural = _("operator scopes")
+
+    def __str__(self) -> str:
+        return f"scope of {self.user}"

@@ -1,0 +1,37 @@
+"""Reads of venues and cameras, scoped to what a user may see."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q
+
+from commandcenter.roles import ALL_VENUE_ROLES
+from venues.models import Camera, OperatorScope, Venue
+
+
+def sees_all_venues(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Superusers, admins, auditors and operators scoped to all venues see every venue."""
+    if not user.is_authenticated:
+        return False
+    if getattr(user, "is_superuser", False):
+        return True
+    if user.groups.filter(name__in=ALL_VENUE_ROLES).exists():  # type: ignore[attr-defined]
+        return True
+    return OperatorScope.objects.filter(user=user, all_venues=True).exists()
+
+
+def venues_for(user: AbstractBaseUser | AnonymousUser):  # type: ignore[no-untyped-def]
+    """The venues a user may see (empty for anonymous or unscoped operators)."""
+    if not user.is_authenticated:
+        return Venue.objects.none()
+    if sees_all_venues(user):
+        return Venue.objects.all()
+    scope = OperatorScope.objects.filter(user=user).first()
+    if scope is None:
+        return Venue.objects.none()
+    return Venue.objects.filter(Q(operators=scope) | Q(district__in=scope.districts)).distinct()
+
+
+def cameras_for(user: AbstractBaseUser | AnonymousUser):  # type: ignore[no-untyped-def]
+    """The cameras at venues the user may see."""
+    return Camera.objects.filter(venue__in=venues_for(user)).select_related("venue")

@@ -1,0 +1,1 @@
+"""Watchlists, subjects (persons of interest), face templates, enrolment and matching."""

@@ -1,0 +1,68 @@
+"""Writes to watchlists and subjects: thresholds above the floor, legal basis, expiry (audited)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audit.services import audited_delete, audited_save
+from watchlists.models import Subject, Watchlist
+
+logger = logging.getLogger(__name__)
+
+MAX_SUBJECT_LIFETIME = timedelta(days=3 * 366)
+
+
+def watchlist_default_threshold() -> float:
+    """The shipped match threshold (similarity) for new watchlists."""
+    return float(settings.CC_FACE_DEFAULT_THRESHOLD)
+
+
+def check_threshold(value: float) -> None:
+    """Refuse thresholds below the system floor (they would raise too many false matches)."""
+    floor = float(settings.CC_FACE_THRESHOLD_FLOOR)
+    if value < floor:
+        raise ValidationError(
+            {"match_threshold": _("The threshold cannot be lower than the system floor of %(floor).2f.")
+             % {"floor": floor}}
+        )
+
+
+def watchlist_save(*, actor: AbstractBaseUser | None, watchlist: Watchlist) -> Watchlist:
+    """Create or update a watchlist; 'wanted' lists require a second confirmation by default."""
+    if watchlist._state.adding and watchlist.match_threshold is None:
+        watchlist.match_threshold = watchlist_default_threshold()
+    check_threshold(watchlist.match_threshold)
+    result: Watchlist = audited_save(actor=actor, instance=watchlist)
+    return result
+
+
+def check_expiry(subject: Subject) -> None:
+    """An entry must expire, in the future, within the maximum lifetime."""
+    if subject.expires_at is None:
+        raise ValidationError({"expires_at": _("Every watchlist entry needs an expiry date.")})
+    now = timezone.now()
+    if subject._state.adding and subject.expires_at <= now:
+        raise ValidationError({"expires_at": _("The expiry date must be in the future.")})
+    if subject.expires_at > now + MAX_SUBJECT_LIFETIME:
+        raise ValidationError({"expires_at": _("Entries may be kept at most 3 years; renew them when due.")})
+
+
+def subject_save(*, actor: AbstractBaseUser | None, subject: Subject) -> Subject:
+    """Create or update a subject (expiry required)."""
+    if subject._state.adding and actor is not None and not subject.added_by_id:
+        subject.added_by = actor  # type: ignore[assignment]
+    check_expiry(subject)
+    result: Subject = audited_save(actor=actor, instance=subject)
+    return result
+
+
+def object_delete(*, actor: AbstractBaseUser | None, instance: Watchlist | Subject) -> None:
+    """Delete a watchlist or subject (templates and their files go with a subject)."""
+    audited_delete(actor=actor, instance=instance)

@@ -1,0 +1,1 @@
+"""Stream analysis: capture, vision pipeline stages and camera sessions (no views)."""

@@ -1,0 +1,178 @@
+"""Face embedders behind one interface: dlib ResNet (default) and DeepFace models.
+
+``Dlib`` follows dlib's own recipe: 5-point landmarks, ``get_face_chip`` (150 px,
+padding 0.25), ResNet descriptor. That is the alignment the network was trained on
+and it skips DeepFace's per-call detection, so it is both faster and more accurate
+than ``DeepFace.represent``; its vectors are *not* interchangeable with vectors from
+``DeepFace.represent(model_name="Dlib")`` (different crop), so never mix the two in
+one index. ``deepface:<Model>`` wraps any DeepFace recognition model whose weights
+are in ``$DEEPFACE_HOME/.deepface/weights`` (DeepFace-style eye alignment + resize).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from workers.faces.base import (
+    DetectedFace,
+    FaceEmbedder,
+    FloatArray,
+    ImageBGR,
+    l2_normalise,
+)
+from workers.faces.landmarks import dlib_rectangle, face_region, five_points, shape_predictor
+from workers.faces.provision import RECOGNITION_WEIGHTS, MissingWeightsError, weight_file
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EMBEDDER = "Dlib"
+CHIP_SIZE = 150
+CHIP_PADDING = 0.25
+
+
+@cache
+def _dlib_model() -> Any:
+    import dlib
+
+    return dlib.face_recognition_model_v1(str(weight_file(RECOGNITION_WEIGHTS)))
+
+
+class DlibEmbedder:
+    """dlib ResNet-34 descriptor (128-d) on dlib-aligned 150 px face chips."""
+
+    model_name = "Dlib"
+    dimensions = 128
+
+    def __init__(self, *, jitters: int = 0) -> None:
+        self.jitters = jitters
+        self._model = _dlib_model()
+        self._predictor = shape_predictor()
+
+    def chip(self, image_bgr: ImageBGR, face: DetectedFace, size: int = CHIP_SIZE) -> ImageBGR:
+        """Return the aligned face chip (BGR) the descriptor is computed on."""
+        import dlib
+
+        region, x0, y0 = face_region(image_bgr, face)
+        shape = self._predictor(region, dlib_rectangle(face, x0, y0))
+        chip = dlib.get_face_chip(region, shape, size=size, padding=CHIP_PADDING)
+        return np.ascontiguousarray(np.asarray(chip)[:, :, ::-1])
+
+    def embed(self, image_bgr: ImageBGR, face: DetectedFace) -> FloatArray:
+        """Return the L2-normalised 128-d descriptor of ``face``."""
+        rgb_chip = np.ascontiguousarray(self.chip(image_bgr, face)[:, :, ::-1])
+        vector = self._model.compute_face_descriptor(rgb_chip, self.jitters)
+        return l2_normalise(np.asarray(vector))
+
+    def embed_many(self, image_bgr: ImageBGR, faces: list[DetectedFace]) -> FloatArray:
+        """Return descriptors of several faces, computed by dlib in one batch."""
+        if not faces:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        chips = [np.ascontiguousarray(self.chip(image_bgr, f)[:, :, ::-1]) for f in faces]
+        vectors = self._model.compute_face_descriptor(chips, self.jitters)
+        return l2_normalise(np.asarray([np.asarray(v) for v in vectors]))
+
+
+def deepface_weight_names(model_name: str) -> list[str]:
+    """File names DeepFace needs in its weights folder for a recognition model."""
+    import importlib
+
+    from deepface.commons import weight_utils
+    from deepface.modules import modeling
+
+    names = []
+    for task, name, attributes in weight_utils.WEIGHT_SOURCES:
+        if task != "facial_recognition" or name != model_name:
+            continue
+        module = importlib.import_module(
+            modeling.get_model_class(task=task, model_name=name).__module__
+        )
+        for attribute in attributes:
+            url = getattr(module, attribute)
+            url = url if isinstance(url, str) else url[0]
+            file_name = url.rsplit("/", 1)[-1]
+            names.append(file_name.removesuffix(".bz2").removesuffix(".zip"))
+    return names
+
+
+def ensure_deepface_weights(model_name: str) -> None:
+    """Raise :class:`MissingWeightsError` unless DeepFace would find every file offline."""
+    from deepface.commons import folder_utils
+
+    folder = Path(folder_utils.get_deepface_home()) / ".deepface" / "weights"
+    for name in deepface_weight_names(model_name):
+        if not (folder / name).is_file():
+            raise MissingWeightsError(
+                f"model weight file {name} for DeepFace {model_name} is missing from {folder}; "
+                "place it there (Dlib: run workers.faces.provision.provision_weights)"
+            )
+
+
+class DeepFaceEmbedder:
+    """Any DeepFace recognition model, on DeepFace-style eye-aligned, resized crops."""
+
+    def __init__(self, model_name: str) -> None:
+        from deepface.modules import modeling
+
+        ensure_deepface_weights(model_name)
+        self._model = modeling.build_model(task="facial_recognition", model_name=model_name)
+        self.model_name = f"deepface:{model_name}"
+        self.dimensions = int(self._model.output_shape)
+        self._input_shape: tuple[int, int] = tuple(self._model.input_shape)  # type: ignore[assignment]
+
+    def crop(self, image_bgr: ImageBGR, face: DetectedFace) -> ImageBGR:
+        """Return the face box, rotated so the eyes are level (DeepFace's alignment)."""
+        marks = face.landmarks or five_points(image_bgr, face)
+        (lx, ly), (rx, ry) = marks.left_eye, marks.right_eye
+        angle = float(np.degrees(np.arctan2(ry - ly, rx - lx)))
+        center = (face.x + face.w / 2, face.y + face.h / 2)
+        rotation = cv2.getRotationMatrix2D(center, angle, 1.0)
+        height, width = image_bgr.shape[:2]
+        rotated = cv2.warpAffine(image_bgr, rotation, (width, height), flags=cv2.INTER_LINEAR)
+        return rotated[face.y : face.y + face.h, face.x : face.x + face.w]
+
+    def embed(self, image_bgr: ImageBGR, face: DetectedFace) -> FloatArray:
+        """Return the L2-normalised embedding of ``face``."""
+        return self.embed_many(image_bgr, [face])[0]
+
+    def embed_many(self, image_bgr: ImageBGR, faces: list[DetectedFace]) -> FloatArray:
+        """Return embeddings of several faces (one forward call for the batch)."""
+        from deepface.modules.preprocessing import resize_image
+
+        if not faces:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        batch = np.concatenate(
+            [resize_image(self.crop(image_bgr, f), self._input_shape) for f in faces]
+        )
+        vectors = np.asarray(self._model.forward(batch), dtype=np.float32)
+        return l2_normalise(vectors.reshape(len(faces), self.dimensions))
+
+
+_FACTORIES: dict[str, Callable[[], FaceEmbedder]] = {
+    "Dlib": DlibEmbedder,
+    "deepface:Dlib": lambda: DeepFaceEmbedder("Dlib"),
+}
+
+
+def embedder_names() -> list[str]:
+    """Names accepted by :func:`build_embedder` (plus any ``deepface:<Model>``)."""
+    return sorted(_FACTORIES)
+
+
+@cache
+def build_embedder(name: str = DEFAULT_EMBEDDER) -> FaceEmbedder:
+    """Return the process-wide embedder called ``name`` (built on first use)."""
+    if name in _FACTORIES:
+        embedder = _FACTORIES[name]()
+    elif name.startswith("deepface:"):
+        embedder = DeepFaceEmbedder(name.removeprefix("deepface:"))
+    else:
+        raise ValueError(f"unknown face embedder {name!r}; choose from {embedder_names()}")
+    logger.info("built face embedder %s", name)
+    return embedder

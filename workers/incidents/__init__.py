@@ -1,0 +1,1 @@
+"""Incident analytics: person counting, crowd events, fight/aggression scoring (no Django)."""

@@ -1,0 +1,222 @@
+"""Dense optical-flow motion features for fight/aggression scoring (ViF-style, per frame pair)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float32]
+Frame = npt.NDArray[np.uint8]
+
+# Speeds are in frame-widths per second, so they do not depend on resolution or frame rate.
+MOVING_SPEED = 0.08
+FAST_SPEED = 0.35
+_ORIENT_BINS = 8
+_GRID = 4
+_MAX_DT = 1.0
+_LOCAL_CELLS = 8
+_MIN_BLOB = 12
+
+PAIR_FEATURE_NAMES: tuple[str, ...] = (
+    "mean_speed",
+    "moving_frac",
+    "fast_frac",
+    "moving_speed",
+    "p95_speed",
+    "orient_entropy",
+    "coherence",
+    "accel",
+    "accel_ratio",
+    "vif_change_frac",
+    "vif_change",
+    "concentration",
+    "local_coherence",
+    "local_spread",
+    "reversal",
+    "divergence",
+    "curl",
+    "blobs",
+)
+
+
+@dataclass(frozen=True)
+class _Flow:
+    """One compensated flow field in frame-widths per second."""
+
+    vx: FloatArray
+    vy: FloatArray
+    speed: FloatArray
+
+
+def prepare_grey(frame_bgr: Frame, width: int) -> Frame:
+    """Downscale a BGR frame to `width` pixels wide, grey, lightly blurred."""
+    h, w = frame_bgr.shape[:2]
+    height = max(8, round(h * width / w))
+    small = cv2.resize(frame_bgr, (width, height), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    return np.asarray(cv2.GaussianBlur(grey, (3, 3), 0), dtype=np.uint8)
+
+
+def compute_flow(prev: Frame, cur: Frame, dt: float) -> _Flow:
+    """Farneback flow between two grey frames, minus the median (camera) motion."""
+    flow = cv2.calcOpticalFlowFarneback(prev, cur, None, 0.5, 3, 9, 2, 5, 1.1, 0)
+    scale = 1.0 / (prev.shape[1] * max(dt, 1e-3))
+    vx = (flow[..., 0] - np.median(flow[..., 0])) * scale
+    vy = (flow[..., 1] - np.median(flow[..., 1])) * scale
+    speed = np.sqrt(vx * vx + vy * vy)
+    return _Flow(vx.astype(np.float32), vy.astype(np.float32), speed.astype(np.float32))
+
+
+def _orientation_stats(flow: _Flow, moving: npt.NDArray[np.bool_]) -> tuple[float, float]:
+    """Speed-weighted orientation entropy (0..1) and direction coherence (0..1)."""
+    weights = flow.speed[moving]
+    total = float(weights.sum())
+    if total <= 1e-9:
+        return 0.0, 0.0
+    angles = np.arctan2(flow.vy[moving], flow.vx[moving])
+    bins = ((angles + np.pi) / (2 * np.pi) * _ORIENT_BINS).astype(np.int32) % _ORIENT_BINS
+    hist = np.bincount(bins, weights=weights, minlength=_ORIENT_BINS) / total
+    nonzero = hist[hist > 0]
+    entropy = float(-(nonzero * np.log(nonzero)).sum() / np.log(_ORIENT_BINS))
+    coherence = float(np.hypot(flow.vx[moving].sum(), flow.vy[moving].sum()) / total)
+    return entropy, coherence
+
+
+def _concentration(speed: FloatArray) -> float:
+    """Share of motion energy in the busiest cell of a coarse grid (1/16 = uniform)."""
+    h, w = speed.shape
+    cells = speed[: h - h % _GRID, : w - w % _GRID].reshape(_GRID, h // _GRID, _GRID, w // _GRID)
+    energy = cells.sum(axis=(1, 3))
+    total = float(energy.sum())
+    return float(energy.max() / total) if total > 1e-9 else 0.0
+
+
+def _cell_vectors(flow: _Flow, cells: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Summed flow vectors and summed speeds of a cells x cells grid."""
+    h, w = flow.speed.shape
+    ch, cw = h // cells, w // cells
+
+    def pool(a: FloatArray) -> FloatArray:
+        trimmed = a[: ch * cells, : cw * cells].reshape(cells, ch, cells, cw)
+        return np.asarray(trimmed.sum(axis=(1, 3)), dtype=np.float32)
+
+    masked = flow.speed > MOVING_SPEED
+    return pool(flow.vx * masked), pool(flow.vy * masked), pool(flow.speed * masked)
+
+
+def _local_stats(flow: _Flow, prev: _Flow | None) -> tuple[float, float, float]:
+    """Energy-weighted local coherence, local orientation spread and cell-wise reversal."""
+    sx, sy, energy = _cell_vectors(flow, _LOCAL_CELLS)
+    total = float(energy.sum())
+    if total <= 1e-9:
+        return 1.0, 0.0, 0.0
+    coherence = np.hypot(sx, sy) / np.maximum(energy, 1e-9)
+    local_coherence = float((coherence * energy).sum() / total)
+    local_spread = float(((1.0 - coherence) * energy).sum() / total)
+    if prev is None or prev.speed.shape != flow.speed.shape:
+        return local_coherence, local_spread, 0.0
+    px, py, _ = _cell_vectors(prev, _LOCAL_CELLS)
+    dot = sx * px + sy * py
+    reversal = float((energy * (dot < 0)).sum() / total)
+    return local_coherence, local_spread, reversal
+
+
+def _curl_divergence(flow: _Flow) -> tuple[float, float]:
+    """Mean |divergence| and |curl| over moving pixels, relative to their mean speed."""
+    moving = flow.speed > MOVING_SPEED
+    if not moving.any():
+        return 0.0, 0.0
+    dvx_dy, dvx_dx = np.gradient(flow.vx)
+    dvy_dy, dvy_dx = np.gradient(flow.vy)
+    base = float(flow.speed[moving].mean()) + 1e-6
+    div = float(np.abs(dvx_dx + dvy_dy)[moving].mean()) / base
+    curl = float(np.abs(dvy_dx - dvx_dy)[moving].mean()) / base
+    return div, curl
+
+
+def _blob_count(flow: _Flow) -> float:
+    """Number of separate moving regions (a crude count of movers)."""
+    mask = (flow.speed > MOVING_SPEED).astype(np.uint8)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return float((stats[1:, cv2.CC_STAT_AREA] >= _MIN_BLOB).sum())
+
+
+def _change_features(flow: _Flow, prev: _Flow | None) -> tuple[float, float, float, float]:
+    """Flow acceleration and ViF magnitude-change statistics against the previous field."""
+    if prev is None or prev.speed.shape != flow.speed.shape:
+        return 0.0, 0.0, 0.0, 0.0
+    active = (flow.speed > MOVING_SPEED) | (prev.speed > MOVING_SPEED)
+    if not active.any():
+        return 0.0, 0.0, 0.0, 0.0
+    dvx = flow.vx[active] - prev.vx[active]
+    dvy = flow.vy[active] - prev.vy[active]
+    accel = float(np.sqrt(dvx * dvx + dvy * dvy).mean())
+    base = float(np.maximum(flow.speed[active], prev.speed[active]).mean())
+    change = np.abs(flow.speed - prev.speed)
+    change_frac = float((change > MOVING_SPEED).mean())
+    return accel, accel / max(base, 1e-6), change_frac, float(change[active].mean())
+
+
+def pair_features(flow: _Flow, prev: _Flow | None) -> FloatArray:
+    """Feature vector (PAIR_FEATURE_NAMES order) of one flow field and the one before it."""
+    speed = flow.speed
+    moving = speed > MOVING_SPEED
+    moving_frac = float(moving.mean())
+    moving_speed = float(speed[moving].mean()) if moving.any() else 0.0
+    entropy, coherence = _orientation_stats(flow, moving)
+    accel, accel_ratio, change_frac, change = _change_features(flow, prev)
+    values = (
+        float(speed.mean()),
+        moving_frac,
+        float((speed > FAST_SPEED).mean()),
+        moving_speed,
+        float(np.percentile(speed, 95)),
+        entropy,
+        coherence,
+        accel,
+        accel_ratio,
+        change_frac,
+        change,
+        _concentration(speed),
+        *_local_stats(flow, prev),
+        *_curl_divergence(flow),
+        _blob_count(flow),
+    )
+    return np.asarray(values, dtype=np.float32)
+
+
+class FlowFeatureExtractor:
+    """Turns a stream of frames into per-pair motion feature vectors."""
+
+    def __init__(self, width: int = 160) -> None:
+        """Analyse frames downscaled to `width` pixels."""
+        self.width = width
+        self._grey: Frame | None = None
+        self._t = 0.0
+        self._flow: _Flow | None = None
+
+    def reset(self) -> None:
+        """Forget the previous frame (after a gap or a scene change)."""
+        self._grey = None
+        self._flow = None
+
+    def push(self, frame_bgr: Frame, t_seconds: float) -> FloatArray | None:
+        """Add a frame; return the features of the pair it closes, or None for the first."""
+        grey = prepare_grey(frame_bgr, self.width)
+        prev, prev_t = self._grey, self._t
+        self._grey, self._t = grey, t_seconds
+        dt = t_seconds - prev_t
+        if prev is None or prev.shape != grey.shape or not 0.0 < dt <= _MAX_DT:
+            self._flow = None
+            return None
+        flow = compute_flow(prev, grey, dt)
+        features = pair_features(flow, self._flow)
+        self._flow = flow
+        return features

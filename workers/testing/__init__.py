@@ -1,0 +1,1 @@
+"""Test servers (RTSP, MJPEG) used by the capture tests; not imported in production."""

@@ -41,3 +41,82 @@ def sample_file(sample_data: Path):  # type: ignore[no-untyped-def]
         return path
 
     return resolve
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """Let the test database flush the append-only audit table between transactional tests."""
+    from django.conf import settings
+
+    options = settings.DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = "-c cc.audit_truncate=on"
+
+
+def _user_with_role(django_user_model, username: str, role: str | None, *, all_venues: bool = True):  # type: ignore[no-untyped-def]
+    from django.contrib.auth.models import Group
+
+    from venues.models import OperatorScope
+
+    user = django_user_model.objects.create_user(username=username, password="correct-horse-battery")
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+        user.is_staff = role == "admin"
+        user.save()
+    OperatorScope.objects.create(user=user, all_venues=all_venues)
+    return user
+
+
+@pytest.fixture
+def dispatcher(django_user_model):  # type: ignore[no-untyped-def]
+    return _user_with_role(django_user_model, "dispatcher1", "dispatcher")
+
+
+@pytest.fixture
+def supervisor(django_user_model):  # type: ignore[no-untyped-def]
+    return _user_with_role(django_user_model, "supervisor1", "supervisor")
+
+
+@pytest.fixture
+def admin_user(django_user_model):  # type: ignore[no-untyped-def]
+    return _user_with_role(django_user_model, "admin1", "admin")
+
+
+@pytest.fixture
+def auditor(django_user_model):  # type: ignore[no-untyped-def]
+    return _user_with_role(django_user_model, "auditor1", "auditor")
+
+
+@pytest.fixture
+def outsider(django_user_model):  # type: ignore[no-untyped-def]
+    """Logged in, but with no role."""
+    return _user_with_role(django_user_model, "outsider1", None, all_venues=False)
+
+
+@pytest.fixture
+def api_client():  # type: ignore[no-untyped-def]
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def venue(db):  # type: ignore[no-untyped-def]
+    from venues.models import Venue
+
+    return Venue.objects.create(name="Club Almaty", kind="entertainment", district="Medeu",
+                                latitude="43.238949", longitude="76.889709", capacity=800)
+
+
+@pytest.fixture
+def camera(venue):  # type: ignore[no-untyped-def]
+    from venues.models import Camera
+
+    return Camera.objects.create(venue=venue, name="Entrance", stream_url="rtsp://10.0.0.5:554/stream1")
+
+
+@pytest.fixture
+def watchlist(admin_user):  # type: ignore[no-untyped-def]
+    from watchlists.models import Watchlist
+
+    return Watchlist.objects.create(name="Wanted persons", category="wanted", legal_basis="Court order 12/2026",
+                                    owner=admin_user, match_threshold=0.93)

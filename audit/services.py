@@ -7,6 +7,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -56,7 +57,7 @@ def row_payload(row: AccessEvent) -> dict[str, Any]:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.UTC).isoformat(timespec="microseconds")
+    return moment.astimezone(dt_timezone.utc).isoformat(timespec="microseconds")
 
 
 def chain_hash(prev_hash: str, payload: dict[str, Any]) -> str:

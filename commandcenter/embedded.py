@@ -102,9 +102,6 @@ def ensure_services(environ: MutableMapping[str, str] | None = None) -> list[str
             if start_redis(config):
                 started.append("redis")
             env["REDIS_URL"] = config.redis_url
-    env["CC_EMBEDDED_SERVICES"] = ",".join(
-        name for name, url in (("postgres", "DATABASE_URL"), ("redis", "REDIS_URL")) if url in wanted
-    )
     if started and not _started_here and env.get("CC_EMBEDDED_KEEP", "") not in {"1", "true"}:
         atexit.register(stop_services, config, list(started))
     _started_here.extend(started)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework.permissions import DjangoModelPermissions
+from rest_framework.request import Request
+
+from audit.models import AccessEvent
+from audit.services import access_record
 
 
 class ModelPermissions(DjangoModelPermissions):
-    """Like DjangoModelPermissions, but a GET needs the model's `view` permission too."""
+    """Like DjangoModelPermissions, but a GET needs the model's `view` permission too; denials are audited."""
 
     perms_map = {
         **DjangoModelPermissions.perms_map,
@@ -14,3 +20,10 @@ class ModelPermissions(DjangoModelPermissions):
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
         "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
     }
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        allowed = super().has_permission(request, view)
+        if not allowed and request.user and request.user.is_authenticated:
+            access_record(user=request.user, action=AccessEvent.Action.DENIED, object_type="api",
+                          object_id="", detail={"method": request.method, "path": request.path[:200]})
+        return allowed

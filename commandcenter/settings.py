@@ -136,6 +136,7 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 # --- files: evidence and face images are private, served only through audited views ---------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media").resolve()
 STORAGES = {

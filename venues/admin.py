@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path
 
 from commandcenter.admin import ServiceAdmin
 from venues import services
+from venues.fleet import FleetFileError, fleet_import
 from venues.models import Camera, OpeningHours, OperatorScope, Venue, Zone
 
 
@@ -31,6 +38,43 @@ class VenueAdmin(ServiceAdmin):
     list_filter = ["kind", "district", "active"]
     search_fields = ["name", "address", "district"]
     inlines = [OpeningHoursInline, CameraInline]
+    change_list_template = "admin/venues/venue/change_list.html"
+
+    def get_urls(self) -> list[Any]:
+        custom = [path("import/", self.admin_site.admin_view(self.import_view), name="venues_venue_import")]
+        return custom + super().get_urls()
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload a fleet CSV; show the per-row report."""
+        if not request.user.has_perm("venues.add_venue") or not request.user.has_perm("venues.add_camera"):
+            return HttpResponse(status=403)
+        form = FleetImportForm(request.POST or None, request.FILES or None)
+        report = None
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["csv_file"]
+            try:
+                report = fleet_import(data=upload.read(), actor=request.user,  # type: ignore[arg-type]
+                                      dry_run=form.cleaned_data["dry_run"])
+            except FleetFileError as exc:
+                form.add_error("csv_file", str(exc))
+            else:
+                messages.info(request, f"Import finished: {report.counts()}")
+        context = {**self.admin_site.each_context(request), "form": form, "report": report,
+                   "title": "Import venues and cameras", "opts": self.model._meta}
+        return render(request, "admin/venues/venue/import.html", context)
+
+
+class FleetImportForm(forms.Form):
+    """A CSV of venues and cameras."""
+
+    csv_file = forms.FileField(help_text="UTF-8 CSV, columns venue, camera, stream_url, ... (max 5 MB)")
+    dry_run = forms.BooleanField(required=False, help_text="Only report what would change.")
+
+    def clean_csv_file(self) -> Any:
+        upload = self.cleaned_data["csv_file"]
+        if upload.size > 5 * 1024 * 1024:
+            raise forms.ValidationError("The file is larger than 5 MB; split it.")
+        return upload
 
 
 class ZoneInline(admin.TabularInline):  # type: ignore[type-arg]

@@ -17,6 +17,8 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -36,7 +38,6 @@ RAW_SUFFIXES = frozenset({".h264", ".264", ".h265", ".265", ".hevc"})
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 _FALLBACK_FPS = 25.0
 _FFMPEG_OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
-_ENV_LOCK = threading.Lock()
 
 
 class SourceError(ValueError):
@@ -563,7 +564,7 @@ def ffmpeg_options(spec: SourceSpec, settings: CaptureSettings) -> str:
 
 
 def open_capture(spec: SourceSpec, settings: CaptureSettings) -> cv2.VideoCapture:
-    """Open a cv2.VideoCapture on the FFmpeg backend with timeouts set."""
+    """Open a cv2.VideoCapture on the FFmpeg backend with timeouts and RTSP transport set."""
     params = [
         cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
         int(settings.open_timeout_s * 1000),
@@ -572,24 +573,53 @@ def open_capture(spec: SourceSpec, settings: CaptureSettings) -> cv2.VideoCaptur
     ]
     if settings.decoder_threads is not None:
         params += [cv2.CAP_PROP_N_THREADS, settings.decoder_threads]
-    options = ffmpeg_options(spec, settings)
-    with _ENV_LOCK:  # the env var is process-wide and read only while opening
-        previous = os.environ.get(_FFMPEG_OPTIONS_ENV)
-        if options:
-            os.environ[_FFMPEG_OPTIONS_ENV] = options
+    with _ENV_GATE.options(ffmpeg_options(spec, settings)):
+        return cv2.VideoCapture(spec.target, cv2.CAP_FFMPEG, params)
+
+
+class _EnvGate:
+    """Serialises changes of the process-wide FFmpeg options env var, not the opens.
+
+    OpenCV reads OPENCV_FFMPEG_CAPTURE_OPTIONS while opening. Opens that agree with the
+    current value (or need none) run together; an open needing another value waits
+    for them, sets it and keeps it, so a fleet of TCP cameras never queues behind
+    one camera's slow open.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._sharing = 0
+        self._swapping = False
+
+    @contextmanager
+    def options(self, wanted: str) -> Iterator[None]:
+        """Hold the env var at ``wanted`` ('' = any value) for the duration of an open."""
+        exclusive = self._enter(wanted)
         try:
-            return cv2.VideoCapture(spec.target, cv2.CAP_FFMPEG, params)
+            yield
         finally:
-            _restore_env(previous, options)
+            with self._cond:
+                if exclusive:
+                    self._swapping = False
+                else:
+                    self._sharing -= 1
+                self._cond.notify_all()
+
+    def _enter(self, wanted: str) -> bool:
+        with self._cond:
+            while True:
+                agrees = not wanted or os.environ.get(_FFMPEG_OPTIONS_ENV) == wanted
+                if not self._swapping and agrees:
+                    self._sharing += 1
+                    return False
+                if not self._swapping and self._sharing == 0:
+                    self._swapping = True
+                    os.environ[_FFMPEG_OPTIONS_ENV] = wanted
+                    return True
+                self._cond.wait()
 
 
-def _restore_env(previous: str | None, options: str) -> None:
-    if not options:
-        return
-    if previous is None:
-        os.environ.pop(_FFMPEG_OPTIONS_ENV, None)
-    else:
-        os.environ[_FFMPEG_OPTIONS_ENV] = previous
+_ENV_GATE = _EnvGate()
 
 
 def _native_fps(cap: cv2.VideoCapture) -> float:

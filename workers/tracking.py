@@ -97,18 +97,17 @@ class Tracker:
         return list(self._tracks.values())
 
     def update(self, observations: Sequence[Observation], now: float) -> list[Track]:
-        """Assign observations to tracks (creating new ones); return the tracks seen now."""
-        pairs = self._match(observations)
+        """Assign observations to tracks (creating new ones); return tracks in input order."""
+        assigned = dict((index, track_id) for track_id, index in self._match(observations))
         seen: list[Track] = []
-        matched_obs = set()
-        for track_id, index in pairs:
-            track = self._tracks[track_id]
-            self._absorb(track, observations[index], now)
-            matched_obs.add(index)
-            seen.append(track)
         for index, observation in enumerate(observations):
-            if index not in matched_obs:
+            track_id = assigned.get(index)
+            if track_id is None:
                 seen.append(self._create(observation, now))
+            else:
+                track = self._tracks[track_id]
+                self._absorb(track, observation, now)
+                seen.append(track)
         return seen
 
     def expire(self, now: float) -> list[Track]:

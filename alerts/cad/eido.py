@@ -116,7 +116,8 @@ def _agency(payload: IncidentPayload) -> dict[str, Any]:
     agency["agencyType"] = ["police"]
     agency["incidentOwningAgencyIndicator"] = True
     if payload.agency_name:
-        agency["agencyJcard"] = json.dumps(["vcard", [["fn", {}, "text", payload.agency_name]]])
+        vcard = [["version", {}, "text", "4.0"], ["fn", {}, "text", payload.agency_name]]
+        agency["agencyJcard"] = json.dumps(["vcard", vcard])
     return agency
 
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -22,7 +23,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +55,10 @@ CREATE TABLE IF NOT EXISTS incidents (
 );
 CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, seen_at REAL NOT NULL);
 """
+
+
+Answer = tuple[int, dict[str, Any]]
+Route = Callable[[], Answer]
 
 
 class HttpError(Exception):
@@ -106,6 +111,8 @@ class IncidentStore:
         self._nonce_ttl_s = nonce_ttl_s
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -209,6 +216,8 @@ class ReceiverHandler(BaseHTTPRequestHandler):
 
     server: ReceiverServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; without this, Nagle + delayed ACK add ~40 ms.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Send the access log to logging instead of stderr."""
@@ -228,8 +237,8 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         }
         self._dispatch(routes)
 
-    def _dispatch(self, routes: dict[str, Any]) -> None:
-        """Call the route for the path; turn HttpError into a JSON error answer."""
+    def _dispatch(self, routes: dict[str, Route]) -> None:
+        """Call the route for the path; turn errors into JSON error answers."""
         path = urlsplit(self.path).path
         try:
             route = routes.get(path)
@@ -239,6 +248,10 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         except HttpError as exc:
             self._send(exc.status, {"error": exc.code, "reason": exc.reason}, exc.headers)
             return
+        except Exception:
+            logger.exception("receiver failed on %s %s", self.command, path)
+            self._send(500, {"error": "internal", "reason": "see the receiver log"})
+            return
         self._send(status, body)
 
     def _send(
@@ -247,6 +260,10 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         """Write a JSON answer."""
         data = json.dumps(body, sort_keys=True).encode()
         self.send_response(status)
+        if status >= 400:
+            # The body may be unread after an early error: do not reuse the connection.
+            self.close_connection = True
+            self.send_header("Connection", "close")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
@@ -276,7 +293,7 @@ class ReceiverHandler(BaseHTTPRequestHandler):
             raise HttpError(413, "too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
         return self.rfile.read(int(length))
 
-    def _healthz(self) -> tuple[int, dict[str, Any]]:
+    def _healthz(self) -> Answer:
         """Liveness plus counters."""
         body = {
             "ok": True,
@@ -285,21 +302,27 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         }
         return 200, body
 
-    def _list(self) -> tuple[int, dict[str, Any]]:
+    def _list(self) -> Answer:
         """Everything received, in arrival order."""
         after = self._int_param("after", 0, low=0, high=2**62)
         incidents = self.server.store.list(after=after)
         return 200, {"count": len(incidents), "incidents": incidents}
 
-    def _fail(self) -> tuple[int, dict[str, Any]]:
+    def _require_loopback(self) -> None:
+        """Admin routes have no authentication, so they answer loopback clients only."""
+        if self.client_address[0] not in ("127.0.0.1", "::1"):
+            raise HttpError(403, "forbidden", "admin routes answer loopback clients only")
+
+    def _fail(self) -> Answer:
         """Simulate an outage for the next N incident posts."""
+        self._require_loopback()
         self._read_body(required=False)
         count = self._int_param("count", 1, low=0, high=1000)
         self.server.set_failures(count)
         logger.info("simulating outage for the next %s incident posts", count)
         return 200, {"fail_next": count}
 
-    def _incident(self) -> tuple[int, dict[str, Any]]:
+    def _incident(self) -> Answer:
         """Verify, validate and record one incident (201 first time, 200 duplicate)."""
         body = self._read_body()
         pending = self.server.take_failure()
@@ -344,8 +367,9 @@ class ReceiverHandler(BaseHTTPRequestHandler):
             return Received(key, "cap", _cap_incident_id(body), content_type, body)
         raise HttpError(415, "unsupported_media_type", f"cannot take {content_type or 'no type'}")
 
-    def _status(self) -> tuple[int, dict[str, Any]]:
+    def _status(self) -> Answer:
         """Send a signed unit status to the command center; answer with what came back."""
+        self._require_loopback()
         config = self.server.config
         if not config.status_url or not config.status_key:
             raise HttpError(409, "not_configured", "start the receiver with --status-url/-key")
@@ -587,8 +611,13 @@ class ReceiverProcess:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        """Stop on exit."""
+        """Stop on exit and remove the temporary database and log."""
         self.stop()
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        """Delete the working folder: log, and the database unless --db was given."""
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 __all__ = [

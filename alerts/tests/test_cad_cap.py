@@ -65,11 +65,15 @@ def test_sent_keeps_a_local_offset() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        (b"<status>Actual</status>", b"<status>Real</status>", "at /alert/status: value must be one of"),
+        (
+            b"<status>Actual</status>",
+            b"<status>Real</status>",
+            "at /alert/status: value must be one of",
+        ),
         (b"<urgency>Immediate</urgency>", b"", "Tag 'cap:urgency' expected"),
         (b"-00:00</sent>", b"Z</sent>", "at /alert/sent: value doesn't match any pattern"),
         (b"<scope>Restricted</scope>", b"<scope>Private</scope>", "scope Private requires"),
-        (b"0.1</circle>", b"</circle>", "circle '43.238949,76.889709 ' must be 'lat,lon radius_km'"),
+        (b"0.1</circle>", b"</circle>", "circle '43.238949,76.889709' must be 'lat,lon radius_km'"),
     ],
 )
 def test_broken_alert_fails_with_the_reason(old: bytes, new: bytes, message: str) -> None:

@@ -100,5 +100,7 @@ def test_dangling_reference_is_rejected() -> None:
 def test_location_without_gml_point_is_rejected() -> None:
     doc = to_eido(sample_payload())
     doc["locationComponent"][0]["locationByValue"] = "<presence/>"
-    with pytest.raises(EidoValidationError, match=r"at \$\.locationComponent\[0\]\.locationByValue"):
+    with pytest.raises(
+        EidoValidationError, match=r"at \$\.locationComponent\[0\]\.locationByValue"
+    ):
         validate_eido(doc)

@@ -77,11 +77,13 @@ class FaceEmbedder(Protocol):
         ...
 
 
-def l2_normalise(vectors: npt.NDArray[np.floating]) -> FloatArray:
+def l2_normalise(vectors: npt.ArrayLike) -> FloatArray:
     """Return float32 rows scaled to unit length (zero rows stay zero)."""
     array = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(array, axis=-1, keepdims=True)
-    return np.divide(array, norms, out=np.zeros_like(array), where=norms > 0)
+    out = np.zeros_like(array)
+    np.divide(array, norms, out=out, where=norms > 0)
+    return out
 
 
 def largest_first(faces: list[DetectedFace]) -> list[DetectedFace]:

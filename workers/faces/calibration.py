@@ -80,7 +80,13 @@ def distance_stats(values: Distances) -> DistanceStats:
         return DistanceStats(0, nan, nan, nan, nan, nan, nan, nan)
     p05, median, p95 = (float(v) for v in np.percentile(data, [5, 50, 95]))
     return DistanceStats(
-        int(data.size), float(data.mean()), float(data.std()), float(data[0]), p05, median, p95,
+        int(data.size),
+        float(data.mean()),
+        float(data.std()),
+        float(data[0]),
+        p05,
+        median,
+        p95,
         float(data[-1]),
     )
 

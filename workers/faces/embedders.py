@@ -131,15 +131,20 @@ class DeepFaceEmbedder:
         marks = face.landmarks or five_points(image_bgr, face)
         (lx, ly), (rx, ry) = marks.left_eye, marks.right_eye
         angle = float(np.degrees(np.arctan2(ry - ly, rx - lx)))
-        center = (face.x + face.w / 2, face.y + face.h / 2)
-        rotation = cv2.getRotationMatrix2D(center, angle, 1.0)
         height, width = image_bgr.shape[:2]
-        rotated = cv2.warpAffine(image_bgr, rotation, (width, height), flags=cv2.INTER_LINEAR)
-        return rotated[face.y : face.y + face.h, face.x : face.x + face.w]
+        x0, y0 = max(0, face.x - face.w // 2), max(0, face.y - face.h // 2)
+        x1, y1 = min(width, face.x + face.w * 3 // 2), min(height, face.y + face.h * 3 // 2)
+        region = image_bgr[y0:y1, x0:x1]
+        center = (face.x - x0 + face.w / 2, face.y - y0 + face.h / 2)
+        rotation = cv2.getRotationMatrix2D(center, angle, 1.0)
+        size = (region.shape[1], region.shape[0])
+        rotated = cv2.warpAffine(region, rotation, size, flags=cv2.INTER_LINEAR)
+        left, top = face.x - x0, face.y - y0
+        return np.asarray(rotated[top : top + face.h, left : left + face.w], dtype=np.uint8)
 
     def embed(self, image_bgr: ImageBGR, face: DetectedFace) -> FloatArray:
         """Return the L2-normalised embedding of ``face``."""
-        return self.embed_many(image_bgr, [face])[0]
+        return np.asarray(self.embed_many(image_bgr, [face])[0], dtype=np.float32)
 
     def embed_many(self, image_bgr: ImageBGR, faces: list[DetectedFace]) -> FloatArray:
         """Return embeddings of several faces (one forward call for the batch)."""

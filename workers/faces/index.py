@@ -133,7 +133,10 @@ class MatrixIndex(Generic[IdT]):
             top = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
         top_scores = np.take_along_axis(scores, top, axis=1)
         order = np.argsort(-top_scores, axis=1, kind="stable")
-        top, top_scores = np.take_along_axis(top, order, 1), np.take_along_axis(top_scores, order, 1)
+        top, top_scores = (
+            np.take_along_axis(top, order, 1),
+            np.take_along_axis(top_scores, order, 1),
+        )
         return [
             [(self._ids[r], max(0.0, 1.0 - s)) for r, s in zip(row, row_scores, strict=True)]
             for row, row_scores in zip(top.tolist(), top_scores.tolist(), strict=True)

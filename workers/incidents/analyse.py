@@ -1,0 +1,105 @@
+"""Analyse a recorded clip: people count timeline, fight score timeline, fight/aggression incidents."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypedDict
+
+from workers.incidents.fight import FightScorer
+from workers.incidents.people import PersonDetector
+from workers.incidents.trigger import IncidentEvent, IncidentTrigger
+from workers.incidents.video import iter_frames
+
+logger = logging.getLogger(__name__)
+
+FIGHT_MIN_DURATION_S = 0.6
+AGGRESSION_MIN_DURATION_S = 1.5
+COOLDOWN_S = 10.0
+RELEASE_S = 1.0
+
+
+class Detection(TypedDict):
+    """One incident found in the clip."""
+
+    kind: str
+    start_s: float
+    end_s: float
+    score: float
+
+
+class TimelinePoint(TypedDict):
+    """People count (None when not counted) and fight score at time t."""
+
+    t: float
+    people: int | None
+    fight_score: float
+
+
+@dataclass
+class ClipAnalysis:
+    """Result of `analyse_clip`."""
+
+    duration_s: float
+    frames_analysed: int
+    detections: list[Detection] = field(default_factory=list)
+    timeline: list[TimelinePoint] = field(default_factory=list)
+
+
+def fight_triggers(scorer: FightScorer, cooldown_s: float = COOLDOWN_S) -> list[IncidentTrigger]:
+    """The fight (high) and aggression (lower threshold, medium) triggers of a scorer's model."""
+    model = scorer.model
+    return [
+        IncidentTrigger(model.threshold_fight, FIGHT_MIN_DURATION_S, cooldown_s,
+                        kind="fight", severity="high", release_s=RELEASE_S),
+        IncidentTrigger(model.threshold_aggression, AGGRESSION_MIN_DURATION_S, cooldown_s,
+                        kind="aggression", severity="medium", release_s=RELEASE_S),
+    ]
+
+
+def _detections(events: list[IncidentEvent]) -> list[Detection]:
+    """End events to detections; aggression overlapping a fight is folded into the fight."""
+    ends = [e for e in events if e.phase == "end" and e.end_s is not None]
+    fights = [e for e in ends if e.kind == "fight"]
+    found: list[Detection] = []
+    for e in ends:
+        assert e.end_s is not None
+        if e.kind != "fight" and any(f.start_s <= e.end_s and e.start_s <= (f.end_s or 0) for f in fights):
+            continue
+        found.append(Detection(kind=e.kind, start_s=round(e.start_s, 2), end_s=round(e.end_s, 2),
+                               score=round(e.peak_score, 3)))
+    return sorted(found, key=lambda d: d["start_s"])
+
+
+def analyse_clip(
+    path: Path | str,
+    *,
+    fps: float = 5.0,
+    detector: PersonDetector | None = None,
+    scorer: FightScorer | None = None,
+    cooldown_s: float = COOLDOWN_S,
+) -> ClipAnalysis:
+    """Run people counting (at `fps`, when a detector is given) and fight scoring over a clip."""
+    scorer = scorer if scorer is not None else FightScorer()
+    triggers = fight_triggers(scorer, cooldown_s)
+    sample_fps = max(fps, scorer.model.analysis_fps)
+    result = ClipAnalysis(duration_s=0.0, frames_analysed=0)
+    events: list[IncidentEvent] = []
+    next_timeline_t = 0.0
+    t = 0.0
+    for t, frame in iter_frames(path, sample_fps):
+        result.frames_analysed += 1
+        score = scorer.update(frame, t)
+        events.extend(e for trig in triggers if (e := trig.update(score, t)) is not None)
+        if t + 1e-6 >= next_timeline_t:
+            people = len(detector.detect(frame)) if detector is not None else None
+            result.timeline.append(TimelinePoint(t=round(t, 3), people=people,
+                                                 fight_score=round(score, 4)))
+            next_timeline_t = (int(t * fps + 1e-6) + 1) / fps
+    events.extend(e for trig in triggers if (e := trig.close(t)) is not None)
+    result.duration_s = round(t + 1.0 / sample_fps, 3) if result.frames_analysed else 0.0
+    result.detections = _detections(events)
+    logger.info("analysed %s: %d frames, %d detections", path, result.frames_analysed,
+                len(result.detections))
+    return result

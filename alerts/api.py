@@ -53,8 +53,31 @@ class AlertDetailSerializer(AlertSerializer):
     events = AlertEventSerializer(many=True, read_only=True)
     evidence = serializers.SerializerMethodField()
 
+    probe_crop_url = serializers.SerializerMethodField()
+    enrolled_photo_url = serializers.SerializerMethodField()
+    similarity = serializers.SerializerMethodField()
+    watchlist = serializers.SerializerMethodField()
+
     class Meta(AlertSerializer.Meta):
-        fields = [*AlertSerializer.Meta.fields, "details", "subject", "template", "events", "evidence"]
+        fields = [*AlertSerializer.Meta.fields, "details", "subject", "template", "events", "evidence",
+                  "probe_crop_url", "enrolled_photo_url", "similarity", "watchlist"]
+
+    def get_probe_crop_url(self, alert: Alert) -> str | None:
+        crop = next((e for e in alert.evidence.all() if e.kind == Evidence.Kind.FACE_CROP), None)
+        return reverse("evidence-file", args=[crop.pk]) if crop else None
+
+    def get_enrolled_photo_url(self, alert: Alert) -> str | None:
+        return reverse("template-crop", args=[alert.template_id]) if alert.template_id else None
+
+    def get_similarity(self, alert: Alert) -> float | None:
+        return alert.score if alert.kind == Alert.Kind.FACE_MATCH else None
+
+    def get_watchlist(self, alert: Alert) -> dict[str, Any] | None:
+        if alert.subject is None:
+            return None
+        watchlist = alert.subject.watchlist
+        return {"id": str(watchlist.pk), "name": watchlist.name, "category": watchlist.category,
+                "requires_second_confirmation": watchlist.requires_second_confirmation}
 
     def get_evidence(self, alert: Alert) -> list[dict[str, Any]]:
         return [
@@ -98,13 +121,13 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_queryset(self):  # type: ignore[no-untyped-def]
         queryset = alerts_for(self.request.user)
         if self.action == "retrieve":
-            queryset = queryset.prefetch_related("events__actor", "evidence")
+            queryset = queryset.select_related("subject__watchlist").prefetch_related("events__actor", "evidence")
         return queryset
 
     def get_serializer_class(self):  # type: ignore[no-untyped-def]
         if self.action == "retrieve":
             return AlertDetailSerializer
-        if self.action in {"acknowledge", "escalate", "dispatch_units", "resolve", "assign"}:
+        if self.action in {"acknowledge", "escalate", "dispatch_units", "resolve", "assign", "confirm", "reject"}:
             return ActionSerializer
         return AlertSerializer
 
@@ -153,6 +176,22 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def resolve(self, request: Request, pk: str) -> Response:
         return self._act(request, pk, lambda a, p: services.alert_resolve(
             alert_id=a.pk, actor=request.user, outcome=p.get("outcome", ""), note=p["note"]))
+
+    @action(detail=True, methods=["post"])
+    def confirm(self, request: Request, pk: str) -> Response:
+        self._require_review(request)
+        return self._act(request, pk, lambda a, p: services.alert_confirm_match(
+            alert_id=a.pk, actor=request.user, note=p["note"]))
+
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        self._require_review(request)
+        return self._act(request, pk, lambda a, p: services.alert_reject_match(
+            alert_id=a.pk, actor=request.user, note=p["note"]))
+
+    def _require_review(self, request: Request) -> None:
+        if not request.user.has_perm("alerts.review_face_match"):
+            raise PermissionDenied("Your role cannot review face matches.")
 
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, pk: str) -> Response:

@@ -223,3 +223,211 @@ class Evidence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.alert_id}"
+
+
+# =============================================================================================
+# Dispatch to the city CAD (issue 7): endpoints, outbound deliveries and their attempts,
+# inbound unit status reports and the nonce store that stops replays. Writes: alerts.dispatching.
+# =============================================================================================
+import os  # noqa: E402
+
+from django.contrib.postgres.fields import ArrayField  # noqa: E402
+from django.core.validators import URLValidator  # noqa: E402
+
+MAX_ENDPOINT_TIMEOUT_S = 60
+MAX_DELIVERY_ATTEMPTS = 20
+
+
+class DispatchEndpoint(models.Model):
+    """A city CAD webhook: where incidents go, in which format, signed with which key(s)."""
+
+    class Format(models.TextChoices):
+        EIDO = "eido", _("NENA EIDO (JSON)")
+        CAP = "cap", _("OASIS CAP 1.2 (XML)")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    url = models.URLField(_("URL"), max_length=500, validators=[URLValidator(schemes=["http", "https"])])
+    format = models.CharField(_("format"), max_length=4, choices=Format.choices, default=Format.EIDO)
+    secret = models.CharField(
+        _("signing key(s)"), max_length=500, blank=True,
+        help_text=_("HMAC keys, comma-separated; the first signs, all verify (rotation). Never shown."),
+    )
+    key_env = models.CharField(
+        _("key environment variable"), max_length=100, blank=True,
+        help_text=_("Name of an environment variable holding the key(s); used instead of the stored key."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    auto_dispatch_kinds = ArrayField(
+        models.CharField(max_length=20, choices=Alert.Kind.choices), default=list, blank=True,
+        help_text=_("Alert kinds sent as soon as they are raised (never face matches: a person confirms)."),
+    )
+    timeout_s = models.PositiveSmallIntegerField(
+        _("timeout (s)"), default=10, validators=[MinValueValidator(1), MaxValueValidator(MAX_ENDPOINT_TIMEOUT_S)]
+    )
+    max_attempts = models.PositiveSmallIntegerField(
+        _("max attempts"), default=8, validators=[MinValueValidator(1), MaxValueValidator(MAX_DELIVERY_ATTEMPTS)]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("dispatch endpoint")
+        verbose_name_plural = _("dispatch endpoints")
+        constraints = [
+            models.CheckConstraint(condition=~Q(secret="") | ~Q(key_env=""), name="dispatchendpoint_has_key"),
+            models.CheckConstraint(
+                condition=Q(timeout_s__gte=1, timeout_s__lte=MAX_ENDPOINT_TIMEOUT_S), name="dispatchendpoint_timeout_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_attempts__gte=1, max_attempts__lte=MAX_DELIVERY_ATTEMPTS),
+                name="dispatchendpoint_attempts_range",
+            ),
+            models.CheckConstraint(
+                condition=~Q(auto_dispatch_kinds__contains=["face_match"]), name="dispatchendpoint_no_auto_face_match"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def signing_keys(self) -> list[str]:
+        """The endpoint's keys, from the named environment variable if set, else the stored field."""
+        raw = os.environ.get(self.key_env, "") if self.key_env else self.secret
+        return [key.strip() for key in raw.split(",") if key.strip()]
+
+
+class Delivery(models.Model):
+    """One revision of an incident for one endpoint; the body is rendered once so retries send identical bytes."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(DispatchEndpoint, on_delete=models.PROTECT, related_name="deliveries")
+    revision = models.PositiveIntegerField(default=0)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    body = models.TextField(blank=True)
+    body_sha256 = models.CharField(max_length=64, blank=True)
+    content_type = models.CharField(max_length=60)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    budget_start = models.PositiveSmallIntegerField(
+        default=0, help_text=_("Attempts made before the last manual retry; max attempts count from here.")
+    )
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["alert", "endpoint", "revision"]
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [
+            # also serves "is an earlier revision of this alert still pending for this endpoint?"
+            models.UniqueConstraint(fields=["alert", "endpoint", "revision"], name="delivery_unique_revision"),
+            models.CheckConstraint(
+                condition=~Q(status="delivered") | Q(delivered_at__isnull=False), name="delivery_delivered_has_time"
+            ),
+            models.CheckConstraint(condition=Q(budget_start__lte=models.F("attempts")), name="delivery_budget_le_attempts"),
+        ]
+        indexes = [
+            # sweeper: pending deliveries whose next attempt is due
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_pending_due_idx"),
+            # admin and API: deliveries by status, newest first
+            models.Index(fields=["status", "-created_at"], name="delivery_status_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} r{self.revision} -> {self.endpoint_id} ({self.status})"
+
+    @property
+    def attempts_left(self) -> int:
+        return max(0, self.endpoint.max_attempts - (self.attempts - self.budget_start))
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP POST of a delivery: when, how long, what came back."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    response_excerpt = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
+        constraints = [
+            # also serves the attempt log of one delivery in order
+            models.UniqueConstraint(fields=["delivery", "number"], name="deliveryattempt_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.delivery_id}: {self.http_status or self.error[:40]}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.http_status is not None and 200 <= self.http_status < 300
+
+
+class UnitStatusReport(models.Model):
+    """A unit status the CAD reported back for a dispatched incident (verified, never a replay)."""
+
+    class Status(models.TextChoices):
+        ASSIGNED = "assigned", _("Unit assigned")
+        EN_ROUTE = "en_route", _("Unit en route")
+        ON_SCENE = "on_scene", _("Unit on scene")
+        CLOSED = "closed", _("Closed by CAD")
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="unit_reports")
+    endpoint = models.ForeignKey(DispatchEndpoint, on_delete=models.PROTECT, related_name="unit_reports")
+    delivery = models.ForeignKey(Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices)
+    unit = models.CharField(max_length=64)
+    cad_reference = models.CharField(max_length=100, blank=True)
+    reported_at = models.DateTimeField()
+    nonce = models.CharField(max_length=128, unique=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["alert", "received_at", "id"]
+        verbose_name = _("unit status report")
+        verbose_name_plural = _("unit status reports")
+        indexes = [
+            # webhook: the latest status of one unit on an alert (duplicate check); alert page history
+            models.Index(fields=["alert", "unit", "-received_at"], name="unitreport_alert_unit_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} {self.status} on {self.alert_id}"
+
+
+class WebhookNonce(models.Model):
+    """A nonce seen on a verified inbound webhook; kept at least twice the signing window."""
+
+    nonce = models.CharField(max_length=128, primary_key=True)
+    endpoint = models.ForeignKey(DispatchEndpoint, on_delete=models.CASCADE, related_name="+")
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("webhook nonce")
+        verbose_name_plural = _("webhook nonces")
+        indexes = [
+            # purge job: nonces older than the retention cutoff
+            models.Index(fields=["seen_at"], name="webhooknonce_seen_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.nonce

@@ -94,6 +94,10 @@ def alert_raise(
                           username="system", detail={"kind": kind, "camera": str(camera.pk)})
             result = RaiseResult(alert=alert, created=True)
         result.evidence = evidence_attach(alert=result.alert, files=evidence)
+        if result.created:  # kinds an endpoint takes without a dispatcher (never face matches)
+            from alerts.dispatching import delivery_auto_schedule
+
+            delivery_auto_schedule(alert=result.alert)
         push_alert_changed(alert_id=result.alert.pk, venue_id=result.alert.venue_id,
                            change_seq=result.alert.change_seq)
     return result
@@ -204,12 +208,18 @@ def alert_dispatch(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = 
     alert = Alert.objects.get(pk=alert_id)
     if alert.kind == Alert.Kind.FACE_MATCH and alert.review != Alert.Review.CONFIRMED:
         raise AlertActionError(_("A face match must be confirmed by a person before units are dispatched."))
-    return _transition(
-        alert_id=alert_id, actor=actor,
-        allowed_from=[Alert.Status.NEW, Alert.Status.ACKNOWLEDGED, Alert.Status.ESCALATED],
-        expected_status=None, action=AlertEvent.Action.DISPATCHED, note=note,
-        updates={"status": Alert.Status.DISPATCHED, "dispatched_at": timezone.now()},
-    )
+    from alerts.dispatching import delivery_schedule
+
+    with transaction.atomic():
+        updated = _transition(
+            alert_id=alert_id, actor=actor,
+            allowed_from=[Alert.Status.NEW, Alert.Status.ACKNOWLEDGED, Alert.Status.ESCALATED],
+            expected_status=None, action=AlertEvent.Action.DISPATCHED, note=note,
+            updates={"status": Alert.Status.DISPATCHED, "dispatched_at": timezone.now()},
+        )
+        # CAD deliveries are stored with the dispatch (outbox) and queued on commit
+        delivery_schedule(alert=updated, actor=actor, note=note)
+    return updated
 
 
 def alert_resolve(*, alert_id: uuid.UUID, actor: AbstractBaseUser, outcome: str, note: str = "") -> Alert:
@@ -239,3 +249,59 @@ def alert_system_resolve(*, alert: Alert, outcome: str, note: str = "") -> bool:
                       username="system", detail={"action": "resolved", "outcome": outcome})
         push_alert_changed(alert_id=alert.pk, venue_id=alert.venue_id, change_seq=alert.change_seq)
     return True
+
+
+def alert_confirm_match(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = "") -> Alert:
+    """A person confirms a face-match candidate; watchlists may require a second, different person."""
+    alert = Alert.objects.select_related("subject__watchlist").get(pk=alert_id)
+    if alert.kind != Alert.Kind.FACE_MATCH:
+        raise AlertActionError(_("Only face matches are confirmed or rejected."))
+    needs_two = bool(alert.subject and alert.subject.watchlist.requires_second_confirmation)
+    if alert.review == Alert.Review.PARTLY_CONFIRMED:
+        if alert.confirmed_by_id == actor.pk:
+            raise AlertActionError(_("The second confirmation must come from a different person."))
+        return _review(alert_id=alert_id, actor=actor, expected=Alert.Review.PARTLY_CONFIRMED,
+                       new=Alert.Review.CONFIRMED, note=note, extra={})
+    new = Alert.Review.PARTLY_CONFIRMED if needs_two else Alert.Review.CONFIRMED
+    return _review(alert_id=alert_id, actor=actor, expected=Alert.Review.PENDING, new=new, note=note,
+                   extra={"confirmed_by": actor})
+
+
+def alert_reject_match(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = "") -> Alert:
+    """'Not this person': close the candidate and keep the probe as a negative exemplar of the subject."""
+    from watchlists.services import negative_exemplar_record
+
+    alert = Alert.objects.select_related("subject").get(pk=alert_id)
+    if alert.kind != Alert.Kind.FACE_MATCH:
+        raise AlertActionError(_("Only face matches are confirmed or rejected."))
+    if alert.review not in (Alert.Review.PENDING, Alert.Review.PARTLY_CONFIRMED):
+        raise AlertConflict(_("This match was already reviewed (%(review)s).")
+                            % {"review": alert.get_review_display()}, alert.status)
+    with transaction.atomic():
+        updated = _review(alert_id=alert_id, actor=actor, expected=alert.review, new=Alert.Review.REJECTED,
+                          note=note, extra={"status": Alert.Status.RESOLVED, "resolved_at": timezone.now(),
+                                            "outcome": Alert.Outcome.FALSE_ALARM})
+        if alert.subject is not None and alert.probe_embedding is not None:
+            negative_exemplar_record(subject=alert.subject, embedding=list(alert.probe_embedding),
+                                     model_name=str(alert.details.get("model_name", "Dlib")), actor=actor,
+                                     alert_id=alert.pk)
+    return updated
+
+
+def _review(*, alert_id: uuid.UUID, actor: AbstractBaseUser, expected: str, new: str, note: str,
+            extra: dict[str, Any]) -> Alert:
+    action = AlertEvent.Action.REJECTED if new == Alert.Review.REJECTED else AlertEvent.Action.CONFIRMED
+    with transaction.atomic():
+        rows = Alert.objects.filter(pk=alert_id, review=expected, status__in=OPEN_STATUSES).update(
+            review=new, change_seq=NextChangeSeq(), updated_at=timezone.now(), **extra
+        )
+        current = Alert.objects.get(pk=alert_id)
+        if rows == 0:
+            raise AlertConflict(_("Someone else reviewed this match first; it is now %(review)s.")
+                                % {"review": current.get_review_display()}, current.status)
+        AlertEvent.objects.create(alert=current, action=action, actor=actor, to_status=current.status,
+                                  note=note, data={"review_from": expected, "review": new})
+        access_record(user=actor, action=AccessEvent.Action.ALERT_ACTION, object_type="alert",
+                      object_id=current.pk, detail={"action": action, "review": new})
+        push_alert_changed(alert_id=current.pk, venue_id=current.venue_id, change_seq=current.change_seq)
+    return current

@@ -1,15 +1,43 @@
-"""Server-rendered pages for dispatchers, and the audited evidence file view."""
+"""Server-rendered pages for dispatchers (feed, detail, camera wall, map, reports), previews, evidence."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+import functools
+import logging
+from typing import Any
 
-from alerts.models import Evidence
-from alerts.selectors import evidence_get
+import redis
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Max
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+)
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+from django.views.i18n import set_language
+
+from alerts import reports
+from alerts.models import Alert, Evidence
+from alerts.selectors import alerts_for, evidence_get
+from venues.models import Camera, OperatorScope
+from venues.selectors import cameras_for, venues_for
+
+logger = logging.getLogger(__name__)
+
+PREVIEW_KEY = "cc:preview:{camera_id}"
+HEALTH_FIGURES = ("fps", "capture_fps", "analysis_fps", "lag_ms", "lag_s", "drops", "dropped")
 
 
 @login_required
@@ -29,7 +57,223 @@ def evidence_file(request: HttpRequest, evidence_id: str) -> FileResponse:
     return response
 
 
+# --- shared page configuration -------------------------------------------------------------------
+
+
+def _require_view_alerts(request: HttpRequest) -> None:
+    if not request.user.has_perm("alerts.view_alert"):
+        raise PermissionDenied("alerts.view_alert")
+
+
+def _choices() -> dict[str, Any]:
+    """Labels of kinds, severities, statuses and outcomes in the active language."""
+    return {
+        "kinds": [[value, str(label)] for value, label in Alert.Kind.choices],
+        "severities": [[value, str(label)] for value, label in Alert.Severity.choices],
+        "statuses": [[value, str(label)] for value, label in Alert.Status.choices],
+        "reviews": [[value, str(label)] for value, label in Alert.Review.choices],
+        "outcomes": [[value, str(label)] for value, label in Alert.Outcome.choices if value],
+    }
+
+
+def _labels() -> dict[str, str]:
+    """Strings the scripts show, translated on the server (one catalog for pages and scripts)."""
+    return {
+        "connected": _("Live"), "connecting": _("Connecting…"), "offline": _("Offline, retrying"),
+        "empty": _("No alerts match these filters."), "conflict": _("Someone else acted first."),
+        "failed": _("The action failed."), "forbidden": _("Your role cannot do this."),
+        "loading": _("Loading…"), "newAlerts": _("new alerts: go to the first page"),
+        "acknowledge": _("Acknowledge"), "confirm": _("Confirm match"), "reject": _("Reject match"),
+        "dispatch": _("Dispatch"), "escalate": _("Escalate"), "resolve": _("Resolve"),
+        "open": _("Open"), "page": _("Page"), "of": _("of"), "similarity": _("Similarity"),
+        "probe": _("Face seen by the camera"), "enrolled": _("Enrolled photo"),
+        "snapshot": _("Snapshot"), "clip": _("Clip"), "history": _("History"), "system": _("system"),
+        "noEvidence": _("No evidence files."), "assigned": _("Assigned to"),
+        "needsConfirm": _("Confirm the face match before dispatching."),
+        "notFound": _("This alert no longer exists or is outside your scope."),
+        "notifyOn": _("Notifications on"), "noPreview": _("No preview"),
+        "openAlerts": _("open alerts"), "tilesFailed": _("Map tiles unavailable; showing a plain plot."),
+    }
+
+
+def _page_config(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    """What every live page's script needs: endpoints, rights, labels."""
+    user = request.user
+    return {
+        "api": reverse("alert-list"), "ws": "/ws/alerts/", "detailUrl": reverse("alert-detail-page",
+                                                                               args=[_ZERO_UUID]),
+        "canAct": user.has_perm("alerts.act_on_alert"),
+        "canReview": user.has_perm("alerts.review_face_match"),
+        "labels": _labels(), **_choices(), **extra,
+    }
+
+
+_ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def _current_cursor() -> int:
+    """The newest committed change number; a page catches up from here after it connects."""
+    return int(Alert.objects.aggregate(seq=Max("change_seq"))["seq"] or 0)
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
 @login_required
+@require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """The live alert wall."""
-    return render(request, "alerts/dashboard.html", {})
+    """The live alert feed."""
+    _require_view_alerts(request)
+    venues = list(venues_for(request.user).values("id", "name"))
+    config = _page_config(request, cursor=_current_cursor(),
+                          venues=[[str(v["id"]), v["name"]] for v in venues])
+    return render(request, "alerts/dashboard.html", {"config": config, "venues": venues,
+                                                     **_choices()})
+
+
+@login_required
+@require_GET
+def alert_detail(request: HttpRequest, alert_id: Any) -> HttpResponse:
+    """One alert: evidence, face comparison, history and actions; updates live."""
+    _require_view_alerts(request)
+    if not alerts_for(request.user).filter(pk=alert_id).exists():
+        raise Http404
+    config = _page_config(request, alertId=str(alert_id), cursor=_current_cursor())
+    return render(request, "alerts/detail.html", {"config": config})
+
+
+@login_required
+@require_GET
+def camera_wall(request: HttpRequest) -> HttpResponse:
+    """Cameras in scope with health badges and periodically refreshed previews."""
+    if not request.user.has_perm("venues.view_camera"):
+        raise PermissionDenied("venues.view_camera")
+    cameras = list(cameras_for(request.user).order_by("venue__name", "name"))
+    config = {"statusUrl": reverse("camera-status"), "refreshMs": 2000,
+              "labels": {"noPreview": _("No preview")}}
+    return render(request, "alerts/cameras.html", {"cameras": cameras, "config": config})
+
+
+@login_required
+@require_GET
+@never_cache
+def camera_preview(request: HttpRequest, camera_id: Any) -> HttpResponse:
+    """The latest preview JPEG a stream worker stored in Redis; 204 when there is none yet."""
+    camera = _camera_in_scope(request, camera_id)
+    data = _preview_bytes(camera)
+    if not data:
+        return HttpResponse(status=204)
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _camera_in_scope(request: HttpRequest, camera_id: Any) -> Camera:
+    if not request.user.has_perm("venues.view_camera"):
+        raise PermissionDenied("venues.view_camera")
+    camera = cameras_for(request.user).filter(pk=camera_id).first()
+    if camera is None:
+        raise Http404
+    return camera
+
+
+@functools.lru_cache(maxsize=1)
+def _redis() -> redis.Redis:
+    """One client (and connection pool) per process for raw preview bytes."""
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1.0)
+
+
+def _preview_bytes(camera: Camera) -> bytes | None:
+    try:
+        value = _redis().get(PREVIEW_KEY.format(camera_id=camera.pk))
+    except redis.RedisError:
+        logger.warning("preview of camera %s unavailable: Redis error", camera.pk, exc_info=True)
+        return None
+    return value if isinstance(value, bytes) else None
+
+
+@login_required
+@require_GET
+def camera_status(request: HttpRequest) -> JsonResponse:
+    """Health of the cameras in scope, for the wall's badges."""
+    if not request.user.has_perm("venues.view_camera"):
+        raise PermissionDenied("venues.view_camera")
+    rows = [_camera_row(camera) for camera in cameras_for(request.user)]
+    return JsonResponse({"cameras": rows})
+
+
+def _camera_row(camera: Camera) -> dict[str, Any]:
+    stats = camera.health_stats if isinstance(camera.health_stats, dict) else {}
+    figures = {key: stats[key] for key in HEALTH_FIGURES if isinstance(stats.get(key), int | float)}
+    return {"id": str(camera.pk), "health": camera.health_state,
+            "health_display": camera.get_health_state_display(), "figures": figures,
+            "changed_at": camera.health_changed_at.isoformat() if camera.health_changed_at else None}
+
+
+@login_required
+@require_GET
+def venue_map(request: HttpRequest) -> HttpResponse:
+    """Venues on a tile map (when configured) or a plain plot, with open alert counts."""
+    _require_view_alerts(request)
+    config = {"dataUrl": reverse("map-data"), "tileUrl": getattr(settings, "CC_MAP_TILE_URL", ""),
+              "feedUrl": reverse("dashboard"), "ws": "/ws/alerts/", "labels": _labels()}
+    return render(request, "alerts/map.html", {"config": config})
+
+
+@login_required
+@require_GET
+def map_data(request: HttpRequest) -> JsonResponse:
+    """Venues in scope with coordinates and their open alert counts."""
+    _require_view_alerts(request)
+    venues = list(venues_for(request.user).filter(latitude__isnull=False, longitude__isnull=False))
+    counts = dict(
+        Alert.objects.open().filter(venue__in=[v.pk for v in venues])
+        .values_list("venue").annotate(n=Count("id")).values_list("venue", "n")
+    )
+    rows = [{"id": str(v.pk), "name": v.name, "lat": float(v.latitude), "lon": float(v.longitude),
+             "open": counts.get(v.pk, 0)} for v in venues]
+    return JsonResponse({"venues": rows})
+
+
+@login_required
+@permission_required("alerts.view_reports", raise_exception=True)
+@require_GET
+def reports_page(request: HttpRequest) -> HttpResponseBase:
+    """Alert statistics over a date range; each table also as CSV (`?format=csv&table=...`)."""
+    period = reports.period_from(request.GET)
+    scope = alerts_for(request.user)
+    if request.GET.get("format") == "csv":
+        return reports.csv_response(user=request.user, scope=scope, period=period,
+                                    table=request.GET.get("table", ""))
+    tables = reports.build_tables(scope=scope, period=period)
+    return render(request, "alerts/reports.html", {"tables": tables, "period": period})
+
+
+# --- language: persisted to the operator's scope, restored at login -------------------------------
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """Django's set_language, then remember the choice on the operator's scope."""
+    response = set_language(request)
+    code = request.POST.get("language", "")
+    if request.user.is_authenticated and code in dict(settings.LANGUAGES):
+        OperatorScope.objects.filter(user=request.user).update(language=code)
+    return response
+
+
+class LoginView(auth_views.LoginView):
+    """Sign in, then switch to the language the operator chose last time."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        code = (OperatorScope.objects.filter(user=form.get_user()).values_list("language", flat=True)
+                .first())
+        if code and code in dict(settings.LANGUAGES):
+            translation.activate(code)
+            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, code,
+                                max_age=settings.LANGUAGE_COOKIE_AGE,
+                                samesite=settings.LANGUAGE_COOKIE_SAMESITE or "Lax",
+                                secure=settings.LANGUAGE_COOKIE_SECURE,
+                                httponly=settings.LANGUAGE_COOKIE_HTTPONLY)
+        return response

@@ -1,12 +1,15 @@
-"""Shared helpers for bench scripts: sample-data lookup with a clear skip, timing."""
+"""Small shared helpers for the bench scripts: sample data, labelled face sets, timing."""
 
 from __future__ import annotations
 
+import csv
+import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
@@ -14,24 +17,79 @@ if str(REPO_ROOT) not in sys.path:
 
 from workers.sampledata import sample_path  # noqa: E402
 
-T = TypeVar("T")
 
-
-def require_sample(*parts: str) -> Path | None:
-    """Return a sample-data path, or print a SKIP line and return None when absent."""
+def require_sample(*parts: str) -> Path:
+    """Return a sample-data path, or exit 0 with a clear message when it is absent."""
     path = sample_path(*parts)
     if path is None:
-        print(f"SKIP: sample data {'/'.join(parts)} not found (set CC_SAMPLE_DATA)")
+        print(
+            f"SKIP: sample data {'/'.join(parts)} not found "
+            "(set CC_SAMPLE_DATA to the real photos folder, by default ../shared/data)"
+        )
+        raise SystemExit(0)
     return path
 
 
-def timed(fn: Callable[[], T]) -> tuple[T, float]:
-    """Run fn and return (result, seconds)."""
+def read_pairs(path: Path) -> list[tuple[str, str, bool]]:
+    """Read a labelled pair file (master.csv or face-recognition-pivot.csv) by file name."""
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    pairs = []
+    for row in rows:
+        decision = row.get("Decision") or row.get("decision") or ""
+        pairs.append((Path(row["file_x"]).name, Path(row["file_y"]).name, decision == "Yes"))
+    return pairs
+
+
+def read_clusters(path: Path) -> dict[str, list[str]]:
+    """Read identity_clusters_derived.csv as {cluster id: [image file names]}."""
+    clusters: dict[str, list[str]] = {}
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            clusters.setdefault(row["cluster_id"], []).append(row["image"])
+    return clusters
+
+
+@dataclass
+class Timer:
+    """Collects durations in seconds and summarises them in milliseconds."""
+
+    samples: list[float] = field(default_factory=list)
+
+    @contextmanager
+    def measure(self) -> Iterator[None]:
+        """Time the body of a ``with`` block."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.samples.append(time.perf_counter() - start)
+
+    def ms(self, quantile: float = 0.5) -> float:
+        """The given quantile of the samples, in milliseconds."""
+        if not self.samples:
+            return float("nan")
+        ordered = sorted(self.samples)
+        index = min(len(ordered) - 1, round(quantile * (len(ordered) - 1)))
+        return ordered[index] * 1000
+
+    def mean_ms(self) -> float:
+        """Mean of the samples in milliseconds."""
+        return statistics.fmean(self.samples) * 1000 if self.samples else float("nan")
+
+
+def timed(function: Callable[[], object], repeats: int = 1) -> float:
+    """Run ``function`` ``repeats`` times; return the mean seconds per run."""
     start = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - start
+    for _ in range(repeats):
+        function()
+    return (time.perf_counter() - start) / repeats
 
 
-def ratio(value: float, baseline: float) -> str:
-    """'x.xx x baseline' or 'n/a' when the baseline is zero."""
-    return f"{value / baseline:.2f}x baseline" if baseline else "n/a"
+def table(rows: list[list[str]], header: list[str]) -> str:
+    """Format rows as a fixed-width text table."""
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)

@@ -12,19 +12,36 @@ import argparse
 import itertools
 import logging
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import Timer, read_clusters, require_sample, table
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from workers.faces.datasets import read_clusters
 from workers.faces.detectors import build_detector, detector_names
 from workers.faces.embedders import build_embedder
 from workers.faces.image import decode_image
+from workers.faces.measure import Timer
+from workers.faces.measure import text_table as table
 from workers.faces.provision import provision_weights
+from workers.sampledata import sample_path
 
 DETECTORS = detector_names(available_only=True)
 EMBEDDERS = ["Dlib", "deepface:Dlib"]
+
+
+def require_sample(*parts: str) -> Path:
+    """Return a sample-data path, or exit 0 with a clear message when it is absent."""
+    path = sample_path(*parts)
+    if path is None:
+        print(
+            f"SKIP: sample data {'/'.join(parts)} not found "
+            "(set CC_SAMPLE_DATA to the real photos folder, by default ../shared/data)"
+        )
+        raise SystemExit(0)
+    return path
 
 
 def pick_photos(count: int) -> list[Path]:

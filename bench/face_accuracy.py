@@ -12,12 +12,14 @@ import argparse
 import itertools
 import logging
 import random
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import numpy as np
-from _common import read_clusters, read_pairs, require_sample, table
 
 from workers.faces.base import FloatArray, l2_normalise
 from workers.faces.calibration import (
@@ -34,13 +36,28 @@ from workers.faces.calibration import (
     rule_of_three_fmr,
     shipped_threshold,
 )
+from workers.faces.datasets import read_clusters, read_pairs
 from workers.faces.detectors import build_detector
 from workers.faces.embedders import build_embedder
 from workers.faces.image import decode_image
+from workers.faces.measure import text_table as table
 from workers.faces.provision import provision_weights
+from workers.sampledata import sample_path
 
 Vectors = dict[str, FloatArray | None]
 WATCHLIST = 1000
+
+
+def require_sample(*parts: str) -> Path:
+    """Return a sample-data path, or exit 0 with a clear message when it is absent."""
+    path = sample_path(*parts)
+    if path is None:
+        print(
+            f"SKIP: sample data {'/'.join(parts)} not found "
+            "(set CC_SAMPLE_DATA to the real photos folder, by default ../shared/data)"
+        )
+        raise SystemExit(0)
+    return path
 
 
 def pipeline_vectors(folder: Path, files: list[str]) -> Vectors:

@@ -25,6 +25,7 @@ def _env() -> dict[str, str]:
     env.setdefault("DJANGO_SETTINGS_MODULE", "commandcenter.settings")
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread per process: exact search is faster
     return env
 
 

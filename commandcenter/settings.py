@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "watchlists",
     "alerts",
     "audit",
+    "workers",
 ]
 
 MIDDLEWARE = [
@@ -154,9 +155,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DEEPFACE_HOME = Path(env_str("DEEPFACE_HOME") or VAR_DIR / "deepface").resolve()
 os.environ["DEEPFACE_HOME"] = str(DEEPFACE_HOME)
 CC_FACE_MODEL = env_str("CC_FACE_MODEL", "Dlib")
-CC_FACE_DETECTOR = env_str("CC_FACE_DETECTOR", "dlib_hog")
+CC_FACE_DETECTOR = env_str("CC_FACE_DETECTOR", "dlib-hog")
 CC_FACE_THRESHOLD_FLOOR = env_float("CC_FACE_THRESHOLD_FLOOR", 0.90, minimum=0.0, maximum=1.0)
-CC_FACE_DEFAULT_THRESHOLD = env_float("CC_FACE_DEFAULT_THRESHOLD", 0.93, minimum=0.0, maximum=1.0)
+CC_FACE_DEFAULT_THRESHOLD = env_float("CC_FACE_DEFAULT_THRESHOLD", 0.94, minimum=0.0, maximum=1.0)
 if CC_FACE_DEFAULT_THRESHOLD < CC_FACE_THRESHOLD_FLOOR:
     raise ImproperlyConfigured("CC_FACE_DEFAULT_THRESHOLD must not be below CC_FACE_THRESHOLD_FLOOR")
 CC_SAMPLE_DATA = env_str("CC_SAMPLE_DATA") or str(BASE_DIR.parent / "shared" / "data")
@@ -186,6 +187,36 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CC_BROKER_VISIBILITY_TIMEOUT", 3600, minimum=60)}
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+
+# --- stream workers: camera sessions on the `streams` queue (see workers/session.py) -----------
+CC_STREAM_QUEUE = env_str("CC_STREAM_QUEUE", "streams")
+CC_LEASE_TTL_S = env_float("CC_LEASE_TTL_S", 7.0, minimum=2.0, maximum=300.0)
+CC_HEARTBEAT_S = env_float("CC_HEARTBEAT_S", 2.0, minimum=0.2, maximum=100.0)
+if CC_HEARTBEAT_S * 2 >= CC_LEASE_TTL_S:
+    raise ImproperlyConfigured("CC_LEASE_TTL_S must be more than twice CC_HEARTBEAT_S")
+CC_ASSIGN_INTERVAL_S = env_float("CC_ASSIGN_INTERVAL_S", 3.0, minimum=0.5, maximum=60.0)
+CC_START_CLAIM_S = env_float("CC_START_CLAIM_S", 15.0, minimum=2.0, maximum=600.0)
+CC_SESSION_MAX_S = env_int("CC_SESSION_MAX_S", 3600, minimum=30)
+CC_HEALTH_PERSIST_S = env_float("CC_HEALTH_PERSIST_S", 10.0, minimum=1.0, maximum=600.0)
+CC_DETECT_MAX_SIDE = env_int("CC_DETECT_MAX_SIDE", 960, minimum=160, maximum=4096)
+CC_PEOPLE_INTERVAL_S = env_float("CC_PEOPLE_INTERVAL_S", 1.0, minimum=0.1, maximum=60.0)
+CC_CLIP_FPS = env_float("CC_CLIP_FPS", 5.0, minimum=1.0, maximum=30.0)
+CC_CLIP_PRE_S = env_float("CC_CLIP_PRE_S", 4.0, minimum=0.0, maximum=30.0)
+CC_CLIP_POST_S = env_float("CC_CLIP_POST_S", 4.0, minimum=0.5, maximum=30.0)
+CC_PREVIEW_WIDTH = env_int("CC_PREVIEW_WIDTH", 640, minimum=160, maximum=1920)
+CC_PREVIEW_INTERVAL_S = env_float("CC_PREVIEW_INTERVAL_S", 1.0, minimum=0.2, maximum=60.0)
+CC_PREVIEW_TTL_S = env_int("CC_PREVIEW_TTL_S", 15, minimum=2, maximum=3600)
+CC_JOB_UPLOAD_DIR = Path(env_str("CC_JOB_UPLOAD_DIR") or VAR_DIR / "uploads").resolve()
+CELERY_TASK_ROUTES = {
+    "workers.tasks.assign_cameras": {"queue": "default"},  # never behind busy camera slots
+    "workers.tasks.analyze_video_job": {"queue": "default"},
+    **CELERY_TASK_ROUTES,
+}
+CELERY_BEAT_SCHEDULE["assign-cameras"] = {
+    "task": "workers.tasks.assign_cameras",
+    "schedule": CC_ASSIGN_INTERVAL_S,
+    "options": {"expires": CC_ASSIGN_INTERVAL_S * 2},
+}
 
 # --- REST API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -239,3 +270,26 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- dispatch to the city CAD (issue 7; alerts.dispatching) -------------------------------------
+# Links in incidents point at the audited evidence views under this public base URL.
+CC_PUBLIC_BASE_URL = env_str("CC_PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
+if not CC_PUBLIC_BASE_URL.startswith(("http://", "https://")) or " " in CC_PUBLIC_BASE_URL:
+    raise ImproperlyConfigured(f"CC_PUBLIC_BASE_URL must be an http(s) URL, got {CC_PUBLIC_BASE_URL!r}")
+CC_DISPATCH_AGENCY_ID = env_str("CC_DISPATCH_AGENCY_ID", "cc.police.city.example")
+CC_DISPATCH_AGENCY_NAME = env_str("CC_DISPATCH_AGENCY_NAME", "City Police Command Center")
+CC_DISPATCH_BACKOFF_BASE_S = env_float("CC_DISPATCH_BACKOFF_BASE_S", 2.0, minimum=0.05, maximum=60.0)
+CC_DISPATCH_BACKOFF_CAP_S = env_float("CC_DISPATCH_BACKOFF_CAP_S", 300.0, minimum=1.0, maximum=3600.0)
+CC_DISPATCH_WEBHOOK_WINDOW_S = env_int("CC_DISPATCH_WEBHOOK_WINDOW_S", 300, minimum=30, maximum=3600)
+CC_DISPATCH_CLOSED_RESOLVES = env_bool("CC_DISPATCH_CLOSED_RESOLVES", False)
+CC_DISPATCH_SWEEP_S = env_int("CC_DISPATCH_SWEEP_S", 30, minimum=5, maximum=3600)
+CELERY_BEAT_SCHEDULE["alerts-dispatch-sweep"] = {
+    "task": "alerts.tasks.dispatch_sweep",
+    "schedule": float(CC_DISPATCH_SWEEP_S),
+    "options": {"expires": float(CC_DISPATCH_SWEEP_S)},
+}
+CELERY_BEAT_SCHEDULE["alerts-dispatch-nonce-purge"] = {
+    "task": "alerts.tasks.dispatch_nonce_purge",
+    "schedule": 600.0,
+}
+# --- end of dispatch settings ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ from alerts import views as alert_views
 from alerts.api import AlertViewSet
 from commandcenter import views
 from venues.api import CameraViewSet, VenueViewSet, ZoneViewSet
+from watchlists import views as watchlist_views
 from watchlists.api import SubjectViewSet, WatchlistViewSet
 
 router = DefaultRouter()
@@ -23,10 +24,11 @@ router.register("subjects", SubjectViewSet, basename="subject")
 router.register("alerts", AlertViewSet, basename="alert")
 
 urlpatterns = [
-    path("", alert_views.dashboard, name="dashboard"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("", include("alerts.urls")),
+    path("login/", alert_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("evidence/<uuid:evidence_id>/", alert_views.evidence_file, name="evidence-file"),
+    path("faces/templates/<uuid:template_id>/crop.jpg", watchlist_views.template_crop, name="template-crop"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", include(router.urls)),

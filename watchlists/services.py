@@ -8,11 +8,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import audited_delete, audited_save
-from watchlists.models import Subject, Watchlist
+from watchlists.matching import gallery_changed
+from watchlists.models import NegativeExemplar, Subject, Watchlist
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ def watchlist_save(*, actor: AbstractBaseUser | None, watchlist: Watchlist) -> W
         watchlist.match_threshold = watchlist_default_threshold()
     check_threshold(watchlist.match_threshold)
     result: Watchlist = audited_save(actor=actor, instance=watchlist)
+    gallery_changed()
     return result
 
 
@@ -60,9 +63,28 @@ def subject_save(*, actor: AbstractBaseUser | None, subject: Subject) -> Subject
         subject.added_by = actor  # type: ignore[assignment]
     check_expiry(subject)
     result: Subject = audited_save(actor=actor, instance=subject)
+    gallery_changed()
     return result
 
 
 def object_delete(*, actor: AbstractBaseUser | None, instance: Watchlist | Subject) -> None:
-    """Delete a watchlist or subject (templates and their files go with a subject)."""
-    audited_delete(actor=actor, instance=instance)
+    """Delete a watchlist or subject; a subject's templates, photos and crops go with it."""
+    with transaction.atomic():
+        if isinstance(instance, Subject):
+            from watchlists.enrolment import template_delete
+
+            for template in list(instance.templates.all()):
+                template_delete(template=template, actor=actor)
+        audited_delete(actor=actor, instance=instance)
+        gallery_changed()
+
+
+def negative_exemplar_record(
+    *, subject: Subject, embedding: list[float], model_name: str, actor: AbstractBaseUser, alert_id: object
+) -> NegativeExemplar:
+    """Remember a probe a reviewer said is not this subject, so it does not alert again."""
+    exemplar = NegativeExemplar.objects.create(
+        subject=subject, embedding=embedding, model_name=model_name, created_by=actor, source_alert_id=alert_id
+    )
+    gallery_changed()
+    return exemplar

@@ -28,7 +28,7 @@ def test_admin_creates_a_wanted_watchlist_that_needs_two_confirmations(api_clien
                                                      "legal_basis": "Criminal Procedure Code art. 1"}, format="json")
     assert response.status_code == 201, response.content
     body = response.json()
-    assert (body["match_threshold"], body["requires_second_confirmation"]) == (0.93, True)
+    assert (body["match_threshold"], body["requires_second_confirmation"]) == (0.94, True)
     missing = api_client.post("/api/watchlists/", {"name": "Missing", "category": "missing",
                                                    "legal_basis": "Report 5"}, format="json").json()
     assert missing["requires_second_confirmation"] is False

@@ -1,4 +1,4 @@
-"""Analyse a recorded clip: people count timeline, fight score timeline, fight/aggression incidents."""
+"""Analyse a recorded clip: people and fight-score timelines, fight/aggression incidents."""
 
 from __future__ import annotations
 
@@ -51,10 +51,22 @@ def fight_triggers(scorer: FightScorer, cooldown_s: float = COOLDOWN_S) -> list[
     """The fight (high) and aggression (lower threshold, medium) triggers of a scorer's model."""
     model = scorer.model
     return [
-        IncidentTrigger(model.threshold_fight, FIGHT_MIN_DURATION_S, cooldown_s,
-                        kind="fight", severity="high", release_s=RELEASE_S),
-        IncidentTrigger(model.threshold_aggression, AGGRESSION_MIN_DURATION_S, cooldown_s,
-                        kind="aggression", severity="medium", release_s=RELEASE_S),
+        IncidentTrigger(
+            model.threshold_fight,
+            FIGHT_MIN_DURATION_S,
+            cooldown_s,
+            kind="fight",
+            severity="high",
+            release_s=RELEASE_S,
+        ),
+        IncidentTrigger(
+            model.threshold_aggression,
+            AGGRESSION_MIN_DURATION_S,
+            cooldown_s,
+            kind="aggression",
+            severity="medium",
+            release_s=RELEASE_S,
+        ),
     ]
 
 
@@ -65,10 +77,18 @@ def _detections(events: list[IncidentEvent]) -> list[Detection]:
     found: list[Detection] = []
     for e in ends:
         assert e.end_s is not None
-        if e.kind != "fight" and any(f.start_s <= e.end_s and e.start_s <= (f.end_s or 0) for f in fights):
+        if e.kind != "fight" and any(
+            f.start_s <= e.end_s and e.start_s <= (f.end_s or 0) for f in fights
+        ):
             continue
-        found.append(Detection(kind=e.kind, start_s=round(e.start_s, 2), end_s=round(e.end_s, 2),
-                               score=round(e.peak_score, 3)))
+        found.append(
+            Detection(
+                kind=e.kind,
+                start_s=round(e.start_s, 2),
+                end_s=round(e.end_s, 2),
+                score=round(e.peak_score, 3),
+            )
+        )
     return sorted(found, key=lambda d: d["start_s"])
 
 
@@ -94,12 +114,17 @@ def analyse_clip(
         events.extend(e for trig in triggers if (e := trig.update(score, t)) is not None)
         if t + 1e-6 >= next_timeline_t:
             people = len(detector.detect(frame)) if detector is not None else None
-            result.timeline.append(TimelinePoint(t=round(t, 3), people=people,
-                                                 fight_score=round(score, 4)))
+            result.timeline.append(
+                TimelinePoint(t=round(t, 3), people=people, fight_score=round(score, 4))
+            )
             next_timeline_t = (int(t * fps + 1e-6) + 1) / fps
     events.extend(e for trig in triggers if (e := trig.close(t)) is not None)
     result.duration_s = round(t + 1.0 / sample_fps, 3) if result.frames_analysed else 0.0
     result.detections = _detections(events)
-    logger.info("analysed %s: %d frames, %d detections", path, result.frames_analysed,
-                len(result.detections))
+    logger.info(
+        "analysed %s: %d frames, %d detections",
+        path,
+        result.frames_analysed,
+        len(result.detections),
+    )
     return result

@@ -65,7 +65,10 @@ def prepare_grey(frame_bgr: Frame, width: int) -> Frame:
 
 def compute_flow(prev: Frame, cur: Frame, dt: float) -> _Flow:
     """Farneback flow between two grey frames, minus the median (camera) motion."""
-    flow = cv2.calcOpticalFlowFarneback(prev, cur, None, 0.5, 3, 9, 2, 5, 1.1, 0)
+    flow = np.asarray(
+        cv2.calcOpticalFlowFarneback(prev, cur, None, 0.5, 3, 9, 2, 5, 1.1, 0),  # type: ignore[call-overload]
+        dtype=np.float32,
+    )
     scale = 1.0 / (prev.shape[1] * max(dt, 1e-3))
     vx = (flow[..., 0] - np.median(flow[..., 0])) * scale
     vy = (flow[..., 1] - np.median(flow[..., 1])) * scale
@@ -142,9 +145,9 @@ def _curl_divergence(flow: _Flow) -> tuple[float, float]:
 
 def _blob_count(flow: _Flow) -> float:
     """Number of separate moving regions (a crude count of movers)."""
-    mask = (flow.speed > MOVING_SPEED).astype(np.uint8)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    raw = (flow.speed > MOVING_SPEED).astype(np.uint8)
+    mask = cv2.morphologyEx(raw, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     return float((stats[1:, cv2.CC_STAT_AREA] >= _MIN_BLOB).sum())
 
 

@@ -59,6 +59,10 @@ def _resize_to_width(frame: Frame, width: int) -> tuple[Frame, float]:
     return np.asarray(small, dtype=np.uint8), factor
 
 
+def _xywh(box: list[float]) -> tuple[float, float, float, float]:
+    return box[0], box[1], box[2], box[3]
+
+
 def _nms(boxes: list[list[float]], scores: list[float], score_min: float, iou: float) -> list[int]:
     if not boxes:
         return []
@@ -83,19 +87,24 @@ class HogPersonDetector:
         self.hit_threshold = hit_threshold
         self.nms_iou = nms_iou
         self._hog = cv2.HOGDescriptor()
-        self._hog.setSVMDetector(cv2.HOGDescriptor.getDefaultPeopleDetector())
+        detector = np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), dtype=np.float32)
+        self._hog.setSVMDetector(detector)
 
     def detect(self, frame_bgr: Frame) -> list[PersonBox]:
         """Return full-body boxes in the original frame's pixels."""
         small, factor = _resize_to_width(frame_bgr, self.width)
         stride = (self.win_stride, self.win_stride)
         rects, weights = self._hog.detectMultiScale(
-            small, hitThreshold=self.hit_threshold, winStride=stride, padding=(8, 8), scale=self.scale
+            small,
+            hitThreshold=self.hit_threshold,
+            winStride=stride,
+            padding=(8, 8),
+            scale=self.scale,
         )
         boxes = [[float(v) / factor for v in r] for r in rects]
         scores = [float(s) for s in np.asarray(weights).ravel()]
         keep = _nms(boxes, scores, self.hit_threshold, self.nms_iou)
-        return [PersonBox(*boxes[i], score=scores[i], source="body") for i in keep]
+        return [PersonBox(*_xywh(boxes[i]), score=scores[i], source="body") for i in keep]
 
 
 def centerface_model_path() -> str | None:
@@ -132,16 +141,27 @@ class CenterFaceDetector:
         """Return face boxes in the original frame's pixels."""
         h, w = frame_bgr.shape[:2]
         in_w = int(np.ceil(self.width / 32) * 32)
-        in_h = max(32, int(round(h * self.width / w / 32)) * 32)
+        in_h = max(32, round(h * self.width / w / 32) * 32)
         net = self._net((in_w, in_h))
         net.setInput(cv2.dnn.blobFromImage(frame_bgr, 1.0, (in_w, in_h), (0, 0, 0), swapRB=True))
         heat, scale, offset, _ = net.forward(["537", "538", "539", "540"])
-        boxes, scores = _decode_centerface(heat, scale, offset, self.threshold)
+        boxes, scores = _decode_centerface(
+            np.asarray(heat, np.float32),
+            np.asarray(scale, np.float32),
+            np.asarray(offset, np.float32),
+            self.threshold,
+        )
         sx, sy = w / in_w, h / in_h
         keep = _nms(boxes, scores, self.threshold, self.nms_iou)
         return [
-            PersonBox(boxes[i][0] * sx, boxes[i][1] * sy, boxes[i][2] * sx, boxes[i][3] * sy,
-                      scores[i], "face")
+            PersonBox(
+                boxes[i][0] * sx,
+                boxes[i][1] * sy,
+                boxes[i][2] * sx,
+                boxes[i][3] * sy,
+                scores[i],
+                "face",
+            )
             for i in keep
         ]
 

@@ -77,7 +77,9 @@ def extract_dataset(
     return clips
 
 
-def clip_windows(clip: ClipFeatures, columns: list[int], window_s: float, min_pairs: int) -> FloatArray:
+def clip_windows(
+    clip: ClipFeatures, columns: list[int], window_s: float, min_pairs: int
+) -> FloatArray:
     """Window vectors ending at every pair once `min_pairs` are available (as FightScorer does)."""
     vectors = []
     for end in range(len(clip.times)):

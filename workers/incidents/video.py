@@ -41,7 +41,7 @@ def iter_frames(path: Path | str, fps: float = 5.0) -> Iterator[tuple[float, Fra
             if not ok:
                 break
             next_t = (int(t / step + 1e-6) + 1) * step
-            yield t, frame
+            yield t, np.asarray(frame, dtype=np.uint8)
     finally:
         cap.release()
     logger.debug("read %s: %d source frames", path, index)

@@ -27,3 +27,7 @@ class AlertAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+
+# CAD dispatch admin pages (endpoints, deliveries, attempts, unit reports)
+from alerts import admin_dispatch  # noqa: E402, F401

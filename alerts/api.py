@@ -57,10 +57,17 @@ class AlertDetailSerializer(AlertSerializer):
     enrolled_photo_url = serializers.SerializerMethodField()
     similarity = serializers.SerializerMethodField()
     watchlist = serializers.SerializerMethodField()
+    deliveries = serializers.SerializerMethodField()  # CAD dispatch state (alerts.api_dispatch)
 
     class Meta(AlertSerializer.Meta):
         fields = [*AlertSerializer.Meta.fields, "details", "subject", "template", "events", "evidence",
-                  "probe_crop_url", "enrolled_photo_url", "similarity", "watchlist"]
+                  "probe_crop_url", "enrolled_photo_url", "similarity", "watchlist", "deliveries"]
+
+    def get_deliveries(self, alert: Alert) -> list[dict[str, Any]]:
+        from alerts.api_dispatch import DeliverySerializer
+
+        rows = alert.deliveries.select_related("endpoint").order_by("endpoint__name", "revision")
+        return list(DeliverySerializer(rows, many=True).data)
 
     def get_probe_crop_url(self, alert: Alert) -> str | None:
         crop = next((e for e in alert.evidence.all() if e.kind == Evidence.Kind.FACE_CROP), None)

@@ -1,4 +1,4 @@
-"""Dispatch to the city CAD: render and store signed deliveries, attempt them, take unit status back.
+"""Dispatch to the city CAD: store signed deliveries, attempt them, take unit status back.
 
 Outbound: `delivery_schedule` renders one revision of the incident per endpoint inside the caller's
 transaction (an outbox row with the exact bytes) and enqueues `alerts.tasks.dispatch_deliver` on
@@ -32,7 +32,13 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from alerts.cad import cap, eido, signing
-from alerts.cad.payload import _SUBJECT_REF, IncidentPayload, IncidentStatus, StatusUpdate, parse_status_update
+from alerts.cad.payload import (
+    _SUBJECT_REF,
+    IncidentPayload,
+    IncidentStatus,
+    StatusUpdate,
+    parse_status_update,
+)
 from alerts.models import (
     Alert,
     AlertEvent,
@@ -55,7 +61,11 @@ DUE_TOLERANCE_S = 2.0  # a retry message arriving this early still counts as due
 SWEEP_GRACE_S = 15  # the sweeper leaves deliveries this recently due to their own retry message
 RETRYABLE_4XX = {408, 425, 429}
 USER_AGENT = "commandcenter-dispatch/1"
-LINKED_EVIDENCE = (Evidence.Kind.SNAPSHOT, Evidence.Kind.CLIP, Evidence.Kind.SERIES)  # never face crops
+LINKED_EVIDENCE = (
+    Evidence.Kind.SNAPSHOT,
+    Evidence.Kind.CLIP,
+    Evidence.Kind.SERIES,
+)  # never face crops
 
 _session = requests.Session()
 
@@ -91,7 +101,7 @@ class StatusReceipt:
     duplicate: bool
 
 
-# --- the incident payload ----------------------------------------------------------------------
+# --- the incident payload -------------------------------------------------------------------------
 
 
 def evidence_links(*, alert: Alert) -> list[str]:
@@ -103,11 +113,17 @@ def evidence_links(*, alert: Alert) -> list[str]:
 
 def _subject_reference(alert: Alert) -> str | None:
     """A watchlist reference number, only for a face match a person confirmed; never a name."""
-    if alert.kind != Alert.Kind.FACE_MATCH or alert.review != Alert.Review.CONFIRMED or alert.subject is None:
+    if (
+        alert.kind != Alert.Kind.FACE_MATCH
+        or alert.review != Alert.Review.CONFIRMED
+        or alert.subject is None
+    ):
         return None
     reference = alert.subject.reference_number.strip()
     if not reference or not _SUBJECT_REF.match(reference):
-        logger.warning("subject of alert %s has no sendable reference number; sent without one", alert.pk)
+        logger.warning(
+            "subject of alert %s has no sendable reference number; sent without one", alert.pk
+        )
         return None
     return reference
 
@@ -122,23 +138,39 @@ def _notes(alert: Alert, note: str) -> str:
 
 
 def incident_payload_build(
-    *, alert: Alert, revision: int, reported_at: datetime, first_reported_at: datetime | None, note: str = ""
+    *,
+    alert: Alert,
+    revision: int,
+    reported_at: datetime,
+    first_reported_at: datetime | None,
+    note: str = "",
 ) -> IncidentPayload:
-    """The incident the CAD receives for one revision of an alert (ValueError if it cannot be built)."""
+    """The incident the CAD receives for one revision of an alert (ValueError if impossible)."""
     venue = alert.venue
     if venue.latitude is None or venue.longitude is None:
         raise ValueError(f"venue {venue.name!r} has no coordinates")
     with translation.override(settings.LANGUAGE_CODE):
         title = f"{Alert.Kind(alert.kind).label} at {venue.name}"[:160]
     return IncidentPayload(
-        incident_id=str(alert.pk), alert_kind=alert.kind, title=title, priority=5 - alert.severity,
-        occurred_at=alert.raised_at, reported_at=reported_at, venue_name=venue.name,
-        venue_address=venue.address or venue.name, venue_district=venue.district or "-",
-        latitude=float(venue.latitude), longitude=float(venue.longitude), camera_name=alert.camera.name,
-        agency_id=settings.CC_DISPATCH_AGENCY_ID, agency_name=settings.CC_DISPATCH_AGENCY_NAME,
-        notes=_notes(alert, note), evidence_links=evidence_links(alert=alert),
+        incident_id=str(alert.pk),
+        alert_kind=alert.kind,
+        title=title,
+        priority=5 - alert.severity,
+        occurred_at=alert.raised_at,
+        reported_at=reported_at,
+        venue_name=venue.name,
+        venue_address=venue.address or venue.name,
+        venue_district=venue.district or "-",
+        latitude=float(venue.latitude),
+        longitude=float(venue.longitude),
+        camera_name=alert.camera.name,
+        agency_id=settings.CC_DISPATCH_AGENCY_ID,
+        agency_name=settings.CC_DISPATCH_AGENCY_NAME,
+        notes=_notes(alert, note),
+        evidence_links=evidence_links(alert=alert),
         subject_reference=_subject_reference(alert),
-        status=IncidentStatus.NEW if revision == 0 else IncidentStatus.UPDATED, revision=revision,
+        status=IncidentStatus.NEW if revision == 0 else IncidentStatus.UPDATED,
+        revision=revision,
         first_reported_at=first_reported_at if revision else None,
     )
 
@@ -154,7 +186,7 @@ def incident_render(*, endpoint: DispatchEndpoint, payload: IncidentPayload) -> 
     return body, eido.CONTENT_TYPE
 
 
-# --- scheduling ------------------------------------------------------------------------------------
+# --- scheduling -----------------------------------------------------------------------------------
 
 
 def delivery_schedule(
@@ -164,16 +196,23 @@ def delivery_schedule(
     actor: AbstractBaseUser | None,
     note: str = "",
 ) -> list[Delivery]:
-    """Store the next revision of the incident for each endpoint (all active ones by default); send on commit."""
+    """Store the next revision of the incident per endpoint (default all active); send on commit."""
     with transaction.atomic():
         locked = (
             Alert.objects.select_for_update(of=("self",))
             .select_related("venue", "camera", "zone", "subject")
             .get(pk=alert.pk)
         )
-        targets = list(endpoints) if endpoints is not None else list(DispatchEndpoint.objects.filter(active=True))
+        targets = (
+            list(endpoints)
+            if endpoints is not None
+            else list(DispatchEndpoint.objects.filter(active=True))
+        )
         now = timezone.now()
-        deliveries = [_delivery_create(alert=locked, endpoint=e, actor=actor, note=note, now=now) for e in targets]
+        deliveries = [
+            _delivery_create(alert=locked, endpoint=e, actor=actor, note=note, now=now)
+            for e in targets
+        ]
         for delivery in deliveries:
             if delivery.status == Delivery.Status.PENDING:
                 transaction.on_commit(partial(delivery_enqueue, delivery_id=delivery.pk))
@@ -181,39 +220,70 @@ def delivery_schedule(
 
 
 def delivery_auto_schedule(*, alert: Alert) -> list[Delivery]:
-    """Send a just-raised alert to the endpoints configured to take its kind at once (never face matches)."""
+    """Send a just-raised alert to endpoints that take its kind at once (never face matches)."""
     if alert.kind == Alert.Kind.FACE_MATCH:
         return []
-    endpoints = list(DispatchEndpoint.objects.filter(active=True, auto_dispatch_kinds__contains=[alert.kind]))
+    endpoints = list(
+        DispatchEndpoint.objects.filter(active=True, auto_dispatch_kinds__contains=[alert.kind])
+    )
     if not endpoints:
         return []
-    return delivery_schedule(alert=alert, endpoints=endpoints, actor=None, note="Sent automatically")
+    return delivery_schedule(
+        alert=alert, endpoints=endpoints, actor=None, note="Sent automatically"
+    )
 
 
 def _delivery_create(
-    *, alert: Alert, endpoint: DispatchEndpoint, actor: AbstractBaseUser | None, note: str, now: datetime
+    *,
+    alert: Alert,
+    endpoint: DispatchEndpoint,
+    actor: AbstractBaseUser | None,
+    note: str,
+    now: datetime,
 ) -> Delivery:
     earlier = Delivery.objects.filter(alert=alert, endpoint=endpoint)
     last = earlier.order_by("-revision").values_list("revision", flat=True).first()
     revision = 0 if last is None else last + 1
     first_at = earlier.filter(revision=0).values_list("created_at", flat=True).first()
-    delivery = Delivery(alert=alert, endpoint=endpoint, revision=revision, created_by=actor, created_at=now,
-                        idempotency_key=f"{alert.pk}:{revision}:{endpoint.pk}", next_attempt_at=now)
+    delivery = Delivery(
+        alert=alert,
+        endpoint=endpoint,
+        revision=revision,
+        created_by=actor,
+        created_at=now,
+        idempotency_key=f"{alert.pk}:{revision}:{endpoint.pk}",
+        next_attempt_at=now,
+    )
     try:
-        payload = incident_payload_build(alert=alert, revision=revision, reported_at=now,
-                                         first_reported_at=first_at or now, note=note)
+        payload = incident_payload_build(
+            alert=alert,
+            revision=revision,
+            reported_at=now,
+            first_reported_at=first_at or now,
+            note=note,
+        )
         body, delivery.content_type = incident_render(endpoint=endpoint, payload=payload)
     except ValueError as exc:
         logger.warning("cannot build incident %s for %s: %s", alert.pk, endpoint.name, exc)
         delivery.status, delivery.next_attempt_at = Delivery.Status.FAILED, None
         delivery.last_error = f"cannot build the incident: {exc}"[:500]
         delivery.save(force_insert=True)
-        _history(delivery, note=f"Dispatch to CAD {endpoint.name!r} failed: {delivery.last_error}", outcome="failed")
+        _history(
+            delivery,
+            note=f"Dispatch to CAD {endpoint.name!r} failed: {delivery.last_error}",
+            outcome="failed",
+        )
         return delivery
     delivery.body, delivery.body_sha256 = body.decode("utf-8"), hashlib.sha256(body).hexdigest()
     delivery.save(force_insert=True)
-    access_record(user=actor, username="system", action=AccessEvent.Action.EXPORT, object_type="alert",
-                  object_id=alert.pk, detail={"to": endpoint.name, "revision": revision, "delivery": delivery.pk})
+    access_record(
+        user=actor,
+        username="system",
+        action=AccessEvent.Action.EXPORT,
+        object_type="alert",
+        object_id=alert.pk,
+        detail={"to": endpoint.name, "revision": revision, "delivery": delivery.pk},
+    )
     return delivery
 
 
@@ -227,13 +297,13 @@ def delivery_enqueue(*, delivery_id: int, countdown: float | None = None) -> Non
         logger.warning("could not queue delivery %s; the sweeper will", delivery_id, exc_info=True)
 
 
-# --- one attempt -------------------------------------------------------------------------------------
+# --- one attempt ----------------------------------------------------------------------------------
 
 
 def delivery_attempt(
     *, delivery_id: int, now: datetime | None = None, rng: random.Random | None = None
 ) -> AttemptOutcome:
-    """Make one attempt of a due, pending delivery; safe to run twice (idempotent, compare-and-set)."""
+    """Make one attempt of a due, pending delivery; safe to run twice (compare-and-set)."""
     now = now or timezone.now()
     delivery = Delivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
     if delivery is None:
@@ -242,14 +312,16 @@ def delivery_attempt(
         return AttemptOutcome("skipped")
     due_in = (delivery.next_attempt_at - now).total_seconds() if delivery.next_attempt_at else 0.0
     if due_in > DUE_TOLERANCE_S:
-        return AttemptOutcome("not_due")  # a duplicate message; the live retry chain or the sweeper owns it
+        return AttemptOutcome(
+            "not_due"
+        )  # a duplicate message; the live retry chain or the sweeper owns it
     if _wait_for_earlier(delivery, now):
         return AttemptOutcome("waiting")
     number = delivery.attempts + 1
     lease = now + timedelta(seconds=delivery.endpoint.timeout_s + LEASE_MARGIN_S)
-    claimed = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING,
-                                      attempts=delivery.attempts).update(attempts=number, next_attempt_at=lease,
-                                                                         updated_at=timezone.now())
+    claimed = Delivery.objects.filter(
+        pk=delivery.pk, status=Delivery.Status.PENDING, attempts=delivery.attempts
+    ).update(attempts=number, next_attempt_at=lease, updated_at=timezone.now())
     if not claimed:
         return AttemptOutcome("skipped")
     delivery.attempts = number
@@ -258,18 +330,26 @@ def delivery_attempt(
 
 
 def _wait_for_earlier(delivery: Delivery, now: datetime) -> bool:
-    """True (and the row parked behind it) while an earlier revision for the same endpoint is pending."""
+    """True (and the row parked) while an earlier revision for the same endpoint is pending."""
     blocker = (
-        Delivery.objects.filter(alert_id=delivery.alert_id, endpoint_id=delivery.endpoint_id,
-                                revision__lt=delivery.revision, status=Delivery.Status.PENDING)
-        .order_by("revision").first()
+        Delivery.objects.filter(
+            alert_id=delivery.alert_id,
+            endpoint_id=delivery.endpoint_id,
+            revision__lt=delivery.revision,
+            status=Delivery.Status.PENDING,
+        )
+        .order_by("revision")
+        .first()
     )
     if blocker is None:
         return False
     park_until = max(blocker.next_attempt_at or now, now)
-    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING, attempts=delivery.attempts).update(
-        next_attempt_at=park_until, updated_at=timezone.now())
-    logger.info("delivery %s waits for revision %s (delivery %s)", delivery.pk, blocker.revision, blocker.pk)
+    Delivery.objects.filter(
+        pk=delivery.pk, status=Delivery.Status.PENDING, attempts=delivery.attempts
+    ).update(next_attempt_at=park_until, updated_at=timezone.now())
+    logger.info(
+        "delivery %s waits for revision %s (delivery %s)", delivery.pk, blocker.revision, blocker.pk
+    )
     return True
 
 
@@ -286,8 +366,13 @@ def _post(delivery: Delivery, number: int) -> tuple[DeliveryAttempt, float | Non
         headers = signing.sign(body, keys[0], idempotency_key=delivery.idempotency_key)
         headers.update({"Content-Type": delivery.content_type, "User-Agent": USER_AGENT})
         try:
-            answer = _session.post(delivery.endpoint.url, data=body, headers=headers,
-                                   timeout=delivery.endpoint.timeout_s, allow_redirects=False)
+            answer = _session.post(
+                delivery.endpoint.url,
+                data=body,
+                headers=headers,
+                timeout=delivery.endpoint.timeout_s,
+                allow_redirects=False,
+            )
             attempt.http_status, attempt.response_excerpt = answer.status_code, answer.text[:500]
             retry_after = _retry_after(answer.headers.get("Retry-After"))
             if not attempt.succeeded:
@@ -304,27 +389,46 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _conclude(
-    delivery: Delivery, attempt: DeliveryAttempt, retry_after: float | None, *, now: datetime, rng: random.Random
+    delivery: Delivery,
+    attempt: DeliveryAttempt,
+    retry_after: float | None,
+    *,
+    now: datetime,
+    rng: random.Random,
 ) -> AttemptOutcome:
     if attempt.succeeded:
         _mark_delivered(delivery, attempt)
         return AttemptOutcome("delivered", http_status=attempt.http_status)
     permanent = attempt.http_status is None and not delivery.endpoint.signing_keys()
-    permanent |= attempt.http_status is not None and 400 <= attempt.http_status < 500 \
+    permanent |= (
+        attempt.http_status is not None
+        and 400 <= attempt.http_status < 500
         and attempt.http_status not in RETRYABLE_4XX
+    )
     used = delivery.attempts - delivery.budget_start
     if permanent or used >= delivery.endpoint.max_attempts:
         _mark_failed(delivery, attempt)
         return AttemptOutcome("failed", http_status=attempt.http_status)
     delay = backoff_delay(attempt=used, rng=rng, retry_after=retry_after)
-    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING, attempts=delivery.attempts).update(
-        next_attempt_at=now + timedelta(seconds=delay), last_error=attempt.error[:500], updated_at=timezone.now())
-    logger.info("delivery %s attempt %s failed (%s); next in %.1f s", delivery.pk, attempt.number, attempt.error, delay)
+    Delivery.objects.filter(
+        pk=delivery.pk, status=Delivery.Status.PENDING, attempts=delivery.attempts
+    ).update(
+        next_attempt_at=now + timedelta(seconds=delay),
+        last_error=attempt.error[:500],
+        updated_at=timezone.now(),
+    )
+    logger.info(
+        "delivery %s attempt %s failed (%s); next in %.1f s",
+        delivery.pk,
+        attempt.number,
+        attempt.error,
+        delay,
+    )
     return AttemptOutcome("retry", retry_in=delay, http_status=attempt.http_status)
 
 
 def backoff_delay(*, attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
-    """Exponential back-off with full jitter: uniform(0, min(cap, base * 2^(attempt-1))), at least Retry-After."""
+    """Full-jitter back-off: uniform(0, min(cap, base * 2^(n-1))), at least Retry-After."""
     cap_s = float(settings.CC_DISPATCH_BACKOFF_CAP_S)
     ceiling = min(cap_s, float(settings.CC_DISPATCH_BACKOFF_BASE_S) * 2 ** max(0, attempt - 1))
     delay = rng.uniform(0.0, ceiling)
@@ -334,75 +438,132 @@ def backoff_delay(*, attempt: int, rng: random.Random, retry_after: float | None
 def _mark_delivered(delivery: Delivery, attempt: DeliveryAttempt) -> None:
     with transaction.atomic():
         rows = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(
-            status=Delivery.Status.DELIVERED, delivered_at=timezone.now(), next_attempt_at=None, last_error="",
-            updated_at=timezone.now())
+            status=Delivery.Status.DELIVERED,
+            delivered_at=timezone.now(),
+            next_attempt_at=None,
+            last_error="",
+            updated_at=timezone.now(),
+        )
         if rows:
-            _history(delivery, note=f"Incident delivered to CAD {delivery.endpoint.name!r} "
-                                    f"(revision {delivery.revision}, attempt {attempt.number})",
-                     outcome="delivered", http_status=attempt.http_status)
+            _history(
+                delivery,
+                note=f"Incident delivered to CAD {delivery.endpoint.name!r} "
+                f"(revision {delivery.revision}, attempt {attempt.number})",
+                outcome="delivered",
+                http_status=attempt.http_status,
+            )
             transaction.on_commit(partial(_wake_next_revision, delivery))
 
 
 def _mark_failed(delivery: Delivery, attempt: DeliveryAttempt) -> None:
     with transaction.atomic():
         rows = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(
-            status=Delivery.Status.FAILED, next_attempt_at=None, last_error=attempt.error[:500],
-            updated_at=timezone.now())
+            status=Delivery.Status.FAILED,
+            next_attempt_at=None,
+            last_error=attempt.error[:500],
+            updated_at=timezone.now(),
+        )
         if rows:
-            logger.warning("delivery %s to %s failed after %s attempt(s): %s", delivery.pk, delivery.endpoint.name,
-                           delivery.attempts, attempt.error)
-            _history(delivery, note=f"Dispatch to CAD {delivery.endpoint.name!r} failed after "
-                                    f"{delivery.attempts} attempt(s): {attempt.error[:200]}",
-                     outcome="failed", http_status=attempt.http_status)
+            logger.warning(
+                "delivery %s to %s failed after %s attempt(s): %s",
+                delivery.pk,
+                delivery.endpoint.name,
+                delivery.attempts,
+                attempt.error,
+            )
+            _history(
+                delivery,
+                note=f"Dispatch to CAD {delivery.endpoint.name!r} failed after "
+                f"{delivery.attempts} attempt(s): {attempt.error[:200]}",
+                outcome="failed",
+                http_status=attempt.http_status,
+            )
             transaction.on_commit(partial(_wake_next_revision, delivery))
 
 
 def _wake_next_revision(delivery: Delivery) -> None:
-    """An earlier revision is settled: send the next pending one for the same alert and endpoint now."""
+    """An earlier revision is settled: send the next pending one (same alert, endpoint) now."""
     following = (
-        Delivery.objects.filter(alert_id=delivery.alert_id, endpoint_id=delivery.endpoint_id,
-                                revision__gt=delivery.revision, status=Delivery.Status.PENDING)
-        .order_by("revision").values_list("pk", flat=True).first()
+        Delivery.objects.filter(
+            alert_id=delivery.alert_id,
+            endpoint_id=delivery.endpoint_id,
+            revision__gt=delivery.revision,
+            status=Delivery.Status.PENDING,
+        )
+        .order_by("revision")
+        .values_list("pk", flat=True)
+        .first()
     )
     if following is not None:
-        Delivery.objects.filter(pk=following, status=Delivery.Status.PENDING).update(next_attempt_at=timezone.now())
+        Delivery.objects.filter(pk=following, status=Delivery.Status.PENDING).update(
+            next_attempt_at=timezone.now()
+        )
         delivery_enqueue(delivery_id=following)
 
 
-def _history(delivery: Delivery, *, note: str, outcome: str, http_status: int | None = None,
-             actor: AbstractBaseUser | None = None) -> None:
+def _history(
+    delivery: Delivery,
+    *,
+    note: str,
+    outcome: str,
+    http_status: int | None = None,
+    actor: AbstractBaseUser | None = None,
+) -> None:
     """An alert history entry about a delivery, and a push so open dashboards refresh the alert."""
     AlertEvent.objects.create(
-        alert_id=delivery.alert_id, action=AlertEvent.Action.NOTE, actor=actor, note=note,
-        data={"dispatch": outcome, "endpoint": delivery.endpoint.name, "delivery": delivery.pk,
-              "revision": delivery.revision, "attempts": delivery.attempts, "http_status": http_status},
+        alert_id=delivery.alert_id,
+        action=AlertEvent.Action.NOTE,
+        actor=actor,
+        note=note,
+        data={
+            "dispatch": outcome,
+            "endpoint": delivery.endpoint.name,
+            "delivery": delivery.pk,
+            "revision": delivery.revision,
+            "attempts": delivery.attempts,
+            "http_status": http_status,
+        },
     )
     _alert_touch(delivery.alert_id)
 
 
 def _alert_touch(alert_id: object) -> None:
-    """Move the alert's change cursor (so reconnecting dashboards catch up) and push after commit."""
+    """Move the alert's change cursor (dashboards catch up) and push after commit."""
     Alert.objects.filter(pk=alert_id).update(change_seq=NextChangeSeq(), updated_at=timezone.now())
     alert = Alert.objects.only("venue_id", "change_seq").get(pk=alert_id)
     push_alert_changed(alert_id=alert.pk, venue_id=alert.venue_id, change_seq=alert.change_seq)
 
 
-# --- dispatcher and system actions -------------------------------------------------------------------
+# --- dispatcher and system actions ----------------------------------------------------------------
 
 
 def delivery_retry(*, delivery_id: int, actor: AbstractBaseUser) -> Delivery:
     """Send a failed delivery again (same bytes, same key), with a fresh attempt budget."""
     with transaction.atomic():
         rows = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.FAILED).update(
-            status=Delivery.Status.PENDING, budget_start=F("attempts"), next_attempt_at=timezone.now(),
-            updated_at=timezone.now())
+            status=Delivery.Status.PENDING,
+            budget_start=F("attempts"),
+            next_attempt_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
         delivery = Delivery.objects.select_related("endpoint").get(pk=delivery_id)
         if not rows:
-            raise DeliveryActionError(f"Only a failed delivery can be retried; this one is {delivery.status}.")
-        _history(delivery, note=f"Dispatch to CAD {delivery.endpoint.name!r} retried", outcome="retried",
-                 actor=actor)
-        access_record(user=actor, action=AccessEvent.Action.ALERT_ACTION, object_type="alert",
-                      object_id=delivery.alert_id, detail={"action": "dispatch_retry", "delivery": delivery.pk})
+            raise DeliveryActionError(
+                f"Only a failed delivery can be retried; this one is {delivery.status}."
+            )
+        _history(
+            delivery,
+            note=f"Dispatch to CAD {delivery.endpoint.name!r} retried",
+            outcome="retried",
+            actor=actor,
+        )
+        access_record(
+            user=actor,
+            action=AccessEvent.Action.ALERT_ACTION,
+            object_type="alert",
+            object_id=delivery.alert_id,
+            detail={"action": "dispatch_retry", "delivery": delivery.pk},
+        )
         transaction.on_commit(partial(delivery_enqueue, delivery_id=delivery.pk))
     return delivery
 
@@ -411,14 +572,26 @@ def delivery_cancel(*, delivery_id: int, actor: AbstractBaseUser) -> Delivery:
     """Stop retrying a pending delivery."""
     with transaction.atomic():
         rows = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING).update(
-            status=Delivery.Status.CANCELLED, next_attempt_at=None, updated_at=timezone.now())
+            status=Delivery.Status.CANCELLED, next_attempt_at=None, updated_at=timezone.now()
+        )
         delivery = Delivery.objects.select_related("endpoint").get(pk=delivery_id)
         if not rows:
-            raise DeliveryActionError(f"Only a pending delivery can be cancelled; this one is {delivery.status}.")
-        _history(delivery, note=f"Dispatch to CAD {delivery.endpoint.name!r} cancelled", outcome="cancelled",
-                 actor=actor)
-        access_record(user=actor, action=AccessEvent.Action.ALERT_ACTION, object_type="alert",
-                      object_id=delivery.alert_id, detail={"action": "dispatch_cancel", "delivery": delivery.pk})
+            raise DeliveryActionError(
+                f"Only a pending delivery can be cancelled; this one is {delivery.status}."
+            )
+        _history(
+            delivery,
+            note=f"Dispatch to CAD {delivery.endpoint.name!r} cancelled",
+            outcome="cancelled",
+            actor=actor,
+        )
+        access_record(
+            user=actor,
+            action=AccessEvent.Action.ALERT_ACTION,
+            object_type="alert",
+            object_id=delivery.alert_id,
+            detail={"action": "dispatch_cancel", "delivery": delivery.pk},
+        )
         transaction.on_commit(partial(_wake_next_revision, delivery))
     return delivery
 
@@ -428,7 +601,8 @@ def delivery_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
     cutoff = (now or timezone.now()) - timedelta(seconds=SWEEP_GRACE_S)
     overdue = list(
         Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=cutoff)
-        .order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
     )
     for delivery_id in overdue:
         delivery_enqueue(delivery_id=delivery_id)
@@ -437,33 +611,50 @@ def delivery_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
     return len(overdue)
 
 
-# --- inbound unit status ------------------------------------------------------------------------------
+# --- inbound unit status --------------------------------------------------------------------------
 
 
-def unit_status_receive(*, headers: Mapping[str, str], body: bytes, now: float | None = None) -> StatusReceipt:
-    """Verify and record a unit status from the CAD; raises SignatureError or StatusRejected, changing nothing."""
+def unit_status_receive(
+    *, headers: Mapping[str, str], body: bytes, now: float | None = None
+) -> StatusReceipt:
+    """Verify and record a CAD unit status; SignatureError/StatusRejected change nothing."""
     with transaction.atomic():
         endpoint, nonce = _status_sender(headers, body, now=now)
         update = _status_parse(body)
         alert, delivery = _status_target(endpoint, update)
-        return _status_record(endpoint=endpoint, alert=alert, delivery=delivery, update=update, nonce=nonce)
+        return _status_record(
+            endpoint=endpoint, alert=alert, delivery=delivery, update=update, nonce=nonce
+        )
 
 
-def _status_sender(headers: Mapping[str, str], body: bytes, *, now: float | None) -> tuple[DispatchEndpoint, str]:
-    """The active endpoint whose key signed the request; the nonce is recorded only after a match."""
-    candidates = [e for e in DispatchEndpoint.objects.filter(active=True).order_by("pk") if e.signing_keys()]
+def _status_sender(
+    headers: Mapping[str, str], body: bytes, *, now: float | None
+) -> tuple[DispatchEndpoint, str]:
+    """The active endpoint whose key signed the request; the nonce is stored after a match."""
+    candidates = [
+        e for e in DispatchEndpoint.objects.filter(active=True).order_by("pk") if e.signing_keys()
+    ]
     if not candidates:
         raise signing.BadSignature("no active dispatch endpoint has a key configured")
     for endpoint in candidates:
         try:
-            signing.verify(headers, body, endpoint.signing_keys(), now=now,
-                           window_s=settings.CC_DISPATCH_WEBHOOK_WINDOW_S,
-                           seen_nonce=partial(_nonce_seen, endpoint=endpoint))
+            signing.verify(
+                headers,
+                body,
+                endpoint.signing_keys(),
+                now=now,
+                window_s=settings.CC_DISPATCH_WEBHOOK_WINDOW_S,
+                seen_nonce=partial(_nonce_seen, endpoint=endpoint),
+            )
         except signing.BadSignature:
             continue
-        nonce = {name.lower(): value for name, value in headers.items()}[signing.NONCE_HEADER.lower()]
+        nonce = {name.lower(): value for name, value in headers.items()}[
+            signing.NONCE_HEADER.lower()
+        ]
         return endpoint, nonce.strip()
-    raise signing.BadSignature(f"signature does not match the key(s) of any of {len(candidates)} active endpoint(s)")
+    raise signing.BadSignature(
+        f"signature does not match the key(s) of any of {len(candidates)} active endpoint(s)"
+    )
 
 
 def _nonce_seen(nonce: str, *, endpoint: DispatchEndpoint) -> bool:
@@ -488,39 +679,80 @@ def _status_target(endpoint: DispatchEndpoint, update: StatusUpdate) -> tuple[Al
     alert = Alert.objects.select_for_update(of=("self",)).filter(pk=update.incident_id).first()
     delivery = None
     if alert is not None:
-        delivery = Delivery.objects.filter(alert=alert, endpoint=endpoint).order_by("-revision").first()
+        delivery = (
+            Delivery.objects.filter(alert=alert, endpoint=endpoint).order_by("-revision").first()
+        )
     if alert is None or delivery is None:
-        raise StatusRejected(404, "unknown_incident",
-                             f"incident {update.incident_id} was not sent to endpoint {endpoint.name!r}")
+        raise StatusRejected(
+            404,
+            "unknown_incident",
+            f"incident {update.incident_id} was not sent to endpoint {endpoint.name!r}",
+        )
     return alert, delivery
 
 
 def _status_record(
-    *, endpoint: DispatchEndpoint, alert: Alert, delivery: Delivery, update: StatusUpdate, nonce: str
+    *,
+    endpoint: DispatchEndpoint,
+    alert: Alert,
+    delivery: Delivery,
+    update: StatusUpdate,
+    nonce: str,
 ) -> StatusReceipt:
-    latest = UnitStatusReport.objects.filter(alert=alert, unit=update.unit).order_by("-received_at", "-id").first()
+    latest = (
+        UnitStatusReport.objects.filter(alert=alert, unit=update.unit)
+        .order_by("-received_at", "-id")
+        .first()
+    )
     if latest is not None and latest.status == update.status.value:
         return StatusReceipt(report=latest, duplicate=True)
     report = UnitStatusReport.objects.create(
-        alert=alert, endpoint=endpoint, delivery=delivery, status=update.status.value, unit=update.unit,
-        cad_reference=update.cad_reference[:100], reported_at=update.at, nonce=nonce)
+        alert=alert,
+        endpoint=endpoint,
+        delivery=delivery,
+        status=update.status.value,
+        unit=update.unit,
+        cad_reference=update.cad_reference[:100],
+        reported_at=update.at,
+        nonce=nonce,
+    )
     AlertEvent.objects.create(
-        alert=alert, action=AlertEvent.Action.UNIT_STATUS, from_status=alert.status, to_status=alert.status,
+        alert=alert,
+        action=AlertEvent.Action.UNIT_STATUS,
+        from_status=alert.status,
+        to_status=alert.status,
         note=f"{update.unit}: {report.get_status_display()}",
-        data={"unit": update.unit, "status": update.status.value, "cad_reference": report.cad_reference,
-              "endpoint": endpoint.name, "reported_at": update.at.isoformat()})
-    access_record(user=None, username=f"cad:{endpoint.name}", action=AccessEvent.Action.UPDATE, object_type="alert",
-                  object_id=alert.pk, detail={"unit_status": update.status.value, "unit": update.unit})
+        data={
+            "unit": update.unit,
+            "status": update.status.value,
+            "cad_reference": report.cad_reference,
+            "endpoint": endpoint.name,
+            "reported_at": update.at.isoformat(),
+        },
+    )
+    access_record(
+        user=None,
+        username=f"cad:{endpoint.name}",
+        action=AccessEvent.Action.UPDATE,
+        object_type="alert",
+        object_id=alert.pk,
+        detail={"unit_status": update.status.value, "unit": update.unit},
+    )
     _alert_touch(alert.pk)
-    if update.status.value == UnitStatusReport.Status.CLOSED and settings.CC_DISPATCH_CLOSED_RESOLVES:
+    if (
+        update.status.value == UnitStatusReport.Status.CLOSED
+        and settings.CC_DISPATCH_CLOSED_RESOLVES
+    ):
         from alerts.services import alert_system_resolve
 
-        alert_system_resolve(alert=alert, outcome=Alert.Outcome.HANDLED, note=f"Closed by CAD ({update.unit})")
+        alert_system_resolve(
+            alert=alert, outcome=Alert.Outcome.HANDLED, note=f"Closed by CAD ({update.unit})"
+        )
     return StatusReceipt(report=report, duplicate=False)
 
 
 def webhook_nonce_purge(*, now: datetime | None = None) -> int:
-    """Forget nonces older than twice the signing window (requests that old are refused as stale anyway)."""
+    """Forget nonces older than twice the signing window (older requests are stale anyway)."""
     cutoff = (now or timezone.now()) - timedelta(seconds=2 * settings.CC_DISPATCH_WEBHOOK_WINDOW_S)
     deleted, _ = WebhookNonce.objects.filter(seen_at__lt=cutoff).delete()
     return deleted

@@ -108,9 +108,11 @@ def in_period(scope: QuerySet[Alert], period: Period) -> QuerySet[Alert]:
 
 def alerts_by_venue(alerts: QuerySet[Alert]) -> list[list[Any]]:
     """[venue, alerts, still open], most alerts first."""
-    rows = (alerts.values("venue__name")
-            .annotate(total=Count("id"), open=Count("id", filter=~Q(status=Alert.Status.RESOLVED)))
-            .order_by("-total", "venue__name"))
+    rows = (
+        alerts.values("venue__name")
+        .annotate(total=Count("id"), open=Count("id", filter=~Q(status=Alert.Status.RESOLVED)))
+        .order_by("-total", "venue__name")
+    )
     return [[r["venue__name"], r["total"], r["open"]] for r in rows]
 
 
@@ -123,8 +125,12 @@ def alerts_by_kind(alerts: QuerySet[Alert]) -> list[list[Any]]:
 
 def alerts_by_hour(alerts: QuerySet[Alert]) -> list[list[Any]]:
     """[hour 0-23 in TIME_ZONE, alerts] for all 24 hours."""
-    counts = dict(alerts.annotate(hour=ExtractHour("raised_at", tzinfo=_zone()))
-                  .values("hour").annotate(total=Count("id")).values_list("hour", "total"))
+    counts = dict(
+        alerts.annotate(hour=ExtractHour("raised_at", tzinfo=_zone()))
+        .values("hour")
+        .annotate(total=Count("id"))
+        .values_list("hour", "total")
+    )
     return [[f"{hour:02d}:00", counts.get(hour, 0)] for hour in range(24)]
 
 
@@ -141,7 +147,8 @@ def response_times(alerts: QuerySet[Alert]) -> list[list[Any]]:
     for field_name, label in RESPONSE_STEPS:
         seconds = EpochSeconds(F(field_name) - F("raised_at"))
         figures = alerts.filter(**{f"{field_name}__isnull": False}).aggregate(
-            n=Count("id"), median=PercentileCont(seconds, 0.5), p90=PercentileCont(seconds, 0.9))
+            n=Count("id"), median=PercentileCont(seconds, 0.5), p90=PercentileCont(seconds, 0.9)
+        )
         rows.append([str(label), figures["n"], _round(figures["median"]), _round(figures["p90"])])
     return rows
 
@@ -153,32 +160,62 @@ def _round(value: float | None) -> float | None:
 def face_reviews(alerts: QuerySet[Alert]) -> list[list[Any]]:
     """[watchlist, confirmed, rejected, awaiting review] of face-match candidates."""
     pending = [Alert.Review.PENDING, Alert.Review.PARTLY_CONFIRMED]
-    rows = (alerts.filter(kind=Alert.Kind.FACE_MATCH).values("subject__watchlist__name")
-            .annotate(confirmed=Count("id", filter=Q(review=Alert.Review.CONFIRMED)),
-                      rejected=Count("id", filter=Q(review=Alert.Review.REJECTED)),
-                      pending=Count("id", filter=Q(review__in=pending)))
-            .order_by("subject__watchlist__name"))
+    rows = (
+        alerts.filter(kind=Alert.Kind.FACE_MATCH)
+        .values("subject__watchlist__name")
+        .annotate(
+            confirmed=Count("id", filter=Q(review=Alert.Review.CONFIRMED)),
+            rejected=Count("id", filter=Q(review=Alert.Review.REJECTED)),
+            pending=Count("id", filter=Q(review__in=pending)),
+        )
+        .order_by("subject__watchlist__name")
+    )
     unknown = _("(subject removed)")
-    return [[r["subject__watchlist__name"] or unknown, r["confirmed"], r["rejected"], r["pending"]]
-            for r in rows]
+    return [
+        [r["subject__watchlist__name"] or unknown, r["confirmed"], r["rejected"], r["pending"]]
+        for r in rows
+    ]
 
 
 def build_tables(*, scope: QuerySet[Alert], period: Period, only: str = "") -> list[Table]:
     """The report tables for alerts in scope raised within the period."""
     alerts = in_period(scope, period)
     builders = {
-        "venue": lambda: Table("venue", _("Alerts by venue"), [_("Venue"), _("Alerts"), _("Open")],
-                               alerts_by_venue(alerts), chart_column=1),
-        "kind": lambda: Table("kind", _("Alerts by kind"), [_("Kind"), _("Alerts")],
-                              alerts_by_kind(alerts), chart_column=1),
-        "hour": lambda: Table("hour", _("Alerts by hour of day"), [_("Hour"), _("Alerts")],
-                              alerts_by_hour(alerts), chart_column=1),
-        "response": lambda: Table("response", _("Response times (seconds)"),
-                                  [_("Step"), _("Alerts"), _("Median"), _("90th percentile")],
-                                  response_times(alerts), chart_column=2),
-        "reviews": lambda: Table("reviews", _("Face matches per watchlist"),
-                                 [_("Watchlist"), _("Confirmed"), _("Rejected"), _("Awaiting review")],
-                                 face_reviews(alerts), chart_column=1),
+        "venue": lambda: Table(
+            "venue",
+            _("Alerts by venue"),
+            [_("Venue"), _("Alerts"), _("Open")],
+            alerts_by_venue(alerts),
+            chart_column=1,
+        ),
+        "kind": lambda: Table(
+            "kind",
+            _("Alerts by kind"),
+            [_("Kind"), _("Alerts")],
+            alerts_by_kind(alerts),
+            chart_column=1,
+        ),
+        "hour": lambda: Table(
+            "hour",
+            _("Alerts by hour of day"),
+            [_("Hour"), _("Alerts")],
+            alerts_by_hour(alerts),
+            chart_column=1,
+        ),
+        "response": lambda: Table(
+            "response",
+            _("Response times (seconds)"),
+            [_("Step"), _("Alerts"), _("Median"), _("90th percentile")],
+            response_times(alerts),
+            chart_column=2,
+        ),
+        "reviews": lambda: Table(
+            "reviews",
+            _("Face matches per watchlist"),
+            [_("Watchlist"), _("Confirmed"), _("Rejected"), _("Awaiting review")],
+            face_reviews(alerts),
+            chart_column=1,
+        ),
     }
     tables = [builders[key]() for key in TABLES if not only or key == only]
     for table in tables:
@@ -195,14 +232,20 @@ def _bar_widths(table: Table) -> list[float]:
     return [round(100.0 * v / top, 1) if top else 0.0 for v in values]
 
 
-def csv_response(*, user: AbstractBaseUser | AnonymousUser, scope: QuerySet[Alert], period: Period,
-                 table: str) -> HttpResponse:
+def csv_response(
+    *, user: AbstractBaseUser | AnonymousUser, scope: QuerySet[Alert], period: Period, table: str
+) -> HttpResponse:
     """One table as CSV; the export is audited."""
     if table not in TABLES:
         raise Http404("unknown report table")
     (report,) = build_tables(scope=scope, period=period, only=table)
-    access_record(user=user, action=AccessEvent.Action.EXPORT, object_type="alerts.report",
-                  object_id=table, detail={"start": period.start.isoformat(), "end": period.end.isoformat()})
+    access_record(
+        user=user,
+        action=AccessEvent.Action.EXPORT,
+        object_type="alerts.report",
+        object_id=table,
+        detail={"start": period.start.isoformat(), "end": period.end.isoformat()},
+    )
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"alerts-{table}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

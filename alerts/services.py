@@ -214,7 +214,8 @@ def alert_dispatch(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = 
         updated = _transition(
             alert_id=alert_id, actor=actor,
             allowed_from=[Alert.Status.NEW, Alert.Status.ACKNOWLEDGED, Alert.Status.ESCALATED],
-            expected_status=None, action=AlertEvent.Action.DISPATCHED, note=note,
+            # compare-and-set on the status just read (a joined from_status overflows max_length=15)
+            expected_status=alert.status, action=AlertEvent.Action.DISPATCHED, note=note,
             updates={"status": Alert.Status.DISPATCHED, "dispatched_at": timezone.now()},
         )
         # CAD deliveries are stored with the dispatch (outbox) and queued on commit

@@ -1,4 +1,4 @@
-"""Server-rendered pages for dispatchers (feed, detail, camera wall, map, reports), previews, evidence."""
+"""Dispatcher pages (feed, detail, camera wall, map, reports), camera previews, evidence files."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language
 
 from alerts import reports
-from alerts.models import Alert, Evidence
+from alerts.models import Alert, AlertEvent, Evidence
 from alerts.selectors import alerts_for, evidence_get
 from venues.models import Camera, OperatorScope
 from venues.selectors import cameras_for, venues_for
@@ -45,8 +45,9 @@ HEALTH_FIGURES = ("fps", "capture_fps", "analysis_fps", "lag_ms", "lag_s", "drop
 def evidence_file(request: HttpRequest, evidence_id: str) -> FileResponse:
     """Stream one evidence file after the permission check and audit record."""
     try:
-        evidence = evidence_get(user=request.user, evidence_id=evidence_id,
-                                purpose=request.GET.get("purpose", ""))
+        evidence = evidence_get(
+            user=request.user, evidence_id=evidence_id, purpose=request.GET.get("purpose", "")
+        )
     except (Evidence.DoesNotExist, ValidationError) as exc:
         raise Http404 from exc
     except PermissionDenied:
@@ -73,26 +74,62 @@ def _choices() -> dict[str, Any]:
         "statuses": [[value, str(label)] for value, label in Alert.Status.choices],
         "reviews": [[value, str(label)] for value, label in Alert.Review.choices],
         "outcomes": [[value, str(label)] for value, label in Alert.Outcome.choices if value],
+        "eventActions": [[value, str(label)] for value, label in AlertEvent.Action.choices],
     }
 
 
 def _labels() -> dict[str, str]:
     """Strings the scripts show, translated on the server (one catalog for pages and scripts)."""
     return {
-        "connected": _("Live"), "connecting": _("Connecting…"), "offline": _("Offline, retrying"),
-        "empty": _("No alerts match these filters."), "conflict": _("Someone else acted first."),
-        "failed": _("The action failed."), "forbidden": _("Your role cannot do this."),
-        "loading": _("Loading…"), "newAlerts": _("new alerts: go to the first page"),
-        "acknowledge": _("Acknowledge"), "confirm": _("Confirm match"), "reject": _("Reject match"),
-        "dispatch": _("Dispatch"), "escalate": _("Escalate"), "resolve": _("Resolve"),
-        "open": _("Open"), "page": _("Page"), "of": _("of"), "similarity": _("Similarity"),
-        "probe": _("Face seen by the camera"), "enrolled": _("Enrolled photo"),
-        "snapshot": _("Snapshot"), "clip": _("Clip"), "history": _("History"), "system": _("system"),
-        "noEvidence": _("No evidence files."), "assigned": _("Assigned to"),
+        "connected": _("Live"),
+        "connecting": _("Connecting…"),
+        "offline": _("Offline, retrying"),
+        "empty": _("No alerts match these filters."),
+        "conflict": _("Someone else acted first."),
+        "failed": _("The action failed."),
+        "forbidden": _("Your role cannot do this."),
+        "loading": _("Loading…"),
+        "newAlerts": _("new alerts: go to the first page"),
+        "acknowledge": _("Acknowledge"),
+        "confirm": _("Confirm match"),
+        "reject": _("Reject match"),
+        "dispatch": _("Dispatch"),
+        "escalate": _("Escalate"),
+        "resolve": _("Resolve"),
+        "open": _("Open"),
+        "page": _("Page"),
+        "of": _("of"),
+        "similarity": _("Similarity"),
+        "probe": _("Face seen by the camera"),
+        "enrolled": _("Enrolled photo"),
+        "snapshot": _("Snapshot"),
+        "clip": _("Clip"),
+        "history": _("History"),
+        "system": _("system"),
+        "noEvidence": _("No evidence files."),
+        "assigned": _("Assigned to"),
         "needsConfirm": _("Confirm the face match before dispatching."),
         "notFound": _("This alert no longer exists or is outside your scope."),
-        "notifyOn": _("Notifications on"), "noPreview": _("No preview"),
-        "openAlerts": _("open alerts"), "tilesFailed": _("Map tiles unavailable; showing a plain plot."),
+        "notifyOn": _("Notifications on"),
+        "noPreview": _("No preview"),
+        "openAlerts": _("open alerts"),
+        "tilesFailed": _("Map tiles unavailable; showing a plain plot."),
+        "noVenues": _("No venues with coordinates in your scope."),
+    }
+
+
+def _fact_labels() -> dict[str, str]:
+    """Headings of the alert detail's facts."""
+    return {
+        "severity": _("Severity"),
+        "status": _("Status"),
+        "review": _("Review"),
+        "venue": _("Venue"),
+        "camera": _("Camera"),
+        "raised": _("Raised"),
+        "lastSeen": _("Last seen"),
+        "score": _("Score"),
+        "outcome": _("Outcome"),
     }
 
 
@@ -100,11 +137,15 @@ def _page_config(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     """What every live page's script needs: endpoints, rights, labels."""
     user = request.user
     return {
-        "api": reverse("alert-list"), "ws": "/ws/alerts/", "detailUrl": reverse("alert-detail-page",
-                                                                               args=[_ZERO_UUID]),
+        "api": reverse("alert-list"),
+        "ws": "/ws/alerts/",
+        "detailUrl": reverse("alert-detail-page", args=[_ZERO_UUID]),
         "canAct": user.has_perm("alerts.act_on_alert"),
         "canReview": user.has_perm("alerts.review_face_match"),
-        "labels": _labels(), **_choices(), **extra,
+        "timeZone": settings.TIME_ZONE,
+        "labels": _labels(),
+        **_choices(),
+        **extra,
     }
 
 
@@ -125,10 +166,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """The live alert feed."""
     _require_view_alerts(request)
     venues = list(venues_for(request.user).values("id", "name"))
-    config = _page_config(request, cursor=_current_cursor(),
-                          venues=[[str(v["id"]), v["name"]] for v in venues])
-    return render(request, "alerts/dashboard.html", {"config": config, "venues": venues,
-                                                     **_choices()})
+    config = _page_config(
+        request, cursor=_current_cursor(), venues=[[str(v["id"]), v["name"]] for v in venues]
+    )
+    return render(
+        request, "alerts/dashboard.html", {"config": config, "venues": venues, **_choices()}
+    )
 
 
 @login_required
@@ -138,7 +181,7 @@ def alert_detail(request: HttpRequest, alert_id: Any) -> HttpResponse:
     _require_view_alerts(request)
     if not alerts_for(request.user).filter(pk=alert_id).exists():
         raise Http404
-    config = _page_config(request, alertId=str(alert_id), cursor=_current_cursor())
+    config = _page_config(request, alertId=str(alert_id), factLabels=_fact_labels())
     return render(request, "alerts/detail.html", {"config": config})
 
 
@@ -149,8 +192,11 @@ def camera_wall(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("venues.view_camera"):
         raise PermissionDenied("venues.view_camera")
     cameras = list(cameras_for(request.user).order_by("venue__name", "name"))
-    config = {"statusUrl": reverse("camera-status"), "refreshMs": 2000,
-              "labels": {"noPreview": _("No preview")}}
+    config = {
+        "statusUrl": reverse("camera-status"),
+        "refreshMs": 2000,
+        "labels": {"noPreview": _("No preview")},
+    }
     return render(request, "alerts/cameras.html", {"cameras": cameras, "config": config})
 
 
@@ -205,9 +251,13 @@ def camera_status(request: HttpRequest) -> JsonResponse:
 def _camera_row(camera: Camera) -> dict[str, Any]:
     stats = camera.health_stats if isinstance(camera.health_stats, dict) else {}
     figures = {key: stats[key] for key in HEALTH_FIGURES if isinstance(stats.get(key), int | float)}
-    return {"id": str(camera.pk), "health": camera.health_state,
-            "health_display": camera.get_health_state_display(), "figures": figures,
-            "changed_at": camera.health_changed_at.isoformat() if camera.health_changed_at else None}
+    return {
+        "id": str(camera.pk),
+        "health": camera.health_state,
+        "health_display": camera.get_health_state_display(),
+        "figures": figures,
+        "changed_at": camera.health_changed_at.isoformat() if camera.health_changed_at else None,
+    }
 
 
 @login_required
@@ -215,8 +265,13 @@ def _camera_row(camera: Camera) -> dict[str, Any]:
 def venue_map(request: HttpRequest) -> HttpResponse:
     """Venues on a tile map (when configured) or a plain plot, with open alert counts."""
     _require_view_alerts(request)
-    config = {"dataUrl": reverse("map-data"), "tileUrl": getattr(settings, "CC_MAP_TILE_URL", ""),
-              "feedUrl": reverse("dashboard"), "ws": "/ws/alerts/", "labels": _labels()}
+    config = {
+        "dataUrl": reverse("map-data"),
+        "tileUrl": getattr(settings, "CC_MAP_TILE_URL", ""),
+        "feedUrl": reverse("dashboard"),
+        "ws": "/ws/alerts/",
+        "labels": _labels(),
+    }
     return render(request, "alerts/map.html", {"config": config})
 
 
@@ -227,11 +282,22 @@ def map_data(request: HttpRequest) -> JsonResponse:
     _require_view_alerts(request)
     venues = list(venues_for(request.user).filter(latitude__isnull=False, longitude__isnull=False))
     counts = dict(
-        Alert.objects.open().filter(venue__in=[v.pk for v in venues])
-        .values_list("venue").annotate(n=Count("id")).values_list("venue", "n")
+        Alert.objects.open()
+        .filter(venue__in=[v.pk for v in venues])
+        .values_list("venue")
+        .annotate(n=Count("id"))
+        .values_list("venue", "n")
     )
-    rows = [{"id": str(v.pk), "name": v.name, "lat": float(v.latitude), "lon": float(v.longitude),
-             "open": counts.get(v.pk, 0)} for v in venues]
+    rows = [
+        {
+            "id": str(v.pk),
+            "name": v.name,
+            "lat": float(v.latitude),
+            "lon": float(v.longitude),
+            "open": counts.get(v.pk, 0),
+        }
+        for v in venues
+    ]
     return JsonResponse({"venues": rows})
 
 
@@ -243,8 +309,9 @@ def reports_page(request: HttpRequest) -> HttpResponseBase:
     period = reports.period_from(request.GET)
     scope = alerts_for(request.user)
     if request.GET.get("format") == "csv":
-        return reports.csv_response(user=request.user, scope=scope, period=period,
-                                    table=request.GET.get("table", ""))
+        return reports.csv_response(
+            user=request.user, scope=scope, period=period, table=request.GET.get("table", "")
+        )
     tables = reports.build_tables(scope=scope, period=period)
     return render(request, "alerts/reports.html", {"tables": tables, "period": period})
 
@@ -267,13 +334,19 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        code = (OperatorScope.objects.filter(user=form.get_user()).values_list("language", flat=True)
-                .first())
+        code = (
+            OperatorScope.objects.filter(user=form.get_user())
+            .values_list("language", flat=True)
+            .first()
+        )
         if code and code in dict(settings.LANGUAGES):
             translation.activate(code)
-            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, code,
-                                max_age=settings.LANGUAGE_COOKIE_AGE,
-                                samesite=settings.LANGUAGE_COOKIE_SAMESITE or "Lax",
-                                secure=settings.LANGUAGE_COOKIE_SECURE,
-                                httponly=settings.LANGUAGE_COOKIE_HTTPONLY)
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                code,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE or "Lax",
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+            )
         return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -26,6 +27,9 @@ class AccessEvent(models.Model):
         ALERT_ACTION = "alert_action", _("Alert action")
         DENIED = "denied", _("Denied")
         PURGE = "purge", _("Retention purge")
+        NOTIFY = "notify", _("Notification sent")
+        LOCKOUT = "lockout", _("Login locked out")
+        VERIFY = "verify", _("Chain verified")
 
     id = models.BigAutoField(primary_key=True)
     at = models.DateTimeField(_("time"), db_index=True)
@@ -53,7 +57,37 @@ class AccessEvent(models.Model):
         indexes = [
             # one object's access history (subject, alert, evidence)
             models.Index(fields=["object_type", "object_id", "-id"], name="access_object_idx"),
+            # one object's history: listings that showed it, evidence of an alert (detail @> {...})
+            GinIndex(fields=["detail"], name="access_detail_gin", opclasses=["jsonb_path_ops"]),
         ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username or 'system'} {self.action} {self.object_type}"
+
+
+class ChainAnchor(models.Model):
+    """Where the verifiable chain starts after retention purged its oldest rows.
+
+    Written only by the `audit_purge_through` database function, in the same transaction as the
+    purge; insert-only (triggers refuse UPDATE/DELETE). `chain_verify` starts from the newest anchor:
+    the first remaining row must carry `last_purged_hash` as its previous hash.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(_("purged at"))
+    last_purged_id = models.BigIntegerField(_("last purged row"))
+    last_purged_hash = models.CharField(_("hash of the last purged row"), max_length=64)
+    last_purged_at = models.DateTimeField(_("time of the last purged row"))
+    purged_rows = models.BigIntegerField(_("rows purged"))
+    reason = models.CharField(_("reason"), max_length=200)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("chain anchor")
+        verbose_name_plural = _("chain anchors")
+        constraints = [
+            models.UniqueConstraint(fields=["last_purged_id"], name="chainanchor_unique_last_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"anchor through row {self.last_purged_id} ({self.purged_rows} rows purged)"

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit import context
-from audit.models import AccessEvent
+from audit.models import AccessEvent, ChainAnchor
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def access_record(
             ip=request.ip,
             user_agent=request.user_agent,
             detail=detail or {},
-            prev_hash=last or GENESIS_HASH,
+            prev_hash=last or chain_start()[1],
         )
         row.detail = json.loads(json.dumps(row.detail, default=str))
         row.hash = chain_hash(row.prev_hash, row_payload(row))
@@ -112,36 +112,63 @@ class ChainReport:
     rows_checked: int
     first_broken_id: int | None
     reason: str
+    anchor_through_id: int | None = None
+    head_id: int | None = None
+    head_hash: str = ""
 
     @property
     def ok(self) -> bool:
         return self.first_broken_id is None
 
 
+_HASHED_FIELDS = ("id", "at", "user_id", "username", "role", "action", "object_type", "object_id", "purpose",
+                  "ip", "user_agent", "detail")
+
+
+def chain_start() -> tuple[int, str, int | None]:
+    """(last id before the chain, the hash the first remaining row must follow, anchor id or None)."""
+    anchor = ChainAnchor.objects.order_by("-last_purged_id").first()
+    if anchor is None:
+        return 0, GENESIS_HASH, None
+    return anchor.last_purged_id, anchor.last_purged_hash, anchor.last_purged_id
+
+
 def chain_verify(*, batch_size: int = 5000) -> ChainReport:
-    """Walk the log in id order and recompute every hash; report the first row that does not fit."""
-    expected_prev = GENESIS_HASH
+    """Walk the log in id order from the newest retention anchor (or the genesis) and recompute
+    every hash; report the first row that does not fit."""
+    last_id, expected_prev, anchor_id = chain_start()
     checked = 0
-    last_id = 0
+    columns = (*_HASHED_FIELDS, "prev_hash", "hash")
     while True:
-        rows = list(AccessEvent.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
+        rows = list(AccessEvent.objects.filter(id__gt=last_id).order_by("id").values_list(*columns)[:batch_size])
         if not rows:
-            return ChainReport(checked, None, "chain intact")
-        for row in rows:
-            broken = _check_row(row, expected_prev)
+            return ChainReport(checked, None, "chain intact", anchor_id, last_id or None, expected_prev)
+        for values in rows:
+            payload = dict(zip(_HASHED_FIELDS, values[:-2], strict=True))
+            payload["at"] = _iso(payload["at"])
+            prev_hash, row_hash = values[-2], values[-1]
+            broken = _check_values(payload["id"], payload, prev_hash, row_hash, expected_prev)
             if broken:
-                return ChainReport(checked, row.id, broken)
-            expected_prev = row.hash
-            last_id = row.id
+                return ChainReport(checked, payload["id"], broken, anchor_id)
+            expected_prev, last_id = row_hash, payload["id"]
             checked += 1
 
 
-def _check_row(row: AccessEvent, expected_prev: str) -> str:
-    if row.prev_hash != expected_prev:
-        return f"row {row.id}: previous hash does not match row before it (a row was removed or reordered)"
-    if chain_hash(row.prev_hash, row_payload(row)) != row.hash:
-        return f"row {row.id}: contents do not match its hash (the row was edited)"
+def _check_values(row_id: int, payload: dict[str, Any], prev_hash: str, row_hash: str, expected_prev: str) -> str:
+    if prev_hash != expected_prev:
+        return f"row {row_id}: previous hash does not match row before it (a row was removed or reordered)"
+    if chain_hash(prev_hash, payload) != row_hash:
+        return f"row {row_id}: contents do not match its hash (the row was edited)"
     return ""
+
+
+def chain_purge_through(*, through_id: int, reason: str) -> int:
+    """Purge the oldest rows up to `through_id` behind a new anchor (database function); rows purged."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT audit_purge_through(%s, %s)", [through_id, reason])
+        purged = int(cursor.fetchone()[0])
+    logger.info("audit log: purged %s rows through id %s (%s)", purged, through_id, reason)
+    return purged
 
 
 def model_label(instance: object) -> str:

@@ -10,10 +10,12 @@ from rest_framework.routers import DefaultRouter
 
 from alerts import views as alert_views
 from alerts.api import AlertViewSet
+from alerts.api_dispatch import DeliveryViewSet
+from alerts.webhooks import cad_status
 from commandcenter import views
 from venues.api import CameraViewSet, VenueViewSet, ZoneViewSet
 from watchlists import views as watchlist_views
-from watchlists.api import SubjectViewSet, WatchlistViewSet
+from watchlists.api import PhotoCheckViewSet, SubjectViewSet, WatchlistViewSet
 
 router = DefaultRouter()
 router.register("venues", VenueViewSet, basename="venue")
@@ -22,6 +24,8 @@ router.register("zones", ZoneViewSet, basename="zone")
 router.register("watchlists", WatchlistViewSet, basename="watchlist")
 router.register("subjects", SubjectViewSet, basename="subject")
 router.register("alerts", AlertViewSet, basename="alert")
+router.register("photo-checks", PhotoCheckViewSet, basename="photo-check")
+router.register("deliveries", DeliveryViewSet, basename="delivery")
 
 urlpatterns = [
     path("", include("alerts.urls")),
@@ -31,6 +35,7 @@ urlpatterns = [
     path("faces/templates/<uuid:template_id>/crop.jpg", watchlist_views.template_crop, name="template-crop"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/cad/status/", cad_status, name="cad-status"),  # signed CAD webhook, no session
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

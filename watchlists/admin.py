@@ -11,6 +11,7 @@ from audit.models import AccessEvent
 from audit.services import access_record
 from commandcenter.admin import ServiceAdmin
 from watchlists import services
+from watchlists.calibration import expected_false_alerts_for
 from watchlists.models import FaceTemplate, Subject, Watchlist
 
 
@@ -19,8 +20,20 @@ class WatchlistAdmin(ServiceAdmin):
     save_service = services.watchlist_save
     save_kwarg = "watchlist"
     delete_service = services.object_delete
-    list_display = ["name", "category", "match_threshold", "requires_second_confirmation", "active"]
+    list_display = ["name", "category", "match_threshold", "expected_false_alerts", "requires_second_confirmation",
+                    "active"]
     list_filter = ["category", "active"]
+    readonly_fields = ["expected_false_alerts"]
+
+    @admin.display(description="expected false alerts per 10,000 faces")
+    def expected_false_alerts(self, obj: Watchlist) -> str:
+        if obj.pk is None:
+            return "-"
+        size = obj.subjects.count()
+        value = expected_false_alerts_for(obj.match_threshold, size)
+        if value is None:
+            return "not calibrated (run manage.py calibrate_faces)"
+        return f"{value:.2f} (for {size} subjects at similarity {obj.match_threshold:.3f})"
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if not change and not obj.owner_id:

@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import serializers
+from rest_framework import permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from commandcenter.api import ServiceModelViewSet
+from audit.services import access_record
 from watchlists import selectors, services
+from watchlists.enrolment import EnrolmentError, subject_enroll_photo
+from watchlists.identify import photo_check
 from watchlists.models import Subject, Watchlist
 
 
@@ -66,6 +71,67 @@ class SubjectSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         return attrs
 
 
+class PhotoUploadSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A photo to enrol; `choose` picks a face (0-based, largest first) when there are several."""
+
+    photo = serializers.FileField()
+    choose = serializers.IntegerField(required=False, min_value=0, max_value=50)
+
+
+class EnrolPhotoMixin:
+    """`POST /api/subjects/<id>/photos/` (multipart) adds a face template to a subject."""
+
+    @action(detail=True, methods=["post"], url_path="photos", parser_classes=[MultiPartParser, FormParser],
+            serializer_class=PhotoUploadSerializer)
+    def photos(self, request: Request, pk: str | None = None) -> Response:
+        if not request.user.has_perm("watchlists.add_facetemplate"):
+            access_record(user=request.user, action="denied", object_type="watchlists.facetemplate",
+                          detail={"permission": "watchlists.add_facetemplate"})
+            return Response({"detail": "Your role cannot enrol photos."}, status=status.HTTP_403_FORBIDDEN)
+        subject = self.get_object()  # type: ignore[attr-defined]
+        upload = PhotoUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        photo = upload.validated_data["photo"]
+        try:
+            template = subject_enroll_photo(subject=subject, data=photo.read(), filename=photo.name,
+                                            actor=request.user, choose=upload.validated_data.get("choose"))
+        except EnrolmentError as exc:
+            return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
+        return Response({"id": str(template.pk), "quality_score": template.quality_score, "box": template.box,
+                         "model_name": template.model_name}, status=status.HTTP_201_CREATED)
+
+
+class PhotoCheckSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A photo to check against the watchlists, with the purpose of the search."""
+
+    photo = serializers.FileField()
+    purpose = serializers.CharField(max_length=300)
+
+
+class PhotoCheckViewSet(viewsets.ViewSet):
+    """`POST /api/photo-checks/`: faces in a photo and their candidates; the search is audited."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    serializer_class = PhotoCheckSerializer
+
+    def get_permissions(self):  # type: ignore[no-untyped-def]
+        return [permissions.IsAuthenticated()]
+
+    def create(self, request: Request) -> Response:
+        if not request.user.has_perm("watchlists.check_photo"):
+            access_record(user=request.user, action="denied", object_type="watchlists.photo_check",
+                          detail={"permission": "watchlists.check_photo"})
+            return Response({"detail": "Your role cannot check photos."}, status=status.HTTP_403_FORBIDDEN)
+        params = PhotoCheckSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            faces = photo_check(user=request.user, data=params.validated_data["photo"].read(),
+                                purpose=params.validated_data["purpose"])
+        except EnrolmentError as exc:
+            return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
+        return Response({"faces": faces})
+
+
 class WatchlistViewSet(ServiceModelViewSet):
     """Watchlists."""
 
@@ -78,7 +144,7 @@ class WatchlistViewSet(ServiceModelViewSet):
     search_fields = ["name"]
 
 
-class SubjectViewSet(ServiceModelViewSet):
+class SubjectViewSet(EnrolPhotoMixin, ServiceModelViewSet):
     """Subjects; list and detail reads go through the audited selectors."""
 
     serializer_class = SubjectSerializer

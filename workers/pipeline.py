@@ -359,6 +359,11 @@ class IncidentStage:
             self._setup_fight(cooldown_s, sensitivity)
 
     @property
+    def counts_people(self) -> bool:
+        """True when a person detector is loaded (crowd counting on)."""
+        return self._detector is not None
+
+    @property
     def fight_fps(self) -> float:
         """Frame rate the fight scorer wants (0 when fight detection is off)."""
         return float(self._scorer.model.analysis_fps) if self._scorer is not None else 0.0
@@ -460,3 +465,132 @@ def _cached_person_detector(factory: Callable[[], Any]) -> Any:
     if "default" not in _PERSON_DETECTOR:
         _PERSON_DETECTOR["default"] = factory()
     return _PERSON_DETECTOR["default"]
+
+
+# --- recorded footage --------------------------------------------------------------------------
+
+
+@dataclass
+class _FaceDetection:
+    """A matched (subject, track) pair on recorded footage."""
+
+    subject: str
+    watchlist: str
+    similarity: float
+    start_s: float
+    end_s: float
+    track: int
+
+
+def video_duration_s(path: str) -> float:
+    """Duration of a video file from its frame count and rate (0 when unknown)."""
+    import cv2
+
+    cap = cv2.VideoCapture(path)
+    try:
+        fps = float(cap.get(cv2.CAP_PROP_FPS)) or 25.0
+        frames = float(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        cap.release()
+    return max(0.0, frames / fps) if frames > 0 else 0.0
+
+
+def analyse_recording(
+    path: str,
+    *,
+    fps: float,
+    face: FaceStage | None,
+    incidents: IncidentStage | None,
+    progress: Callable[[float], None] | None = None,
+) -> dict[str, Any]:
+    """Run the live pipeline over a file, unpaced; return detections and a timeline (nothing stored)."""
+    from workers.incidents.video import iter_frames
+
+    sample_fps = max(fps, incidents.fight_fps if incidents is not None else 0.0)
+    total = video_duration_s(path)
+    faces: dict[tuple[Any, int], _FaceDetection] = {}
+    crowd: list[dict[str, Any]] = []
+    timeline: list[dict[str, Any]] = []
+    frames = 0
+    next_face = 0.0
+    t = 0.0
+    for t, image in iter_frames(path, sample_fps):
+        signals = incidents.process(image, t, count_now=False) if incidents is not None else []
+        crowd.extend(_crowd_detection(signal) for signal in signals if signal.kind == "crowd")
+        if t + 1e-6 < next_face:
+            continue
+        next_face = (int(t * fps + 1e-6) + 1) / fps
+        frames += 1
+        timeline.append(_analyse_offline_frame(image, t, face, incidents, faces))
+        if progress is not None and total > 0:
+            progress(min(1.0, t / total))
+    if face is not None:
+        _end_tracks(faces, face.flush())
+    if incidents is not None:
+        incidents.close(t)
+    duration = round(t + 1.0 / sample_fps, 3) if frames else 0.0
+    return {"duration_s": duration, "frames_analysed": frames,
+            "detections": _report_detections(faces, incidents, crowd), "timeline": timeline}
+
+
+def _analyse_offline_frame(
+    image: ImageBGR, t: float, face: FaceStage | None, incidents: IncidentStage | None,
+    found: dict[tuple[Any, int], _FaceDetection],
+) -> dict[str, Any]:
+    seen = 0
+    if face is not None:
+        result = face.process(image, t, t)
+        seen = len(result.faces) if result.ran else seen
+        for match in result.matches:
+            _note_match(found, match)
+        _end_tracks(found, result.expired)
+    if incidents is not None and incidents.counts_people:
+        incidents.process(image, t, count_now=True)
+    return {"t": round(t, 3), "people": incidents.people if incidents is not None else None,
+            "fight_score": None if incidents is None or incidents.fight_score is None
+            else round(incidents.fight_score, 4), "faces": seen}
+
+
+def _note_match(found: dict[tuple[Any, int], _FaceDetection], match: FaceMatch) -> None:
+    candidate = match.candidate
+    key = (candidate.subject_id, match.track_id)
+    known = found.get(key)
+    if known is None:
+        found[key] = _FaceDetection(candidate.display_name, candidate.watchlist_name, float(candidate.similarity),
+                                    match.first_seen, match.last_seen, match.track_id)
+    else:
+        known.similarity = max(known.similarity, float(candidate.similarity))
+        known.end_s = max(known.end_s, match.last_seen)
+
+
+def _end_tracks(found: dict[tuple[Any, int], _FaceDetection], tracks: Sequence[Track]) -> None:
+    for track in tracks:
+        for (_, track_id), detection in found.items():
+            if track_id == track.track_id:
+                detection.end_s = max(detection.end_s, track.last_seen)
+
+
+def _crowd_detection(signal: IncidentSignal) -> dict[str, Any]:
+    return {"kind": "crowd", "start_s": round(signal.t, 2), "end_s": round(signal.t, 2),
+            "score": signal.score, **signal.details}
+
+
+def _report_detections(
+    faces: dict[tuple[Any, int], _FaceDetection], incidents: IncidentStage | None, crowd: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = [
+        {"kind": "face_match", "subject": d.subject, "watchlist": d.watchlist, "similarity": round(d.similarity, 4),
+         "start_s": round(d.start_s, 2), "end_s": round(d.end_s, 2), "score": round(d.similarity, 4),
+         "track": d.track}
+        for d in faces.values()
+    ]
+    if incidents is not None:
+        fights = [e for e in incidents.ended if e.kind == "fight"]
+        for event in incidents.ended:
+            overlaps = any(f.start_s <= event.end_s and event.start_s <= f.end_s for f in fights)
+            if event.kind != "fight" and overlaps:
+                continue  # aggression during a fight is part of the fight
+            found.append({"kind": event.kind, "start_s": round(event.start_s, 2), "end_s": round(event.end_s, 2),
+                          "score": round(event.score, 3)})
+    found.extend(crowd)
+    return sorted(found, key=lambda d: (d["start_s"], d["kind"]))

@@ -1,0 +1,282 @@
+"""The dashboard in real headless Chromium against a real daphne server, pushes through Redis.
+
+Run alone: `.venv/bin/pytest -m browser alerts/tests/test_browser.py`. The server is a daphne
+subprocess on a free port using the test database (committed data: transactional tests) and the
+same Redis channel layer as this process, so `alert_raise` here pushes to the browser there.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django.test import Client
+
+from alerts import services
+from alerts.models import Alert
+from commandcenter.roles import ROLE_PERMISSIONS
+from venues.models import Camera, OperatorScope, Venue
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
+REPO = Path(settings.BASE_DIR)
+
+if not CHROMIUM.exists():
+    message = f"browser tests need Debian chromium at {CHROMIUM} (apt-get install chromium)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + " -- required under CI=true", pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+# --- server and browser ------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"daphne exited early:\n{log.read_text()[-2000:]}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    pytest.fail(f"daphne did not listen on {port}:\n{log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def live_url(django_db_setup, tmp_path_factory) -> Iterator[str]:
+    """daphne serving the project on a free port, on the test database and this Redis."""
+    db_url = urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + connection.settings_dict["NAME"])
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": db_url.geturl(), "REDIS_URL": settings.REDIS_URL,
+           "DJANGO_SETTINGS_MODULE": "commandcenter.settings", "ALLOWED_HOSTS": "127.0.0.1,localhost",
+           "DEBUG": "0", "CC_HTTPS": "0", "LOG_LEVEL": "WARNING"}
+    log = tmp_path_factory.mktemp("daphne") / "daphne.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+             "commandcenter.asgi:application"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_port(port, process, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(autouse=True)
+def _roles(transactional_db):
+    """Role groups come from a data migration, which a transactional flush removes: recreate them."""
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+
+
+@pytest.fixture
+def cameras(transactional_db) -> tuple[Camera, Camera]:
+    club = Venue.objects.create(name="Club Almaty", district="Medeu", latitude="43.238949",
+                                longitude="76.889709")
+    park = Venue.objects.create(name="Central Park", district="Almaly", latitude="43.2567",
+                                longitude="76.9286")
+    return (Camera.objects.create(venue=club, name="Entrance", stream_url="rtsp://10.0.0.5/s",
+                                  health_state="online", health_stats={"fps": 12.0}),
+            Camera.objects.create(venue=park, name="Gate", stream_url="rtsp://10.0.0.9/s",
+                                  health_state="offline"))
+
+
+def _user(django_user_model, name: str, role: str, venues: list[Venue] | None = None):
+    user = django_user_model.objects.create_user(username=name, password="correct-horse-battery")
+    user.groups.add(Group.objects.get(name=role))
+    scope = OperatorScope.objects.create(user=user, all_venues=venues is None)
+    scope.venues.set(venues or [])
+    return user
+
+
+def _open_feed(browser: Browser, live_url: str, user, path: str = "/") -> Page:
+    """A new browser context signed in as `user` (session cookie), on the live feed, connected."""
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                          "url": live_url}])
+    page = context.new_page()
+    page.goto(live_url + path)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "connected", timeout=10_000)
+    expect(page.locator("#feed")).to_have_attribute("aria-busy", "false")
+    return page
+
+
+def _raise(camera: Camera, kind: str = Alert.Kind.FIGHT, severity: int = 3) -> Alert:
+    return services.alert_raise(kind=kind, camera=camera, severity=severity, score=0.81).alert
+
+
+def _row(page: Page, alert: Alert):
+    return page.locator(f'#feed li.alert[data-id="{alert.pk}"]')
+
+
+def _shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+# --- cases ---------------------------------------------------------------------------------------
+
+
+def test_dispatcher_sees_raised_alert_within_two_seconds(browser, live_url, cameras, django_user_model):
+    # given a dispatcher with the feed open
+    dispatcher = _user(django_user_model, "dispatcher1", "dispatcher")
+    _raise(cameras[1], kind=Alert.Kind.CROWD, severity=2)
+    page = _open_feed(browser, live_url, dispatcher)
+    # when the pipeline raises a critical alert
+    started = time.monotonic()
+    alert = _raise(cameras[0], severity=4)
+    # then it shows within 2 seconds, at the top (most severe first), exactly once
+    expect(_row(page, alert)).to_be_visible(timeout=2_000)
+    assert time.monotonic() - started < 2.0
+    assert page.locator("#feed li.alert").first.get_attribute("data-id") == str(alert.pk)
+    assert _row(page, alert).count() == 1
+    _shot(page, "dashboard")
+    # and j selects it, ? opens the help overlay
+    page.keyboard.press("j")
+    expect(_row(page, alert)).to_be_focused()
+    page.keyboard.press("?")
+    expect(page.locator("#help")).to_be_visible()
+    page.keyboard.press("Escape")
+    # and the detail page shows its history
+    page.goto(f"{live_url}/alerts/{alert.pk}/")
+    expect(page.locator("#history tr")).to_have_count(1)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
+    _shot(page, "alert_detail")
+    page.context.close()
+
+
+def test_two_dispatchers_see_each_others_acknowledgement(browser, live_url, cameras, django_user_model):
+    first = _user(django_user_model, "dispatcher1", "dispatcher")
+    second = _user(django_user_model, "dispatcher2", "dispatcher")
+    alert, other = _raise(cameras[0]), _raise(cameras[0], kind=Alert.Kind.AGGRESSION)
+    page_a, page_b = _open_feed(browser, live_url, first), _open_feed(browser, live_url, second)
+    # when A acknowledges, B sees it live
+    _row(page_a, alert).locator('button[data-action="acknowledge"]').click()
+    expect(_row(page_b, alert).locator(".badge.status")).to_have_text("Acknowledged", timeout=2_000)
+    expect(_row(page_b, alert).locator('button[data-action="acknowledge"]')).to_be_disabled()
+    # when B acts on a stale row (its link held down) after A acknowledged, B is told and refreshed
+    page_b.evaluate("window.ccFeed.drop(60000)")
+    expect(page_b.locator("#conn")).to_have_attribute("data-state", "offline")
+    _row(page_a, other).locator('button[data-action="acknowledge"]').click()
+    expect(_row(page_a, other).locator(".badge.status")).to_have_text("Acknowledged")
+    _row(page_b, other).locator('button[data-action="acknowledge"]').click()
+    expect(page_b.locator("#toast")).to_have_text("Someone else acted first.")
+    expect(_row(page_b, other).locator(".badge.status")).to_have_text("Acknowledged")
+    assert Alert.objects.get(pk=other.pk).assigned_to == first
+    page_a.context.close()
+    page_b.context.close()
+
+
+def test_reconnect_shows_alerts_missed_while_down_exactly_once(browser, live_url, cameras, django_user_model):
+    dispatcher = _user(django_user_model, "dispatcher1", "dispatcher")
+    before = [_raise(cameras[0], kind=Alert.Kind.CROWD)]
+    page = _open_feed(browser, live_url, dispatcher)
+    expect(page.locator("#feed li.alert")).to_have_count(1)
+    # when the socket drops and three alerts are raised (and one changed) while it is down
+    page.evaluate("window.ccFeed.drop(1500)")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "offline")
+    missed = [_raise(cameras[i % 2], severity=2 + i % 3) for i in range(3)]
+    services.alert_acknowledge(alert_id=before[0].pk, actor=dispatcher)
+    # then after reconnecting, each shows exactly once and the change is applied
+    expect(page.locator("#conn")).to_have_attribute("data-state", "connected", timeout=10_000)
+    expect(page.locator("#feed li.alert")).to_have_count(4, timeout=3_000)
+    ids = page.eval_on_selector_all("#feed li.alert", "rows => rows.map(r => r.dataset.id)")
+    assert sorted(ids) == sorted(str(a.pk) for a in [*before, *missed])
+    expect(_row(page, before[0]).locator(".badge.status")).to_have_text("Acknowledged")
+    # and live pushes work again on the new socket
+    after = _raise(cameras[0])
+    expect(_row(page, after)).to_have_count(1, timeout=2_000)
+    expect(page.locator("#feed li.alert")).to_have_count(5)
+    page.context.close()
+
+
+def test_scoped_dispatcher_never_receives_other_venue(browser, live_url, cameras, django_user_model):
+    club_camera, park_camera = cameras
+    user = _user(django_user_model, "club-only", "dispatcher", [club_camera.venue])
+    page = _open_feed(browser, live_url, user)
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", frames.append))
+    page.evaluate("window.ccFeed.drop(0)")  # reconnect so the frame listener sees the new socket
+    expect(page.locator("#conn")).to_have_attribute("data-state", "connected", timeout=10_000)
+    # when alerts are raised at the park, then at the club
+    theirs = _raise(park_camera, severity=4)
+    mine = _raise(club_camera)
+    # then only the club's shows, and the park's id never reached the browser
+    expect(_row(page, mine)).to_be_visible(timeout=2_000)
+    assert _row(page, theirs).count() == 0
+    assert any(str(mine.pk) in str(frame) for frame in frames)
+    assert not any(str(theirs.pk) in str(frame) for frame in frames)
+    status = page.evaluate(f"fetch('/api/alerts/{theirs.pk}/').then(r => r.status)")
+    assert status == 404
+    page.goto(live_url + "/cameras/")
+    expect(page.locator("li.tile")).to_have_count(1)
+    page.context.close()
+
+
+def test_auditor_cannot_act(browser, live_url, cameras, django_user_model):
+    auditor = _user(django_user_model, "auditor1", "auditor")
+    alert = _raise(cameras[0])
+    page = _open_feed(browser, live_url, auditor)
+    expect(_row(page, alert)).to_be_visible()
+    # then no action buttons, the shortcut does nothing, and the API refuses
+    assert _row(page, alert).locator("button[data-action]").count() == 0
+    page.keyboard.press("j")
+    page.keyboard.press("a")
+    status = page.evaluate(
+        """id => fetch('/api/alerts/' + id + '/acknowledge/', {method: 'POST',
+             headers: {'Content-Type': 'application/json',
+                       'X-CSRFToken': document.cookie.match(/csrftoken=([^;]+)/)[1]},
+             body: '{}'}).then(r => r.status)""", str(alert.pk))
+    assert status == 403
+    assert Alert.objects.get(pk=alert.pk).status == Alert.Status.NEW
+    # auditors may read reports and see the camera wall
+    page.goto(live_url + "/cameras/")
+    expect(page.locator("li.tile")).to_have_count(2)
+    _shot(page, "camera_wall")
+    page.goto(live_url + "/reports/")
+    expect(page.locator("#report-venue tbody tr")).to_have_count(1)
+    _shot(page, "reports")
+    page.goto(live_url + "/map/")
+    expect(page.locator("#map svg circle")).to_have_count(2)
+    _shot(page, "map")
+    page.context.close()

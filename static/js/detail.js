@@ -1,0 +1,146 @@
+// One alert: facts, face comparison, evidence, history and actions; refetched on pushes and reconnects.
+(function () {
+  "use strict";
+  const CC = window.CC;
+  const cfg = CC.config();
+  const L = cfg.labels;
+  const url = cfg.api + cfg.alertId + "/";
+  const labelOf = (pairs) => Object.fromEntries(pairs.map(([value, label]) => [String(value), label]));
+  const reviewLabel = labelOf(cfg.reviews);
+  const eventLabel = labelOf(cfg.eventActions || []);
+  const statusLabel = labelOf(cfg.statuses);
+  let shown = null;
+  let loading = null;
+
+  function fact(term, value) {
+    if (value === null || value === undefined || value === "") return [];
+    return [CC.el("dt", {text: term}), CC.el("dd", {text: String(value)})];
+  }
+
+  function renderFacts(a) {
+    document.getElementById("detail-title").textContent = a.kind_display + " · " + a.venue_name;
+    document.getElementById("facts").replaceChildren(
+      ...fact(cfg.factLabels.severity, a.severity_display),
+      ...fact(cfg.factLabels.status, a.status_display),
+      ...fact(cfg.factLabels.review, a.kind === "face_match" ? reviewLabel[a.review] : ""),
+      ...fact(cfg.factLabels.venue, a.venue_name),
+      ...fact(cfg.factLabels.camera, a.camera_name),
+      ...fact(cfg.factLabels.raised, CC.formatTime(a.raised_at, cfg.timeZone)),
+      ...fact(cfg.factLabels.lastSeen, CC.formatTime(a.last_seen_at, cfg.timeZone)),
+      ...fact(cfg.factLabels.score, a.score),
+      ...fact(L.assigned, a.assigned_to),
+      ...fact(cfg.factLabels.outcome, a.outcome),
+    );
+    document.getElementById("actions").replaceChildren(...CC.actionButtons(a, cfg));
+  }
+
+  function evidenceOf(a, kind) { return (a.evidence || []).filter((e) => e.kind === kind); }
+
+  function renderFace(a) {
+    const box = document.getElementById("face");
+    box.hidden = a.kind !== "face_match";
+    if (box.hidden) return;
+    const crop = evidenceOf(a, "face_crop")[0];
+    setImage("probe-img", a.probe_crop_url || (crop ? crop.url + "?purpose=review" : ""));
+    setImage("enrolled-img", a.enrolled_photo_url || "");
+    const similarity = a.similarity !== undefined && a.similarity !== null ? a.similarity : a.score;
+    document.getElementById("similarity").textContent = Number(similarity).toFixed(3);
+  }
+
+  function setImage(id, src) {
+    const img = document.getElementById(id);
+    if (img.getAttribute("src") !== src) { if (src) img.src = src; else img.removeAttribute("src"); }
+    img.closest("figure").classList.toggle("missing", !src);
+  }
+
+  function renderEvidence(a) {
+    const items = (a.evidence || []).filter((e) => e.kind !== "face_crop" || a.kind !== "face_match");
+    const nodes = items.map((e) => {
+      const src = e.url + "?purpose=dashboard";
+      let media;
+      if (e.kind === "clip" || e.content_type.startsWith("video/")) {
+        media = CC.el("video", {controls: true, preload: "metadata", src: src});
+      } else if (e.content_type.startsWith("image/")) {
+        media = CC.el("img", {src: src, alt: L.snapshot, loading: "lazy"});
+      } else {
+        media = CC.el("a", {href: src, text: e.kind + " (" + e.content_type + ")"});
+      }
+      return CC.el("figure", {className: "evidence-item"}, [media, CC.el("figcaption", {text: e.kind})]);
+    });
+    const box = document.getElementById("evidence");
+    if (box.dataset.ids === items.map((e) => e.id).join(",")) return;  // keep playing videos playing
+    box.dataset.ids = items.map((e) => e.id).join(",");
+    box.replaceChildren(...(nodes.length ? nodes : [CC.el("p", {className: "muted", text: L.noEvidence})]));
+  }
+
+  function renderHistory(a) {
+    document.getElementById("history").replaceChildren(...(a.events || []).map((ev) => CC.el("tr", {}, [
+      CC.el("td", {}, [CC.el("time", {datetime: ev.created_at, text: CC.formatTime(ev.created_at, cfg.timeZone)})]),
+      CC.el("td", {text: eventLabel[ev.action] || ev.action}),
+      CC.el("td", {text: ev.actor || L.system}),
+      CC.el("td", {text: [ev.from_status, ev.to_status].filter(Boolean).map((s) => statusLabel[s] || s).join(" → ")}),
+      CC.el("td", {text: ev.note || ""}),
+    ])));
+  }
+
+  function render(a) {
+    shown = a;
+    renderFacts(a);
+    renderFace(a);
+    renderEvidence(a);
+    renderHistory(a);
+    document.getElementById("detail").setAttribute("aria-busy", "false");
+  }
+
+  function refresh() {
+    if (loading) { loading.again = true; return loading.promise; }
+    loading = {again: false};
+    loading.promise = (async () => {
+      try {
+        do {
+          loading.again = false;
+          const a = await CC.getJSON(url);
+          if (!shown || a.change_seq >= shown.change_seq) render(a);
+        } while (loading.again);
+      } catch (error) {
+        if (error.status === 404) CC.toast(L.notFound, "error");
+      } finally {
+        loading = null;
+      }
+    })();
+    return loading.promise;
+  }
+
+  async function act(action) {
+    if (!shown) return;
+    const possible = CC.actionsFor(shown, cfg).find((x) => x.key === action);
+    if (!possible || !possible.enabled) return;
+    try {
+      await CC.runAction(shown.id, action, cfg);
+    } catch (error) {
+      // 409: someone else acted first; the toast says so and the refresh shows what they did
+    }
+    refresh();
+  }
+
+  const HOTKEYS = {a: "acknowledge", c: "confirm", r: "reject", d: "dispatch", e: "escalate", x: "resolve"};
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest("input, select, textarea, dialog[open]")) return;
+    if (event.key === "?") { event.preventDefault(); document.getElementById("help").showModal(); }
+    else if (HOTKEYS[event.key]) { event.preventDefault(); act(HOTKEYS[event.key]); }
+  });
+  document.getElementById("actions").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (button) act(button.dataset.action);
+  });
+
+  refresh();
+  const socket = new CC.LiveSocket(cfg.ws, {
+    labels: L, onOpen: refresh,
+    onMessage: (m) => {
+      if (m.type === "alert.changed" && m.id === cfg.alertId && (!shown || m.seq > shown.change_seq)) refresh();
+    },
+  });
+  window.ccDetail = {socket: socket, refresh: refresh};
+})();

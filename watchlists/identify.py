@@ -1,0 +1,75 @@
+"""Photo check: every face in a photo with its watchlist candidates (audited search)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from audit.models import AccessEvent
+from audit.services import access_record
+from watchlists.enrolment import EnrolmentError
+from watchlists.matching import Candidate, match_faces
+
+
+@dataclass
+class FaceResult:
+    """One face found in the photo and its best candidates."""
+
+    box: list[int]
+    quality: float
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _candidate_dict(candidate: Candidate) -> dict[str, Any]:
+    return {
+        "subject_id": str(candidate.subject_id), "subject": candidate.display_name,
+        "watchlist": candidate.watchlist_name, "watchlist_id": str(candidate.watchlist_id),
+        "distance": round(candidate.distance, 4), "similarity": round(candidate.similarity, 4),
+        "threshold": candidate.threshold, "passes": candidate.passes, "suppressed": candidate.suppressed,
+    }
+
+
+def identify_photo(data: bytes, *, k: int = 3) -> list[FaceResult]:
+    """Detect every face, embed each and match it; raises EnrolmentError for unreadable photos."""
+    from workers.faces.detectors import build_detector
+    from workers.faces.embedders import build_embedder
+    from workers.faces.errors import FaceImageError
+    from workers.faces.image import decode_image
+    from workers.faces.quality import assess_quality
+
+    if len(data) > settings.CC_MAX_UPLOAD_BYTES:
+        raise EnrolmentError("too_large", f"The photo is larger than {settings.CC_MAX_UPLOAD_BYTES // 1048576} MB.")
+    try:
+        image = decode_image(data, max_pixels=settings.CC_MAX_IMAGE_PIXELS)
+    except FaceImageError as exc:
+        raise EnrolmentError(exc.code, exc.message) from exc
+    faces = build_detector(settings.CC_FACE_DETECTOR).detect(image)
+    if not faces:
+        return []
+    embedder = build_embedder(settings.CC_FACE_MODEL)
+    embeddings = embedder.embed_many(image, faces)
+    matches = match_faces(embeddings, model_name=embedder.model_name, k=k)
+    return [
+        FaceResult(box=list(face.box), quality=round(assess_quality(image, face).score, 3),
+                   candidates=[_candidate_dict(c) for c in found])
+        for face, found in zip(faces, matches, strict=True)
+    ]
+
+
+def photo_check(
+    *, user: AbstractBaseUser | AnonymousUser | None, data: bytes, purpose: str, source: str = "api"
+) -> list[dict[str, Any]]:
+    """A user's audited photo check against the watchlists (purpose is required)."""
+    if not purpose.strip():
+        raise EnrolmentError("purpose_required", "State the purpose or case reference of this search.")
+    results = identify_photo(data)
+    access_record(
+        user=user, action=AccessEvent.Action.SEARCH, object_type="watchlists.photo_check", purpose=purpose,
+        username="" if user is not None else "shell",
+        detail={"source": source, "faces": len(results),
+                "candidates": [c["subject_id"] for r in results for c in r.candidates if c["passes"]]},
+    )
+    return [asdict(result) for result in results]

@@ -1,0 +1,767 @@
+"""One camera's live session: lease, capture, analysis loop, alerts, health, preview.
+
+``CameraSession.run`` holds the camera's Redis lease for as long as it runs; a heartbeat
+thread renews it, publishes health to ``cc:health:<camera>`` and notices when the lease
+was lost, the worker is draining (SIGTERM) or the parent worker died. The analysis loop
+(this thread) takes the newest frame, runs the pipeline at ``camera.analysis_fps``,
+raises alerts through ``alerts.services`` and persists health at most every few seconds.
+It never raises into the caller for camera faults: they become health state and error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import redis
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections
+
+from workers import lease as leases
+from workers.capture import CaptureSettings, CaptureState, Frame, FrameGrabber, SourceError, parse_source
+from workers.clips import ClipJob, ClipRecorder, FrameRing, draw_boxes
+from workers.pipeline import Cooldown, FaceMatch, FaceStage, IncidentSignal, IncidentStage, StageTimer, ZoneSpec
+from workers.preview import PreviewPublisher
+
+logger = logging.getLogger(__name__)
+
+HEALTH_PREFIX = "cc:health:"
+SETTINGS_POLL_S = 5.0
+SNAPSHOT_WIDTH = 1280
+
+
+def health_key(camera_id: object) -> str:
+    """The Redis key holding a camera's live health JSON."""
+    return f"{HEALTH_PREFIX}{camera_id}"
+
+
+class StopReason(StrEnum):
+    """Why a session ended."""
+
+    NOT_ACQUIRED = "not_acquired"
+    MISSING = "missing"
+    DISABLED = "disabled"
+    LEASE_LOST = "lease_lost"
+    DRAINING = "draining"
+    ORPHANED = "orphaned"
+    TIME_BOX = "time_box"
+    DURATION = "duration"
+    STOPPED = "stopped"
+
+
+HANDOVER_REASONS = frozenset({StopReason.DRAINING, StopReason.ORPHANED, StopReason.TIME_BOX})
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """Process-wide session tuning, read from Django settings."""
+
+    lease_ttl_s: float = 7.0
+    heartbeat_s: float = 2.0
+    health_persist_s: float = 10.0
+    session_max_s: float = 3600.0
+    detect_max_side: int = 960
+    people_interval_s: float = 1.0
+    clip_fps: float = 5.0
+    clip_pre_s: float = 4.0
+    clip_post_s: float = 4.0
+    preview_width: int = 640
+    preview_interval_s: float = 1.0
+    preview_ttl_s: int = 15
+    face_model: str = "Dlib"
+    face_detector: str = "dlib-hog"
+    capture: CaptureSettings = field(default_factory=CaptureSettings)
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> SessionConfig:
+        """Build from ``CC_*`` settings; keyword overrides win (tests, benchmarks)."""
+        values: dict[str, Any] = {
+            "lease_ttl_s": settings.CC_LEASE_TTL_S, "heartbeat_s": settings.CC_HEARTBEAT_S,
+            "health_persist_s": settings.CC_HEALTH_PERSIST_S, "session_max_s": settings.CC_SESSION_MAX_S,
+            "detect_max_side": settings.CC_DETECT_MAX_SIDE, "people_interval_s": settings.CC_PEOPLE_INTERVAL_S,
+            "clip_fps": settings.CC_CLIP_FPS, "clip_pre_s": settings.CC_CLIP_PRE_S,
+            "clip_post_s": settings.CC_CLIP_POST_S, "preview_width": settings.CC_PREVIEW_WIDTH,
+            "preview_interval_s": settings.CC_PREVIEW_INTERVAL_S, "preview_ttl_s": settings.CC_PREVIEW_TTL_S,
+            "face_model": settings.CC_FACE_MODEL, "face_detector": settings.CC_FACE_DETECTOR.replace("_", "-"),
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSnapshot:
+    """The camera fields a session acts on (re-read every few seconds)."""
+
+    camera_id: str
+    stream_url: str
+    rtsp_transport: str
+    loop_file: bool
+    enabled: bool
+    analysis_fps: float
+    face: bool
+    crowd: bool
+    fight: bool
+    sensitivity: float
+    min_duration_s: float
+    cooldown_s: float
+    offline_after_s: float
+    zones: tuple[ZoneSpec, ...]
+
+    @property
+    def source_key(self) -> tuple[str, str, bool]:
+        """What requires a capture restart when changed."""
+        return (self.stream_url, self.rtsp_transport, self.loop_file)
+
+
+def load_camera(camera_id: object) -> tuple[Any, CameraSnapshot] | None:
+    """Read the camera row and its zones; None when it no longer exists."""
+    from venues.models import Camera
+
+    camera = Camera.objects.select_related("venue").filter(pk=camera_id).first()
+    if camera is None:
+        return None
+    zones = tuple(
+        ZoneSpec(str(z.pk), z.name, tuple((float(x), float(y)) for x, y in z.polygon), z.capacity,
+                 z.gathering_rate_per_min)
+        for z in camera.zones.filter(enabled=True)
+    )
+    snapshot = CameraSnapshot(
+        camera_id=str(camera.pk), stream_url=camera.stream_url, rtsp_transport=camera.rtsp_transport,
+        loop_file=camera.loop_file, enabled=camera.enabled and camera.venue.active,
+        analysis_fps=camera.analysis_fps, face=camera.face_recognition_enabled, crowd=camera.crowd_enabled,
+        fight=camera.fight_enabled, sensitivity=camera.sensitivity, min_duration_s=camera.min_duration_s,
+        cooldown_s=float(camera.cooldown_s), offline_after_s=float(camera.offline_after_s), zones=zones,
+    )
+    return camera, snapshot
+
+
+class RateMeter:
+    """Events per second over the last ``size`` events."""
+
+    def __init__(self, size: int = 20) -> None:
+        self._stamps: deque[float] = deque(maxlen=size)
+
+    def tick(self, now: float) -> None:
+        """Record one event."""
+        self._stamps.append(now)
+
+    def rate(self, now: float) -> float:
+        """Events per second (0 when idle for longer than the window spans)."""
+        if len(self._stamps) < 2 or now - self._stamps[-1] > 5.0:
+            return 0.0
+        span = self._stamps[-1] - self._stamps[0]
+        return (len(self._stamps) - 1) / span if span > 0 else 0.0
+
+
+@dataclass
+class _Live:
+    """Figures the loop updates and the heartbeat publishes (guarded by a lock)."""
+
+    state: str = "unknown"
+    error: str = ""
+    lag_s: float | None = None
+    analysed_frames: int = 0
+    alerts_raised: int = 0
+    tracks: int = 0
+    people: int | None = None
+    fight_score: float | None = None
+
+
+class CameraSession:
+    """Runs one camera until disabled, lease lost, drained, time-boxed or stopped."""
+
+    def __init__(
+        self,
+        camera_id: object,
+        *,
+        config: SessionConfig | None = None,
+        hostname: str = "",
+        client: redis.Redis | None = None,
+        max_duration_s: float | None = None,
+        handover: Callable[[str], None] | None = None,
+        watch_parent: bool = False,
+    ) -> None:
+        self.camera_id = str(camera_id)
+        self.config = config or SessionConfig.from_settings()
+        self.hostname = hostname
+        self.client = client or leases.redis_client()
+        self.max_duration_s = max_duration_s
+        self.handover = handover
+        self.lease = leases.Lease(self.client, leases.lease_key(self.camera_id), self.config.lease_ttl_s)
+        self.stop_event = threading.Event()
+        self.timer = StageTimer()
+        self.reason: StopReason | None = None
+        self._parent = os.getppid() if watch_parent else None
+        self._lock = threading.Lock()
+        self._live = _Live()
+        self._analysed = RateMeter()
+        self._started = time.monotonic()
+        self._last_frame_mono: float | None = None
+        self._pending_clips: list[tuple[Any, ClipJob]] = []
+        self._offline_alert: Any = None
+        self._camera: Any = None
+        self._snap: CameraSnapshot | None = None
+        self._grabber: FrameGrabber | None = None
+        self._clips: ClipRecorder | None = None
+        self._preview: PreviewPublisher | None = None
+        self._face: FaceStage | None = None
+        self._incidents: IncidentStage | None = None
+        self._cooldown = Cooldown(120.0)
+        self._raised_tracks: set[str] = set()
+        self._tmp = Path(tempfile.mkdtemp(prefix="cc-clips-"))
+        self._last_seq = 0
+        self._last_epoch = -1
+        self._next_analysis = 0.0
+        self._next_poll = 0.0
+        self._next_persist = 0.0
+        self._persisted_state = ""
+        self._source_error = ""
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def stop(self, reason: StopReason = StopReason.STOPPED) -> None:
+        """Ask the session to end (any thread)."""
+        if self.reason is None:
+            self.reason = reason
+        self.stop_event.set()
+
+    def run(self) -> StopReason:
+        """Acquire the lease and analyse until told to stop; release and hand over on exit."""
+        loaded = load_camera(self.camera_id)
+        if loaded is None:
+            leases.clear_start_claim(self.client, self.camera_id)
+            return StopReason.MISSING
+        self._camera, self._snap = loaded
+        if not self._snap.enabled:
+            leases.clear_start_claim(self.client, self.camera_id)
+            return StopReason.DISABLED
+        if not self.lease.acquire():
+            logger.info("camera %s already has a session (%s)", self.camera_id, self.lease.holder())
+            return StopReason.NOT_ACQUIRED
+        leases.clear_start_claim(self.client, self.camera_id)
+        leases.log_session_event(self.client, self.camera_id, "start", self.lease.token,
+                                 host=self.hostname, pid=os.getpid())
+        logger.info("camera %s session %s started", self.camera_id, self.lease.token)
+        heartbeat = threading.Thread(target=self._heartbeat_loop, name=f"heartbeat:{self.camera_id}", daemon=True)
+        try:
+            self._start_parts()
+            heartbeat.start()
+            self._loop()
+        finally:
+            self.stop_event.set()
+            self._shutdown(heartbeat)
+        return self.reason or StopReason.STOPPED
+
+    def _start_parts(self) -> None:
+        assert self._snap is not None
+        self._offline_alert = self._find_open_offline_alert()
+        self._configure(self._snap)
+        self._start_capture(self._snap)
+        self._preview = PreviewPublisher(self.client, self.camera_id, width=self.config.preview_width,
+                                         interval_s=self.config.preview_interval_s, ttl_s=self.config.preview_ttl_s)
+        self._preview.start()
+        ring = FrameRing(max_seconds=self.config.clip_pre_s + self.config.clip_post_s + 2.0,
+                         fps=self.config.clip_fps, max_width=SNAPSHOT_WIDTH)
+        self._clips = ClipRecorder(ring, pre_s=self.config.clip_pre_s, post_s=self.config.clip_post_s)
+
+    def _shutdown(self, heartbeat: threading.Thread) -> None:
+        reason = self.reason or StopReason.STOPPED
+        if heartbeat.is_alive():
+            heartbeat.join(self.config.heartbeat_s + 2.0)
+        if self._grabber is not None:
+            self._grabber.stop(timeout=3.0)
+        if self._preview is not None:
+            self._preview.stop()
+        self._finish_clips(timeout=3.0 if reason not in HANDOVER_REASONS else 1.5)
+        self._persist_health(force=True)
+        leases.log_session_event(self.client, self.camera_id, "stop", self.lease.token, reason=reason.value)
+        released = reason is not StopReason.LEASE_LOST and self._safe(self.lease.release)
+        logger.info("camera %s session %s stopped: %s (released=%s)", self.camera_id, self.lease.token,
+                    reason.value, released)
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        if reason in HANDOVER_REASONS and self.handover is not None:
+            self._safe(partial(self.handover, self.camera_id))
+
+    # --- heartbeat thread -------------------------------------------------------------------
+
+    def _heartbeat_loop(self) -> None:
+        tick = min(0.5, self.config.heartbeat_s / 2)
+        next_renew = time.monotonic() + self.config.heartbeat_s
+        self._publish_health()
+        while not self.stop_event.wait(tick):
+            if self._watch_signals():
+                return
+            if time.monotonic() >= next_renew:
+                next_renew = time.monotonic() + self.config.heartbeat_s
+                if not self._renew():
+                    return
+                self._publish_health()
+
+    def _watch_signals(self) -> bool:
+        if self._parent is not None and os.getppid() != self._parent:
+            logger.warning("camera %s: parent worker died; stopping", self.camera_id)
+            self.stop(StopReason.ORPHANED)
+            return True
+        if self.hostname and self._safe(partial(leases.is_draining, self.client, self.hostname)):
+            logger.info("camera %s: worker %s is draining; handing over", self.camera_id, self.hostname)
+            self.stop(StopReason.DRAINING)
+            return True
+        return False
+
+    def _renew(self) -> bool:
+        try:
+            if self.lease.renew():
+                return True
+            logger.warning("camera %s: lease lost (held by %s)", self.camera_id, self.lease.holder())
+            self.stop(StopReason.LEASE_LOST)
+            return False
+        except redis.RedisError as exc:
+            logger.warning("camera %s: lease renew failed: %s", self.camera_id, exc)
+            if not self.lease.held:
+                self.stop(StopReason.LEASE_LOST)
+                return False
+            return True
+
+    def _publish_health(self) -> None:
+        try:
+            ttl = max(2, round(self.config.lease_ttl_s * 2))
+            self.client.set(health_key(self.camera_id), json.dumps(self.health()), ex=ttl)
+        except redis.RedisError as exc:
+            logger.warning("camera %s: health not published: %s", self.camera_id, exc)
+
+    # --- analysis loop ----------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._should_stop():
+            self._wait_until_due()
+            assert self._grabber is not None
+            frame = self._grabber.latest(self._last_seq, timeout=0.25)
+            if frame is not None:
+                self._handle_frame(frame)
+            self._periodic(time.monotonic())
+
+    def _should_stop(self) -> bool:
+        now = time.monotonic()
+        if self.stop_event.is_set():
+            return True
+        if not self.lease.held:
+            self.stop(StopReason.LEASE_LOST)
+        elif now - self._started >= self.config.session_max_s:
+            self.stop(StopReason.TIME_BOX)
+        elif self.max_duration_s is not None and now - self._started >= self.max_duration_s:
+            self.stop(StopReason.DURATION)
+        return self.stop_event.is_set()
+
+    def _loop_rate(self) -> float:
+        assert self._snap is not None
+        fight = self._incidents.fight_fps if self._incidents is not None else 0.0
+        return max(self._snap.analysis_fps, self.config.clip_fps, fight)
+
+    def _wait_until_due(self) -> None:
+        delay = 1.0 / self._loop_rate() - 0.005
+        if self._last_frame_mono is not None:
+            remaining = self._last_frame_mono + delay - time.monotonic()
+            if remaining > 0:
+                self.stop_event.wait(min(remaining, 0.5))
+
+    def _handle_frame(self, frame: Frame) -> None:
+        self._last_seq = frame.seq
+        self._last_frame_mono = time.monotonic()
+        if frame.epoch != self._last_epoch:
+            self._last_epoch = frame.epoch
+            if self._face is not None:
+                self._face.reset()
+        assert self._clips is not None
+        self._clips.add(frame.image, frame.captured_at)
+        try:
+            self._analyse(frame)
+        except DatabaseError as exc:
+            self._note_error(f"database error: {exc}")
+            close_old_connections()
+        except Exception as exc:  # one bad frame or stage must not end the camera
+            logger.exception("camera %s: analysis failed", self.camera_id)
+            self._note_error(f"analysis error: {exc}")
+
+    def _analyse(self, frame: Frame) -> None:
+        signals: list[IncidentSignal] = []
+        if self._incidents is not None:
+            signals = self._incidents.process(frame.image, frame.monotonic)
+        for signal in signals:
+            self._raise_incident(signal, frame)
+        if frame.monotonic + 1e-3 < self._next_analysis:
+            return
+        assert self._snap is not None
+        period = 1.0 / self._snap.analysis_fps
+        self._next_analysis = max(self._next_analysis + period, frame.monotonic + period * 0.5)
+        self._analysed.tick(time.monotonic())
+        boxes: list[tuple[float, float, float, float]] = []
+        labels: list[str] = []
+        if self._face is not None:
+            result = self._face.process(frame.image, frame.monotonic, frame.captured_at, frame.seq)
+            for match in result.matches:
+                self._on_match(match)
+            boxes = [face.box for face in result.faces]
+            labels = [face.label for face in result.faces]
+        with self._lock:
+            self._live.analysed_frames += 1
+            self._live.lag_s = round(max(0.0, time.time() - frame.captured_at), 3)
+            self._live.tracks = len(self._face.tracker.tracks) if self._face is not None else 0
+            if self._incidents is not None:
+                self._live.people, self._live.fight_score = self._incidents.people, self._incidents.fight_score
+        if self._preview is not None:
+            self._preview.offer(frame.image, boxes, labels)
+
+    # --- alerts -----------------------------------------------------------------------------
+
+    def _on_match(self, match: FaceMatch) -> None:
+        from alerts.services import alert_raise
+        from watchlists.models import FaceTemplate, Subject
+
+        candidate = match.candidate
+        track_key = f"{candidate.subject_id}:{match.track_id}"
+        if match.first:
+            if not self._cooldown.allow(candidate.subject_id, time.monotonic()):
+                logger.info("camera %s: %s in cooldown", self.camera_id, track_key)
+                return
+            self._raised_tracks.add(track_key)
+            evidence = self._face_evidence(match)
+        elif track_key in self._raised_tracks:
+            evidence = []
+        else:
+            return
+        category = getattr(candidate, "watchlist_category", "")
+        result = alert_raise(
+            kind="face_match", camera=self._camera, severity=3 if category == "wanted" else 2,
+            score=min(1.0, max(0.0, float(candidate.similarity))),
+            subject=Subject.objects.get(pk=candidate.subject_id),
+            template=FaceTemplate.objects.filter(pk=candidate.template_id).first(),
+            track_key=track_key, evidence=evidence, probe_embedding=match.embedding.tolist(),
+            seen_at=datetime.fromtimestamp(match.sample.at, tz=UTC),
+            details={"similarity": round(float(candidate.similarity), 4), "threshold": candidate.threshold,
+                     "watchlist": candidate.watchlist_name, "track": match.track_id,
+                     "quality": round(match.quality, 3)},
+        )
+        self._after_raise(result, match.sample.at)
+
+    def _raise_incident(self, signal: IncidentSignal, frame: Frame) -> None:
+        from alerts.services import EvidenceFile, alert_raise
+
+        zone = self._camera.zones.filter(pk=signal.zone_id).first() if signal.zone_id else None
+        snapshot = EvidenceFile("snapshot", _jpeg(frame.image), "image/jpeg", f"{signal.kind}-snapshot.jpg")
+        result = alert_raise(
+            kind=signal.kind, camera=self._camera, severity=signal.severity, score=signal.score, zone=zone,
+            track_key=signal.track_key, details=signal.details, evidence=[snapshot],
+            seen_at=datetime.fromtimestamp(frame.captured_at, tz=UTC),
+        )
+        self._after_raise(result, frame.captured_at)
+
+    def _after_raise(self, result: Any, at: float) -> None:
+        if not result.created:
+            return
+        with self._lock:
+            self._live.alerts_raised += 1
+        assert self._clips is not None
+        job = self._clips.trigger(self._tmp / f"clip-{result.alert.pk}", at=at)
+        self._pending_clips.append((result.alert, job))
+        logger.info("camera %s raised %s alert %s", self.camera_id, result.alert.kind, result.alert.pk)
+
+    def _face_evidence(self, match: FaceMatch) -> list[Any]:
+        from alerts.services import EvidenceFile
+        from workers.faces.enrol import crop_face
+
+        face, image = match.sample.face, match.sample.image
+        crop = _jpeg(np.ascontiguousarray(crop_face(image, face)), max_width=None)
+        box = (float(face.x), float(face.y), float(face.w), float(face.h))
+        snapshot = _jpeg(draw_boxes(image, [box], [f"{match.candidate.similarity:.2f}"]))
+        return [EvidenceFile("face_crop", crop, "image/jpeg", "face.jpg"),
+                EvidenceFile("snapshot", snapshot, "image/jpeg", "snapshot.jpg")]
+
+    def _attach_clips(self) -> None:
+        from alerts.services import EvidenceFile, evidence_attach
+
+        for alert, job in [item for item in self._pending_clips if item[1].done.is_set()]:
+            self._pending_clips.remove((alert, job))
+            if job.error or not job.path.exists():
+                logger.warning("camera %s: clip for %s not written: %s", self.camera_id, alert.pk, job.error)
+                continue
+            data = job.path.read_bytes()
+            job.path.unlink(missing_ok=True)
+            evidence_attach(alert=alert, files=[EvidenceFile("clip", data, "video/webm", f"clip-{alert.pk}.webm")])
+
+    def _finish_clips(self, timeout: float) -> None:
+        if self._clips is None:
+            return
+        self._clips.close(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        for _, job in self._pending_clips:
+            job.wait(max(0.0, deadline - time.monotonic()))
+        self._safe(self._attach_clips)
+
+    # --- health -----------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """The health figures published every heartbeat (JSON-ready)."""
+        capture = self._grabber.stats() if self._grabber is not None else None
+        now = time.monotonic()
+        stages = self.timer.snapshot()
+        if capture is not None:
+            stages["decode"] = capture.decode_ms
+        with self._lock:
+            live = self._live
+            return {
+                "camera": self.camera_id, "state": live.state, "last_error": live.error,
+                "session": self.lease.token, "worker": self.hostname, "pid": os.getpid(),
+                "input_fps": capture.input_fps if capture else 0.0,
+                "analysed_fps": round(self._analysed.rate(now), 2),
+                "target_fps": self._snap.analysis_fps if self._snap else None,
+                "lag_s": live.lag_s, "drops": capture.frames_dropped if capture else 0,
+                "frames_read": capture.frames_read if capture else 0,
+                "frames_analysed": live.analysed_frames, "reconnects": capture.reconnects if capture else 0,
+                "seconds_since_frame": capture.seconds_since_last_frame if capture else None,
+                "width": capture.width if capture else 0, "height": capture.height if capture else 0,
+                "stage_ms": stages, "tracks": live.tracks, "people": live.people,
+                "fight_score": None if live.fight_score is None else round(live.fight_score, 3),
+                "alerts_raised": live.alerts_raised, "updated_at": time.time(),
+            }
+
+    def _periodic(self, now: float) -> None:
+        if self._clips is not None:
+            self._clips.poll(time.time())
+        try:
+            self._attach_clips()
+            if now >= self._next_poll:
+                self._next_poll = now + SETTINGS_POLL_S
+                close_old_connections()
+                self._reload_settings()
+            self._update_state(now)
+            self._check_offline(now)
+            self._persist_health()
+        except DatabaseError as exc:
+            self._note_error(f"database error: {exc}")
+            close_old_connections()
+
+    def _update_state(self, now: float) -> None:
+        assert self._grabber is not None and self._snap is not None
+        capture = self._grabber.stats()
+        state, error = self._classify(capture.state, capture.last_error, now)
+        with self._lock:
+            self._live.state = state
+            if error or state == "online":
+                self._live.error = error
+
+    def _classify(self, capture: CaptureState, capture_error: str, now: float) -> tuple[str, str]:
+        assert self._snap is not None
+        if self._source_error:
+            return "offline", self._source_error
+        if capture is CaptureState.OFFLINE:
+            return "offline", capture_error or "no frames"
+        if capture is CaptureState.CONNECTING:
+            silent = now - self._started > self._snap.offline_after_s
+            return ("offline", capture_error or "connecting") if capture_error or silent else (self._live.state, "")
+        if capture is CaptureState.DEGRADED:
+            return "degraded", "frames arriving late"
+        lag = self._live.lag_s
+        if lag is not None and lag > max(2.0, 3.0 / self._snap.analysis_fps):
+            return "degraded", f"analysis lag {lag:.1f}s"
+        rate = self._analysed.rate(now)
+        if now - self._started > 10.0 and rate < 0.5 * self._snap.analysis_fps:
+            return "degraded", f"analysing {rate:.1f} of {self._snap.analysis_fps:g} fps"
+        return "online", ""
+
+    def _persist_health(self, force: bool = False) -> None:
+        from venues.services import camera_report_health
+
+        state = self._live.state
+        now = time.monotonic()
+        if state == "unknown" or (not force and state == self._persisted_state and now < self._next_persist):
+            return
+        self._next_persist = now + self.config.health_persist_s
+        self._persisted_state = state
+        figures = self.health()
+        self._safe(partial(camera_report_health, camera_id=self.camera_id, state=state,
+                           stats=figures, error=str(figures["last_error"])))
+
+    def _check_offline(self, now: float) -> None:
+        assert self._snap is not None
+        last = self._last_frame_mono if self._last_frame_mono is not None else self._started
+        fresh = self._last_frame_mono is not None and now - self._last_frame_mono < 2.0
+        if self._offline_alert is not None and fresh and self._live.state != "offline":
+            self._resolve_offline()
+        elif self._offline_alert is None and now - last >= self._snap.offline_after_s:
+            self._raise_offline(now - last)
+
+    def _raise_offline(self, silence: float) -> None:
+        from alerts.services import alert_raise
+
+        result = alert_raise(kind="camera_offline", camera=self._camera, severity=2, score=1.0,
+                             track_key="offline",
+                             details={"error": self._live.error, "silent_s": round(silence, 1)})
+        self._offline_alert = result.alert
+        logger.warning("camera %s offline for %.0fs: %s", self.camera_id, silence, self._live.error)
+
+    def _resolve_offline(self) -> None:
+        from alerts.services import alert_system_resolve
+
+        alert_system_resolve(alert=self._offline_alert, outcome="camera_restored", note="frames flowing again")
+        logger.info("camera %s back online; offline alert %s resolved", self.camera_id, self._offline_alert.pk)
+        self._offline_alert = None
+
+    def _find_open_offline_alert(self) -> Any:
+        from alerts.models import Alert
+
+        return Alert.objects.open().filter(camera_id=self.camera_id, kind="camera_offline",
+                                           track_key="offline").first()
+
+    # --- settings ---------------------------------------------------------------------------
+
+    def _reload_settings(self) -> None:
+        loaded = load_camera(self.camera_id)
+        if loaded is None or not loaded[1].enabled:
+            logger.info("camera %s disabled or deleted; stopping", self.camera_id)
+            self.stop(StopReason.DISABLED)
+            return
+        camera, snap = loaded
+        previous, self._camera, self._snap = self._snap, camera, snap
+        if previous is not None and previous.source_key != snap.source_key:
+            self._restart_capture(snap)
+        if previous != snap:
+            self._configure(snap)
+
+    def _configure(self, snap: CameraSnapshot) -> None:
+        from watchlists.matching import match_faces
+        from workers.faces.detectors import build_detector
+        from workers.faces.embedders import build_embedder
+
+        self._cooldown.seconds = snap.cooldown_s
+        if snap.face and self._face is None:
+            embedder = build_embedder(self.config.face_model)
+            matcher = partial(match_faces, model_name=embedder.model_name)
+            self._face = FaceStage(build_detector(self.config.face_detector), embedder, matcher, timer=self.timer,
+                                   detect_max_side=self.config.detect_max_side, analysis_fps=snap.analysis_fps)
+        elif not snap.face:
+            self._face = None
+        self._incidents = None
+        if snap.crowd or snap.fight:
+            self._incidents = IncidentStage(
+                timer=self.timer, crowd=snap.crowd and bool(snap.zones), fight=snap.fight, zones=snap.zones,
+                min_duration_s=snap.min_duration_s, cooldown_s=snap.cooldown_s, sensitivity=snap.sensitivity,
+                people_interval_s=self.config.people_interval_s,
+            )
+
+    def _start_capture(self, snap: CameraSnapshot) -> None:
+        capture = self.config.capture
+        settings_ = CaptureSettings(
+            open_timeout_s=capture.open_timeout_s, read_timeout_s=capture.read_timeout_s,
+            degraded_after_s=capture.degraded_after_s, backoff_initial_s=capture.backoff_initial_s,
+            backoff_max_s=capture.backoff_max_s, loop=snap.loop_file, max_fps=self._loop_rate() + 1.0,
+        )
+        try:
+            spec = parse_source(snap.stream_url, snap.rtsp_transport)
+            self._source_error = ""
+        except SourceError as exc:
+            self._source_error = f"bad source: {exc}"
+            spec = parse_source("file:///nonexistent/invalid-source.mp4")
+        self._grabber = FrameGrabber(spec, settings_)
+        self._grabber.start()
+
+    def _restart_capture(self, snap: CameraSnapshot) -> None:
+        logger.info("camera %s source changed; restarting capture", self.camera_id)
+        if self._grabber is not None:
+            self._grabber.stop(timeout=3.0)
+        self._start_capture(snap)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _note_error(self, error: str) -> None:
+        with self._lock:
+            self._live.error = error[:500]
+
+    def _safe(self, action: Callable[[], Any]) -> Any:
+        """Run a side effect that must not break shutdown or the heartbeat."""
+        try:
+            return action()
+        except (redis.RedisError, DatabaseError, OSError) as exc:
+            logger.warning("camera %s: %s failed: %s", self.camera_id, getattr(action, "func", action), exc)
+            return None
+
+
+def _jpeg(image: np.ndarray, quality: int = 85, max_width: int | None = SNAPSHOT_WIDTH) -> bytes:
+    """Encode evidence as JPEG (downscaled to ``max_width``)."""
+    if max_width is not None and image.shape[1] > max_width:
+        height = round(image.shape[0] * max_width / image.shape[1])
+        image = cv2.resize(image, (max_width, height), interpolation=cv2.INTER_AREA)
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return bytes(buffer.tobytes())
+
+
+def assign_cameras_once(*, enqueue: Callable[[str], None], client: redis.Redis | None = None,
+                        claim_s: float | None = None) -> list[str]:
+    """Enqueue a session for each enabled camera with no live lease and no recent start claim."""
+    from venues.models import Camera
+
+    client = client or leases.redis_client()
+    claim = claim_s if claim_s is not None else float(settings.CC_START_CLAIM_S)
+    started = []
+    for camera_id in Camera.objects.enabled().values_list("pk", flat=True):
+        if leases.lease_holder(client, camera_id) is not None:
+            continue
+        if not leases.claim_start(client, camera_id, claim):
+            continue
+        enqueue(str(camera_id))
+        started.append(str(camera_id))
+    if started:
+        logger.info("enqueued sessions for %d camera(s): %s", len(started), ", ".join(started))
+    return started
+
+
+def analyse_file(
+    path: str, *, fps: float = 5.0, watchlist: str | None = None, faces: bool = True, incidents: bool = True,
+    progress: Callable[[float], None] | None = None, config: SessionConfig | None = None,
+) -> dict[str, Any]:
+    """Analyse recorded footage with the live pipeline: no pacing, lease, alerts or evidence."""
+    from workers.pipeline import analyse_recording
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no such video file: {path}")
+    config = config or SessionConfig.from_settings()
+    timer = StageTimer()
+    face = _offline_face_stage(config, timer, fps, watchlist) if faces else None
+    stage = IncidentStage(timer=timer, crowd=True, fight=True, people_interval_s=1.0 / fps) if incidents else None
+    result = analyse_recording(path, fps=fps, face=face, incidents=stage, progress=progress)
+    result["stage_ms"] = {name: round(total * 1000.0 / max(1, timer.calls.get(name, 1)), 2)
+                          for name, total in timer.total_s.items()}
+    return result
+
+
+def _offline_face_stage(config: SessionConfig, timer: StageTimer, fps: float, watchlist: str | None) -> FaceStage:
+    from watchlists.matching import match_faces
+    from workers.faces.detectors import build_detector
+    from workers.faces.embedders import build_embedder
+    from workers.motion import MotionSettings
+
+    embedder = build_embedder(config.face_model)
+
+    def matcher(vectors: np.ndarray) -> list[list[Any]]:
+        found = match_faces(vectors, model_name=embedder.model_name, k=10 if watchlist else 3)
+        return [[c for c in row if watchlist is None or c.watchlist_name == watchlist] for row in found]
+
+    return FaceStage(build_detector(config.face_detector), embedder, matcher, timer=timer,
+                     detect_max_side=config.detect_max_side, analysis_fps=fps,
+                     motion=MotionSettings(keepalive_s=0.0))

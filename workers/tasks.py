@@ -1,0 +1,140 @@
+"""Celery tasks of the stream workers: camera sessions, the camera assigner, video analysis jobs.
+
+Session tasks are long-running and **ack early** (``acks_late=False``): with the Redis
+broker an unacked message is re-delivered after ``visibility_timeout`` (and RabbitMQ
+closes a channel whose delivery stays unacked past ``consumer_timeout``), which would
+start a second copy of an hour-long task. Recovery after a crash therefore never relies on
+re-delivery: the Redis lease lapses and ``assign_cameras`` (beat, every few seconds)
+enqueues a new session. Sessions also time-box themselves (``CC_SESSION_MAX_S``) and hand
+over, so the task time limits are just a backstop above that.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from celery import shared_task, signals
+from django.conf import settings
+
+from workers import lease as leases
+from workers.session import CameraSession, analyse_file, assign_cameras_once
+
+logger = logging.getLogger(__name__)
+
+JOB_PREFIX = "cc:job:"
+JOB_TTL_S = 24 * 3600
+SESSION_TIME_LIMIT_S = int(settings.CC_SESSION_MAX_S) + 120
+
+
+def enqueue_session(camera_id: str) -> None:
+    """Queue a session for a camera (claims the start so beat does not queue a second one)."""
+    client = leases.redis_client()
+    leases.claim_start(client, camera_id, float(settings.CC_START_CLAIM_S))
+    camera_session.apply_async((camera_id,), queue=settings.CC_STREAM_QUEUE,
+                               expires=float(settings.CC_START_CLAIM_S))
+
+
+@shared_task(
+    bind=True, name="workers.tasks.camera_session", acks_late=False, ignore_result=True,
+    time_limit=SESSION_TIME_LIMIT_S, soft_time_limit=SESSION_TIME_LIMIT_S - 60, max_retries=0,
+)
+def camera_session(self: Any, camera_id: str) -> str:
+    """Run one camera until disabled, lease lost, drained or time-boxed (one per camera)."""
+    hostname = str(self.request.hostname or "")
+    session = CameraSession(camera_id, hostname=hostname, handover=enqueue_session,
+                            watch_parent=not self.request.is_eager)
+    return session.run().value
+
+
+def _enqueue_plain(camera_id: str) -> None:
+    camera_session.apply_async((camera_id,), queue=settings.CC_STREAM_QUEUE,
+                               expires=float(settings.CC_START_CLAIM_S))
+
+
+@shared_task(name="workers.tasks.assign_cameras", ignore_result=True, time_limit=60, soft_time_limit=50)
+def assign_cameras() -> list[str]:
+    """Beat: enqueue sessions for enabled cameras whose lease lapsed (or never existed)."""
+    return assign_cameras_once(enqueue=_enqueue_plain)
+
+
+# --- recorded footage jobs (uploads from the UI/API) -------------------------------------------
+
+
+def job_key(job_id: str) -> str:
+    """Redis key holding a video analysis job's state, progress and result."""
+    return f"{JOB_PREFIX}{job_id}"
+
+
+def job_write(job_id: str, **state: Any) -> None:
+    """Store a job's state JSON (expires after a day)."""
+    leases.redis_client().set(job_key(job_id), json.dumps({"id": job_id, **state}), ex=JOB_TTL_S)
+
+
+def job_status(job_id: str) -> dict[str, Any] | None:
+    """A job's state, or None when unknown or expired."""
+    raw = leases.redis_client().get(job_key(job_id))
+    return None if raw is None else dict(json.loads(raw))
+
+
+def job_submit(*, path: Path, fps: float = 5.0, watchlist: str | None = None) -> str:
+    """Queue analysis of an uploaded file; return the job id to poll with ``job_status``."""
+    job_id = uuid.uuid4().hex
+    job_write(job_id, state="queued", progress=0.0)
+    analyze_video_job.apply_async((job_id, str(path), fps, watchlist))
+    return job_id
+
+
+@shared_task(name="workers.tasks.analyze_video_job", ignore_result=True, acks_late=True,
+             time_limit=3600, soft_time_limit=3540, max_retries=0)
+def analyze_video_job(job_id: str, path: str, fps: float = 5.0, watchlist: str | None = None) -> None:
+    """Analyse an uploaded video, writing progress and the result to ``cc:job:<id>``."""
+    started = time.monotonic()
+    last = [0.0]
+
+    def progress(fraction: float) -> None:
+        if time.monotonic() - last[0] >= 0.5:
+            last[0] = time.monotonic()
+            job_write(job_id, state="running", progress=round(fraction, 3))
+
+    try:
+        result = analyse_file(path, fps=fps, watchlist=watchlist, progress=progress)
+    except Exception as exc:
+        logger.exception("video job %s failed", job_id)
+        job_write(job_id, state="failed", progress=1.0, error=str(exc)[:500])
+        return
+    job_write(job_id, state="done", progress=1.0, result=result,
+              seconds=round(time.monotonic() - started, 2))
+
+
+# --- worker lifecycle: draining on warm shutdown -----------------------------------------------
+
+
+@signals.worker_shutting_down.connect
+def _drain_on_shutdown(sender: Any = None, **_: Any) -> None:
+    """SIGTERM/SIGINT: tell this worker's sessions to hand over now (they poll the flag)."""
+    hostname = str(sender or "")
+    if hostname:
+        try:
+            leases.mark_draining(leases.redis_client(), hostname)
+        except Exception as exc:  # never block a shutdown
+            logger.warning("could not mark %s draining: %s", hostname, exc)
+
+
+@signals.worker_ready.connect
+def _undrain_on_start(sender: Any = None, **_: Any) -> None:
+    """A worker that (re)starts under a name takes sessions again."""
+    hostname = str(getattr(sender, "hostname", "") or "")
+    if hostname:
+        try:
+            leases.clear_draining(leases.redis_client(), hostname)
+        except Exception as exc:
+            logger.warning("could not clear draining flag of %s: %s", hostname, exc)
+
+
+__all__ = ["analyze_video_job", "assign_cameras", "camera_session", "enqueue_session", "job_status",
+           "job_submit"]

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
+import uuid
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from audit.models import AccessEvent
 from audit.services import access_record
 from commandcenter.admin import ServiceAdmin
 from watchlists import services
+from watchlists.bulk import job_progress_get, job_progress_set
 from watchlists.calibration import expected_false_alerts_for
+from watchlists.enrolment import EnrolmentError, subject_enroll_photo
 from watchlists.models import FaceTemplate, Subject, Watchlist
 
 
@@ -40,11 +50,68 @@ class WatchlistAdmin(ServiceAdmin):
             obj.owner = request.user
         super().save_model(request, obj, form, change)
 
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view
+        return [
+            path("<uuid:pk>/import/", view(self.import_view), name="watchlists_watchlist_import"),
+            path("import-status/<str:job_id>/", view(self.import_status), name="watchlists_watchlist_import_status"),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+        """Upload a zip (one CSV + photos) and follow the enrolment progress."""
+        from watchlists.tasks import watchlist_import_job
+
+        watchlist = get_object_or_404(Watchlist, pk=pk)
+        if not request.user.has_perm("watchlists.add_facetemplate"):
+            return HttpResponse(status=403)
+        form = BulkImportForm(request.POST or None, request.FILES or None)
+        job_id = request.GET.get("job", "")
+        if request.method == "POST" and form.is_valid():
+            job_id = uuid.uuid4().hex
+            target = Path(settings.MEDIA_ROOT) / "imports" / f"{job_id}.zip"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("wb") as out:
+                for chunk in form.cleaned_data["archive"].chunks():
+                    out.write(chunk)
+            job_progress_set(job_id, state="queued", done=0, total=0)
+            watchlist_import_job.delay(job_id, str(watchlist.pk), str(target), request.user.pk)
+            return HttpResponseRedirect(f"{request.path}?job={job_id}")
+        context = {**self.admin_site.each_context(request), "form": form, "watchlist": watchlist, "job_id": job_id,
+                   "status_url": reverse("admin:watchlists_watchlist_import_status", args=[job_id]) if job_id else "",
+                   "title": f"Bulk enrolment into {watchlist.name}", "opts": self.model._meta}
+        return render(request, "admin/watchlists/watchlist/import.html", context)
+
+    def import_status(self, request: HttpRequest, job_id: str) -> JsonResponse:
+        """Progress of a bulk enrolment job as JSON (polled by the import page)."""
+        return JsonResponse(job_progress_get(job_id) or {"state": "unknown"})
+
+
+class BulkImportForm(forms.Form):
+    """A zip holding one CSV (name, photo, reference, expires_at) and the photos it names."""
+
+    archive = forms.FileField(help_text="ZIP with subjects.csv and photos (max 500 MB)")
+
+    def clean_archive(self) -> Any:
+        upload = self.cleaned_data["archive"]
+        if upload.size > 500 * 1024 * 1024:
+            raise forms.ValidationError("The archive is larger than 500 MB; split it.")
+        head = upload.read(4)
+        upload.seek(0)
+        if head != b"PK\x03\x04":
+            raise forms.ValidationError("This is not a ZIP archive.")
+        return upload
+
 
 class FaceTemplateInline(admin.TabularInline):  # type: ignore[type-arg]
     model = FaceTemplate
-    fields = ["model_name", "quality_score", "created_at"]
-    readonly_fields = ["model_name", "quality_score", "created_at"]
+    fields = ["crop", "model_name", "quality_score", "created_at"]
+    readonly_fields = ["crop", "model_name", "quality_score", "created_at"]
+
+    @admin.display(description="face")
+    def crop(self, obj: FaceTemplate) -> str:
+        url = reverse("template-crop", args=[obj.pk])
+        return format_html('<img src="{}?purpose=admin" alt="" style="height:80px">', url)
     extra = 0
     can_delete = True
 
@@ -70,3 +137,36 @@ class SubjectAdmin(ServiceAdmin):
         if not change:
             obj.added_by = request.user
         super().save_model(request, obj, form, change)
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.enrol_view)
+        return [path("<uuid:pk>/enrol/", view, name="watchlists_subject_enrol"), *super().get_urls()]
+
+    def enrol_view(self, request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+        """Upload a photo; with several faces, show their boxes and let the admin pick one."""
+        subject = get_object_or_404(Subject, pk=pk)
+        if not request.user.has_perm("watchlists.add_facetemplate"):
+            return HttpResponse(status=403)
+        form = EnrolForm(request.POST or None, request.FILES or None)
+        faces: list[dict[str, Any]] = []
+        if request.method == "POST" and form.is_valid():
+            photo = form.cleaned_data["photo"]
+            try:
+                subject_enroll_photo(subject=subject, data=photo.read(), filename=photo.name, actor=request.user,
+                                     choose=form.cleaned_data.get("choose"))
+            except EnrolmentError as exc:
+                form.add_error("photo", exc.message)
+                faces = exc.as_dict().get("faces", [])
+            else:
+                messages.success(request, "Photo enrolled.")
+                return HttpResponseRedirect(reverse("admin:watchlists_subject_change", args=[subject.pk]))
+        context = {**self.admin_site.each_context(request), "form": form, "subject": subject, "faces": faces,
+                   "title": f"Enrol a photo of {subject.display_name}", "opts": self.model._meta}
+        return render(request, "admin/watchlists/subject/enrol.html", context)
+
+
+class EnrolForm(forms.Form):
+    """One photo (JPEG, PNG or WebP) and, when it shows several people, which face to use."""
+
+    photo = forms.FileField()
+    choose = forms.IntegerField(required=False, min_value=0, help_text="Face number (0 = largest) if several.")

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 import redis
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 
 from workers import lease as leases
 from workers.capture import CaptureSettings, CaptureState, Frame, FrameGrabber, SourceError, parse_source
@@ -392,7 +392,7 @@ class CameraSession:
             self._analyse(frame)
         except DatabaseError as exc:
             self._note_error(f"database error: {exc}")
-            close_old_connections()
+            _db_hygiene()
         except Exception as exc:  # one bad frame or stage must not end the camera
             logger.exception("camera %s: analysis failed", self.camera_id)
             self._note_error(f"analysis error: {exc}")
@@ -546,14 +546,14 @@ class CameraSession:
             self._attach_clips()
             if now >= self._next_poll:
                 self._next_poll = now + SETTINGS_POLL_S
-                close_old_connections()
+                _db_hygiene()
                 self._reload_settings()
             self._update_state(now)
             self._check_offline(now)
             self._persist_health()
         except DatabaseError as exc:
             self._note_error(f"database error: {exc}")
-            close_old_connections()
+            _db_hygiene()
 
     def _update_state(self, now: float) -> None:
         assert self._grabber is not None and self._snap is not None
@@ -698,6 +698,12 @@ class CameraSession:
         except (redis.RedisError, DatabaseError, OSError) as exc:
             logger.warning("camera %s: %s failed: %s", self.camera_id, getattr(action, "func", action), exc)
             return None
+
+
+def _db_hygiene() -> None:
+    """Drop a broken or expired DB connection (a session lives for hours); never inside a transaction."""
+    if not connection.in_atomic_block:
+        close_old_connections()
 
 
 def _jpeg(image: np.ndarray, quality: int = 85, max_width: int | None = SNAPSHOT_WIDTH) -> bytes:

@@ -12,14 +12,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 
 from alerts import services
@@ -27,6 +29,7 @@ from alerts.models import Alert
 from commandcenter.roles import ROLE_PERMISSIONS
 from venues.models import Camera, OperatorScope, Venue
 
+T = TypeVar("T")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -91,10 +94,19 @@ def live_url(django_db_setup, tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+    """Chromium driven by Playwright's sync API, whose event loop makes Django think it is async."""
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield instance
+            instance.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture(autouse=True)
@@ -141,8 +153,20 @@ def _open_feed(browser: Browser, live_url: str, user, path: str = "/") -> Page:
     return page
 
 
+def _off_loop(function: Callable[..., T], **kwargs: Any) -> T:
+    """Run a service in a plain thread: Playwright's loop in this one makes async_to_sync refuse pushes."""
+    def call() -> T:
+        try:
+            return function(**kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
+
+
 def _raise(camera: Camera, kind: str = Alert.Kind.FIGHT, severity: int = 3) -> Alert:
-    return services.alert_raise(kind=kind, camera=camera, severity=severity, score=0.81).alert
+    return _off_loop(services.alert_raise, kind=kind, camera=camera, severity=severity, score=0.81).alert
 
 
 def _row(page: Page, alert: Alert):
@@ -216,7 +240,7 @@ def test_reconnect_shows_alerts_missed_while_down_exactly_once(browser, live_url
     page.evaluate("window.ccFeed.drop(1500)")
     expect(page.locator("#conn")).to_have_attribute("data-state", "offline")
     missed = [_raise(cameras[i % 2], severity=2 + i % 3) for i in range(3)]
-    services.alert_acknowledge(alert_id=before[0].pk, actor=dispatcher)
+    _off_loop(services.alert_acknowledge, alert_id=before[0].pk, actor=dispatcher)
     # then after reconnecting, each shows exactly once and the change is applied
     expect(page.locator("#conn")).to_have_attribute("data-state", "connected", timeout=10_000)
     expect(page.locator("#feed li.alert")).to_have_count(4, timeout=3_000)

@@ -1,0 +1,60 @@
+"""Admin enrolment: single photo (with face choice) and a bulk zip job with progress."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from watchlists.models import FaceTemplate, Subject
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):  # type: ignore[no-untyped-def]
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def test_admin_enrols_a_photo_and_is_asked_to_pick_a_face(client, admin_user, watchlist, sample_file):
+    subject = Subject.objects.create(watchlist=watchlist, display_name="P", legal_basis_reference="W",
+                                     added_by=admin_user, expires_at=timezone.now() + datetime.timedelta(days=9))
+    client.force_login(admin_user)
+    url = f"/admin/watchlists/subject/{subject.pk}/enrol/"
+    couple = sample_file("faces", "deepface", "couple.jpg").read_bytes()
+    page = client.post(url, {"photo": SimpleUploadedFile("couple.jpg", couple)})
+    assert "Several faces were found" in page.content.decode()
+    done = client.post(url, {"photo": SimpleUploadedFile("couple.jpg", couple), "choose": "0"})
+    assert done.status_code == 302
+    assert FaceTemplate.objects.filter(subject=subject).count() == 1
+
+
+def test_bulk_zip_enrols_and_reports_progress(client, admin_user, watchlist, sample_file, monkeypatch):
+    from watchlists import tasks
+
+    monkeypatch.setattr(tasks.watchlist_import_job, "delay", lambda *a: tasks.watchlist_import_job.apply(a))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("subjects.csv", "name,photo,reference\nPerson One,p/img1.jpg,R1\nNo Face,p/dogs.jpg,R2\n")
+        archive.writestr("p/img1.jpg", sample_file("faces", "deepface", "img1.jpg").read_bytes())
+        archive.writestr("p/dogs.jpg", sample_file("faces", "dlib_detection", "dogs.jpg").read_bytes())
+    client.force_login(admin_user)
+    response = client.post(f"/admin/watchlists/watchlist/{watchlist.pk}/import/",
+                           {"archive": SimpleUploadedFile("batch.zip", buffer.getvalue())})
+    assert response.status_code == 302
+    job_id = response["Location"].split("job=")[1]
+    status = client.get(f"/admin/watchlists/watchlist/import-status/{job_id}/").json()
+    assert (status["state"], status["done"], status["total"]) == ("done", 2, 2)
+    assert [(e["row"], e["code"]) for e in status["summary"]["errors"]] == [(3, "no_face")]
+    assert FaceTemplate.objects.filter(subject__watchlist=watchlist).count() == 1
+
+
+def test_bulk_import_refuses_a_non_zip(client, admin_user, watchlist):
+    client.force_login(admin_user)
+    response = client.post(f"/admin/watchlists/watchlist/{watchlist.pk}/import/",
+                           {"archive": SimpleUploadedFile("batch.zip", b"not a zip")})
+    assert "This is not a ZIP archive." in response.content.decode()

@@ -16,8 +16,16 @@ from rest_framework.response import Response
 from alerts import services
 from alerts.models import Alert, AlertEvent, Evidence
 from alerts.selectors import alerts_for
+from commandcenter.permissions import ModelPermissions
 
 CURSOR_PAGE = 500
+ACTIONS = {"acknowledge", "escalate", "dispatch_units", "resolve", "assign", "confirm", "reject"}
+
+
+class ActionPermission(ModelPermissions):
+    """A dispatcher action needs `view_alert` to reach it (denials audited); `_act` does the rest."""
+
+    perms_map = {**ModelPermissions.perms_map, "POST": ["%(app_label)s.view_%(model_name)s"]}
 
 
 class AlertEventSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -124,6 +132,12 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     filterset_class = AlertFilter
     ordering_fields = ["raised_at", "severity", "change_seq"]
     ordering = ["-raised_at"]
+
+    def get_permissions(self):  # type: ignore[no-untyped-def]
+        # actions are POSTs that create nothing: they need view_alert here, `_act` checks the right
+        if self.action in ACTIONS:
+            return [ActionPermission()]
+        return super().get_permissions()
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         queryset = alerts_for(self.request.user)

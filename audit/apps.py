@@ -10,3 +10,6 @@ class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = _("Audit")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from audit import signals  # noqa: F401  (connects the sign-in receivers)

@@ -102,6 +102,8 @@ def access_record(
         row.detail = json.loads(json.dumps(row.detail, default=str))
         row.hash = chain_hash(row.prev_hash, row_payload(row))
         row.save(force_insert=True)
+    if action == AccessEvent.Action.DENIED:
+        context.denial_mark()
     return row
 
 

@@ -259,7 +259,7 @@ def test_scoped_dispatcher_never_receives_other_venue(browser, live_url, cameras
     user = _user(django_user_model, "club-only", "dispatcher", [club_camera.venue])
     page = _open_feed(browser, live_url, user)
     frames: list[str] = []
-    page.on("websocket", lambda ws: ws.on("framereceived", frames.append))
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
     page.evaluate("window.ccFeed.drop(0)")  # reconnect so the frame listener sees the new socket
     expect(page.locator("#conn")).to_have_attribute("data-state", "connected", timeout=10_000)
     # when alerts are raised at the park, then at the club

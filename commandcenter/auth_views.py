@@ -1,0 +1,137 @@
+"""Sign-in with throttling, and the second step (TOTP) that admins and auditors must pass."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django import forms
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django_otp import devices_for_user, match_token
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from alerts.views import LoginView as LanguageLoginView
+from audit.middleware import client_ip
+from audit.models import AccessEvent
+from audit.services import access_record
+from commandcenter.security import (
+    lockout_message,
+    login_failure_register,
+    login_locked,
+    login_throttle_reset,
+    two_factor_required,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    """Refuses a locked username + address before looking at the password (the attempt is audited)."""
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username") or ""
+        ip = client_ip(self.request) if self.request else None
+        if username and login_locked(username=username, ip=ip):
+            access_record(user=None, username=username[:150], action=AccessEvent.Action.LOGIN_FAILED,
+                          object_type="auth", detail={"reason": "locked"})
+            raise forms.ValidationError(lockout_message(), code="locked")
+        return super().clean()
+
+
+class LoginView(LanguageLoginView):
+    """Password sign-in; roles that need a second factor continue to the TOTP step."""
+
+    authentication_form = ThrottledAuthenticationForm
+
+    def get_success_url(self) -> str:
+        url = super().get_success_url()
+        if two_factor_required(self.request.user):
+            return f"{reverse('otp-verify')}?{urlencode({'next': url})}"
+        return url
+
+
+class TokenForm(forms.Form):
+    """A six-digit code from the authenticator app."""
+
+    token = forms.RegexField(label=gettext_lazy("Code from your authenticator app"), regex=r"^\s*\d{6,8}\s*$",
+                             max_length=12, strip=True)
+
+
+def _next_url(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or "/"
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                       require_https=request.is_secure()):
+        return target
+    return "/"
+
+
+def _otp_failed(request: HttpRequest, reason: str) -> bool:
+    """Audit a wrong code and count it toward the lockout; True when the user is now locked out."""
+    username = request.user.get_username()
+    ip = client_ip(request)
+    access_record(user=request.user, action=AccessEvent.Action.LOGIN_FAILED, object_type="auth",
+                  detail={"reason": reason, "factor": "totp"})
+    login_failure_register(username=username, ip=ip)
+    return login_locked(username=username, ip=ip)
+
+
+@never_cache
+@sensitive_post_parameters("token")
+@login_required
+def otp_verify(request: HttpRequest) -> HttpResponse:
+    """Second step of sign-in: a TOTP code from a confirmed device."""
+    if not any(devices_for_user(request.user, confirmed=True)):
+        return HttpResponseRedirect(f"{reverse('otp-setup')}?{urlencode({'next': _next_url(request)})}")
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device = match_token(request.user, form.cleaned_data["token"].strip())
+        if device is not None:
+            otp_login(request, device)
+            login_throttle_reset(username=request.user.get_username(), ip=client_ip(request))
+            access_record(user=request.user, action=AccessEvent.Action.LOGIN, object_type="auth",
+                          detail={"factor": "totp", "device": device.persistent_id})
+            return HttpResponseRedirect(_next_url(request))
+        if _otp_failed(request, "bad_otp"):
+            logout(request)
+            return render(request, "registration/login.html", {"locked_message": lockout_message()}, status=403)
+        form.add_error("token", _("That code is not valid. Check the time on your device and try again."))
+    return render(request, "registration/otp_verify.html", {"form": form, "next": _next_url(request)})
+
+
+@never_cache
+@sensitive_post_parameters("token")
+@login_required
+def otp_setup(request: HttpRequest) -> HttpResponse:
+    """Enrol an authenticator app: show the otpauth URI and secret, confirm with one code."""
+    if any(devices_for_user(request.user, confirmed=True)):
+        return HttpResponseRedirect(f"{reverse('otp-verify')}?{urlencode({'next': _next_url(request)})}")
+    device = TOTPDevice.objects.filter(user=request.user, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=request.user, name="authenticator", confirmed=False)
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["token"].strip()):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            otp_login(request, device)
+            access_record(user=request.user, action=AccessEvent.Action.CREATE, object_type="otp_totp.totpdevice",
+                          object_id=device.pk, detail={"factor": "totp"})
+            return HttpResponseRedirect(_next_url(request))
+        if _otp_failed(request, "bad_otp_enrolment"):
+            logout(request)
+            return render(request, "registration/login.html", {"locked_message": lockout_message()}, status=403)
+        form.add_error("token", _("That code is not valid. Check the time on your device and try again."))
+    secret = device.config_url.split("secret=", 1)[1].split("&", 1)[0]
+    return render(request, "registration/otp_setup.html",
+                  {"form": form, "next": _next_url(request), "config_url": device.config_url, "secret": secret})

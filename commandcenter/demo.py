@@ -1,0 +1,114 @@
+"""The demo venue: cameras playing sample footage, and a demo watchlist of the people in it."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import cv2
+import numpy as np
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from venues.models import Camera, Venue, Zone
+from venues.services import camera_save, venue_save, zone_save
+from watchlists.enrolment import EnrolmentError, subject_enroll_photo
+from watchlists.models import Subject, Watchlist
+from watchlists.services import subject_save, watchlist_save
+
+logger = logging.getLogger(__name__)
+
+DEMO_VENUE = "Demo: Almaty Arena"
+DEMO_WATCHLIST = "Demo: missing persons"
+
+
+@dataclass(frozen=True)
+class DemoCamera:
+    """A demo camera and the sample clip it loops."""
+
+    name: str
+    clip: tuple[str, ...]
+    zone_capacity: int | None = None
+
+
+SAMPLE_CAMERAS = [
+    DemoCamera("Entrance (faces)", ("faces", "face_recognition", "examples", "short_hamilton_clip.mp4")),
+    DemoCamera("Concourse (crowd)", ("video", "mot_crowds", "MOT20-05-raw_even_shorter.mp4"), zone_capacity=15),
+    DemoCamera("Car park (incidents)", ("fights", "violence_clips", "boxer.mp4")),
+]
+SAMPLE_PEOPLE = [
+    ("Lin-Manuel Miranda (demo)", ("faces", "face_recognition", "examples", "lin-manuel-miranda.png")),
+    ("Alex Lacamoire (demo)", ("faces", "face_recognition", "examples", "alex-lacamoire.png")),
+]
+
+
+def generated_clip(target: Path) -> Path:
+    """A 10 s clip panning over photos shipped inside installed packages (for machines without samples)."""
+    if target.exists():
+        return target
+    from skimage import data
+
+    frames = [cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR)]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), 10, (640, 360))
+    for index in range(100):
+        canvas = np.full((360, 640, 3), 40, np.uint8)
+        photo = cv2.resize(frames[(index // 50) % 2], (300, 300))
+        x = 20 + (index % 50) * 6
+        canvas[30:330, x:x + 300] = photo
+        writer.write(canvas)
+    writer.release()
+    return target
+
+
+def _sample(parts: tuple[str, ...]) -> Path | None:
+    path = Path(settings.CC_SAMPLE_DATA).joinpath(*parts)
+    return path if path.is_file() else None
+
+
+def demo_setup() -> list[str]:
+    """Create (idempotently) the demo venue, cameras, zone and watchlist; return what was done."""
+    actor = get_user_model().objects.filter(groups__name="admin").first()
+    done: list[str] = []
+    venue = Venue.objects.filter(name=DEMO_VENUE).first() or venue_save(actor=actor, venue=Venue(
+        name=DEMO_VENUE, kind=Venue.Kind.STADIUM, address="Abay Ave 48", district="Almaly",
+        latitude=Decimal("43.2386"), longitude=Decimal("76.9128"), capacity=5000))
+    for spec in SAMPLE_CAMERAS:
+        clip = _sample(spec.clip) or generated_clip(Path(settings.VAR_DIR) / "demo" / "generated.mp4")
+        if Camera.objects.filter(venue=venue, name=spec.name).exists():
+            continue
+        camera = camera_save(actor=actor, camera=Camera(venue=venue, name=spec.name, stream_url=f"file://{clip}",
+                                                        loop_file=True, analysis_fps=2.0))
+        done.append(f"camera {spec.name} -> {clip}")
+        if spec.zone_capacity is not None:
+            zone_save(actor=actor, zone=Zone(camera=camera, name="Whole frame", capacity=spec.zone_capacity,
+                                             polygon=[[0, 0], [1, 0], [1, 1], [0, 1]], gathering_rate_per_min=30))
+    if actor is not None:
+        done += _demo_watchlist(actor)
+    return done
+
+
+def _demo_watchlist(actor: object) -> list[str]:
+    watchlist = Watchlist.objects.filter(name=DEMO_WATCHLIST).first() or watchlist_save(
+        actor=actor, watchlist=Watchlist(  # type: ignore[arg-type]
+            name=DEMO_WATCHLIST, category=Watchlist.Category.MISSING, owner=actor, match_threshold=0.94,
+            legal_basis="Demonstration data only (public sample photos); not a real case.",
+            requires_second_confirmation=False))
+    done = []
+    people = [(name, _sample(parts)) for name, parts in SAMPLE_PEOPLE]
+    for name, photo in people:
+        if photo is None or Subject.objects.filter(watchlist=watchlist, display_name=name).exists():
+            continue
+        subject = subject_save(actor=actor, subject=Subject(  # type: ignore[arg-type]
+            watchlist=watchlist, display_name=name, legal_basis_reference="DEMO", added_by=actor,
+            image_source="../shared/data sample", expires_at=timezone.now() + datetime.timedelta(days=365)))
+        try:
+            subject_enroll_photo(subject=subject, data=photo.read_bytes(), filename=photo.name, actor=actor)  # type: ignore[arg-type]
+            done.append(f"enrolled {name}")
+        except EnrolmentError as exc:
+            logger.warning("demo enrolment of %s failed: %s", name, exc.message)
+    return done

@@ -246,21 +246,6 @@ class TwoFactorMiddleware:
 
 # --- security headers ------------------------------------------------------------------------------------
 
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data: blob:",
-    "media-src 'self' blob:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
-
-
 class SecurityHeadersMiddleware:
     """Content-Security-Policy (self only), Permissions-Policy and cross-origin isolation headers."""
 

@@ -293,3 +293,48 @@ CELERY_BEAT_SCHEDULE["alerts-dispatch-nonce-purge"] = {
     "schedule": 600.0,
 }
 # --- end of dispatch settings ---------------------------------------------------------------------
+
+# --- security and audit (issue 8; commandcenter.security, audit.retention) ------------------------
+INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp"]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                  "commandcenter.security.SecurityHeadersMiddleware")
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+                  "django_otp.middleware.OTPMiddleware")
+MIDDLEWARE += ["commandcenter.security.DeniedAuditMiddleware", "commandcenter.security.TwoFactorMiddleware"]
+AUTHENTICATION_BACKENDS = ["commandcenter.security.ThrottledModelBackend"]
+CC_REQUIRE_2FA_FOR = env_str("CC_REQUIRE_2FA_FOR", "admin,auditor")
+if not {r.strip() for r in CC_REQUIRE_2FA_FOR.split(",") if r.strip()} <= {"dispatcher", "supervisor", "admin", "auditor"}:
+    raise ImproperlyConfigured(f"CC_REQUIRE_2FA_FOR lists unknown roles: {CC_REQUIRE_2FA_FOR!r}")
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "City Command Center")
+CC_LOGIN_MAX_FAILURES = env_int("CC_LOGIN_MAX_FAILURES", 5, minimum=2, maximum=100)
+CC_LOGIN_LOCKOUT_S = env_int("CC_LOGIN_LOCKOUT_S", 15 * 60, minimum=60, maximum=24 * 3600)
+SESSION_COOKIE_NAME = "__Host-cc_session" if HTTPS else "cc_session"  # __Host-: Secure, no Domain, Path=/
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = False  # static/js/live.js reads the token for fetch() POSTs
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+CC_CONTENT_SECURITY_POLICY = env_str("CC_CONTENT_SECURITY_POLICY") or (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "commandcenter@localhost")
+# retention periods (audit.retention.retention_run; live previews expire by CC_PREVIEW_TTL_S)
+CC_RETENTION_UNCONFIRMED_EVIDENCE_DAYS = env_int("CC_RETENTION_UNCONFIRMED_EVIDENCE_DAYS", 30, minimum=1)
+CC_RETENTION_CONFIRMED_EVIDENCE_DAYS = env_int("CC_RETENTION_CONFIRMED_EVIDENCE_DAYS", 365, minimum=1)
+CC_RETENTION_AUDIT_DAYS = env_int("CC_RETENTION_AUDIT_DAYS", 5 * 365 + 1, minimum=365)
+CC_RETENTION_SUBJECT_GRACE_DAYS = env_int("CC_RETENTION_SUBJECT_GRACE_DAYS", 7, minimum=0, maximum=90)
+CC_SUBJECT_EXPIRY_NOTICE_DAYS = env_int("CC_SUBJECT_EXPIRY_NOTICE_DAYS", 14, minimum=1, maximum=180)
+if CC_RETENTION_CONFIRMED_EVIDENCE_DAYS < CC_RETENTION_UNCONFIRMED_EVIDENCE_DAYS:
+    raise ImproperlyConfigured("confirmed evidence must be kept at least as long as unconfirmed evidence")
+CELERY_BEAT_SCHEDULE["audit-retention"] = {"task": "audit.tasks.retention", "schedule": 6 * 3600.0,
+                                           "options": {"expires": 3600.0}}
+CELERY_BEAT_SCHEDULE["audit-notify-expiring"] = {"task": "audit.tasks.notify_expiring", "schedule": 6 * 3600.0,
+                                                 "options": {"expires": 3600.0}}
+# --- end of security and audit settings -----------------------------------------------------------

@@ -5,14 +5,15 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from alerts import views as alert_views
 from alerts.api import AlertViewSet
 from alerts.api_dispatch import DeliveryViewSet
 from alerts.webhooks import cad_status
-from commandcenter import views
+from commandcenter import auth_views, views
 from venues.api import CameraViewSet, VenueViewSet, ZoneViewSet
 from watchlists import views as watchlist_views
 from watchlists.api import PhotoCheckViewSet, SubjectViewSet, WatchlistViewSet
@@ -29,7 +30,10 @@ router.register("deliveries", DeliveryViewSet, basename="delivery")
 
 urlpatterns = [
     path("", include("alerts.urls")),
-    path("login/", alert_views.LoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/verify/", auth_views.otp_verify, name="otp-verify"),
+    path("login/2fa-setup/", auth_views.otp_setup, name="otp-setup"),
+    path("audit/", include("audit.urls")),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("evidence/<uuid:evidence_id>/", alert_views.evidence_file, name="evidence-file"),
     path("faces/templates/<uuid:template_id>/crop.jpg", watchlist_views.template_crop, name="template-crop"),
@@ -38,6 +42,8 @@ urlpatterns = [
     path("api/cad/status/", cad_status, name="cad-status"),  # signed CAD webhook, no session
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),  # CSP: no inline JS
+    # one sign-in page for everybody: throttled, audited, second factor for admins
+    path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True), name="admin-login-redirect"),
     path("admin/", admin.site.urls),
 ]

@@ -103,8 +103,14 @@ def api_client():  # type: ignore[no-untyped-def]
 def venue(db):  # type: ignore[no-untyped-def]
     from venues.models import Venue
 
-    return Venue.objects.create(name="Club Almaty", kind="entertainment", district="Medeu",
-                                latitude="43.238949", longitude="76.889709", capacity=800)
+    return Venue.objects.create(
+        name="Club Almaty",
+        kind="entertainment",
+        district="Medeu",
+        latitude="43.238949",
+        longitude="76.889709",
+        capacity=800,
+    )
 
 
 @pytest.fixture
@@ -118,5 +124,10 @@ def camera(venue):  # type: ignore[no-untyped-def]
 def watchlist(admin_user):  # type: ignore[no-untyped-def]
     from watchlists.models import Watchlist
 
-    return Watchlist.objects.create(name="Wanted persons", category="wanted", legal_basis="Court order 12/2026",
-                                    owner=admin_user, match_threshold=0.93)
+    return Watchlist.objects.create(
+        name="Wanted persons",
+        category="wanted",
+        legal_basis="Court order 12/2026",
+        owner=admin_user,
+        match_threshold=0.93,
+    )

@@ -49,18 +49,35 @@ def tree_memory(root: psutil.Process) -> dict[str, float]:
             rss = proc.memory_info().rss / 2**20
         except psutil.Error:
             continue
-        name = ("streams worker" if "-Q streams" in cmd else "jobs worker" if "-Q default" in cmd
-                else "beat" if " beat" in cmd else "web (daphne)" if "daphne" in cmd
-                else "postgres" if "postgres" in cmd else "redis" if "redis-server" in cmd
-                else "launcher/honcho")
+        name = (
+            "streams worker"
+            if "-Q streams" in cmd
+            else "jobs worker"
+            if "-Q default" in cmd
+            else "beat"
+            if " beat" in cmd
+            else "web (daphne)"
+            if "daphne" in cmd
+            else "postgres"
+            if "postgres" in cmd
+            else "redis"
+            if "redis-server" in cmd
+            else "launcher/honcho"
+        )
         sizes[name] = sizes.get(name, 0.0) + rss
     return sizes
 
 
 def run_once(env: dict[str, str], port: int) -> tuple[float, dict[str, float]]:
     started = time.perf_counter()
-    proc = subprocess.Popen([PY, "-m", "commandcenter.launcher", "run"], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [PY, "-m", "commandcenter.launcher", "run"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/login/", 300)
         elapsed = time.perf_counter() - started
@@ -81,8 +98,13 @@ def run_once(env: dict[str, str], port: int) -> tuple[float, dict[str, float]]:
 def baseline(env: dict[str, str]) -> float:
     port = free_port()
     started = time.perf_counter()
-    proc = subprocess.Popen([str(Path(PY).parent / "daphne"), "-p", str(port), "commandcenter.asgi:application"],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(Path(PY).parent / "daphne"), "-p", str(port), "commandcenter.asgi:application"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/login/", 120)
         return time.perf_counter() - started
@@ -95,8 +117,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cc-startup-") as var:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-        env.update(CC_VAR_DIR=var, PORT=str(port), CC_EMBEDDED_PG_PORT=str(free_port()),
-                   CC_EMBEDDED_REDIS_PORT=str(free_port()), DEEPFACE_HOME=str(REPO / "var" / "deepface"))
+        env.update(
+            CC_VAR_DIR=var,
+            PORT=str(port),
+            CC_EMBEDDED_PG_PORT=str(free_port()),
+            CC_EMBEDDED_REDIS_PORT=str(free_port()),
+            DEEPFACE_HOME=str(REPO / "var" / "deepface"),
+        )
         cold, _ = run_once(env, port)
         warm, memory = run_once(env, port)
         from commandcenter import embedded
@@ -110,8 +137,10 @@ def main() -> None:
             embedded.stop_services(config)
     print(f"run command -> login page served, fresh var/ (initdb, migrate, demo): {cold:6.1f} s")
     print(f"run command -> login page served, warm restart:                      {warm:6.1f} s")
-    print(f"baseline: bare daphne with services up:                              {bare:6.1f} s "
-          f"(warm run = {warm / bare:.1f}x baseline)")
+    print(
+        f"baseline: bare daphne with services up:                              {bare:6.1f} s "
+        f"(warm run = {warm / bare:.1f}x baseline)"
+    )
     print("resident memory per process (MiB, after workers loaded):")
     for name, mib in sorted(memory.items()):
         print(f"  {name:<18} {mib:8.1f}")

@@ -59,7 +59,7 @@ def generated_clip(target: Path) -> Path:
         canvas = np.full((360, 640, 3), 40, np.uint8)
         photo = cv2.resize(frames[(index // 50) % 2], (300, 300))
         x = 20 + (index % 50) * 6
-        canvas[30:330, x:x + 300] = photo
+        canvas[30:330, x : x + 300] = photo
         writer.write(canvas)
     writer.release()
     return target
@@ -74,19 +74,38 @@ def demo_setup() -> list[str]:
     """Create (idempotently) the demo venue, cameras, zone and watchlist; return what was done."""
     actor = get_user_model().objects.filter(groups__name="admin").first()
     done: list[str] = []
-    venue = Venue.objects.filter(name=DEMO_VENUE).first() or venue_save(actor=actor, venue=Venue(
-        name=DEMO_VENUE, kind=Venue.Kind.STADIUM, address="Abay Ave 48", district="Almaly",
-        latitude=Decimal("43.2386"), longitude=Decimal("76.9128"), capacity=5000))
+    venue = Venue.objects.filter(name=DEMO_VENUE).first() or venue_save(
+        actor=actor,
+        venue=Venue(
+            name=DEMO_VENUE,
+            kind=Venue.Kind.STADIUM,
+            address="Abay Ave 48",
+            district="Almaly",
+            latitude=Decimal("43.2386"),
+            longitude=Decimal("76.9128"),
+            capacity=5000,
+        ),
+    )
     for spec in SAMPLE_CAMERAS:
         clip = _sample(spec.clip) or generated_clip(Path(settings.VAR_DIR) / "demo" / "generated.mp4")
         if Camera.objects.filter(venue=venue, name=spec.name).exists():
             continue
-        camera = camera_save(actor=actor, camera=Camera(venue=venue, name=spec.name, stream_url=f"file://{clip}",
-                                                        loop_file=True, analysis_fps=2.0))
+        camera = camera_save(
+            actor=actor,
+            camera=Camera(venue=venue, name=spec.name, stream_url=f"file://{clip}", loop_file=True, analysis_fps=2.0),
+        )
         done.append(f"camera {spec.name} -> {clip}")
         if spec.zone_capacity is not None:
-            zone_save(actor=actor, zone=Zone(camera=camera, name="Whole frame", capacity=spec.zone_capacity,
-                                             polygon=[[0, 0], [1, 0], [1, 1], [0, 1]], gathering_rate_per_min=30))
+            zone_save(
+                actor=actor,
+                zone=Zone(
+                    camera=camera,
+                    name="Whole frame",
+                    capacity=spec.zone_capacity,
+                    polygon=[[0, 0], [1, 0], [1, 1], [0, 1]],
+                    gathering_rate_per_min=30,
+                ),
+            )
     if actor is not None:
         done += _demo_watchlist(actor)
     return done
@@ -94,18 +113,32 @@ def demo_setup() -> list[str]:
 
 def _demo_watchlist(actor: object) -> list[str]:
     watchlist = Watchlist.objects.filter(name=DEMO_WATCHLIST).first() or watchlist_save(
-        actor=actor, watchlist=Watchlist(  # type: ignore[arg-type]
-            name=DEMO_WATCHLIST, category=Watchlist.Category.MISSING, owner=actor, match_threshold=0.94,
+        actor=actor,
+        watchlist=Watchlist(  # type: ignore[arg-type]
+            name=DEMO_WATCHLIST,
+            category=Watchlist.Category.MISSING,
+            owner=actor,
+            match_threshold=0.94,
             legal_basis="Demonstration data only (public sample photos); not a real case.",
-            requires_second_confirmation=False))
+            requires_second_confirmation=False,
+        ),
+    )
     done = []
     people = [(name, _sample(parts)) for name, parts in SAMPLE_PEOPLE]
     for name, photo in people:
         if photo is None or Subject.objects.filter(watchlist=watchlist, display_name=name).exists():
             continue
-        subject = subject_save(actor=actor, subject=Subject(  # type: ignore[arg-type]
-            watchlist=watchlist, display_name=name, legal_basis_reference="DEMO", added_by=actor,
-            image_source="../shared/data sample", expires_at=timezone.now() + datetime.timedelta(days=365)))
+        subject = subject_save(
+            actor=actor,
+            subject=Subject(  # type: ignore[arg-type]
+                watchlist=watchlist,
+                display_name=name,
+                legal_basis_reference="DEMO",
+                added_by=actor,
+                image_source="../shared/data sample",
+                expires_at=timezone.now() + datetime.timedelta(days=365),
+            ),
+        )
         try:
             subject_enroll_photo(subject=subject, data=photo.read_bytes(), filename=photo.name, actor=actor)  # type: ignore[arg-type]
             done.append(f"enrolled {name}")

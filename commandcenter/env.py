@@ -80,9 +80,7 @@ def env_list(name: str, default: list[str], environ: Mapping[str, str] | None = 
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def _check_bounds(
-    name: str, value: float, minimum: float | None, maximum: float | None
-) -> None:
+def _check_bounds(name: str, value: float, minimum: float | None, maximum: float | None) -> None:
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
     if maximum is not None and value > maximum:
@@ -128,7 +126,5 @@ def check_redis_url(url: str) -> str:
     """Validate a redis:// URL (or unix socket) and return it."""
     scheme = urlsplit(url).scheme
     if scheme not in {"redis", "rediss", "unix"}:
-        raise ImproperlyConfigured(
-            f"REDIS_URL must start with redis://, rediss:// or unix://, got scheme {scheme!r}"
-        )
+        raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or unix://, got scheme {scheme!r}")
     return url

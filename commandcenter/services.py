@@ -32,7 +32,12 @@ def user_ensure(
         user.save()
         user.groups.set([Group.objects.get(name=role)])
         OperatorScope.objects.update_or_create(user=user, defaults={"all_venues": all_venues})
-        access_record(user=actor, action=AccessEvent.Action.CREATE if created else AccessEvent.Action.UPDATE,
-                      object_type="auth.user", object_id=user.pk, username="system" if actor is None else "",
-                      detail={"role": role})
+        access_record(
+            user=actor,
+            action=AccessEvent.Action.CREATE if created else AccessEvent.Action.UPDATE,
+            object_type="auth.user",
+            object_id=user.pk,
+            username="system" if actor is None else "",
+            detail={"role": role},
+        )
     return user, created

@@ -53,14 +53,22 @@ class VenueAdmin(ServiceAdmin):
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["csv_file"]
             try:
-                report = fleet_import(data=upload.read(), actor=request.user,  # type: ignore[arg-type]
-                                      dry_run=form.cleaned_data["dry_run"])
+                report = fleet_import(
+                    data=upload.read(),
+                    actor=request.user,  # type: ignore[arg-type]
+                    dry_run=form.cleaned_data["dry_run"],
+                )
             except FleetFileError as exc:
                 form.add_error("csv_file", str(exc))
             else:
                 messages.info(request, f"Import finished: {report.counts()}")
-        context = {**self.admin_site.each_context(request), "form": form, "report": report,
-                   "title": "Import venues and cameras", "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "report": report,
+            "title": "Import venues and cameras",
+            "opts": self.model._meta,
+        }
         return render(request, "admin/venues/venue/import.html", context)
 
 
@@ -93,9 +101,22 @@ class CameraAdmin(ServiceAdmin):
     readonly_fields = ["health_state", "health_changed_at", "last_error", "health_stats"]
     fieldsets = [
         (None, {"fields": ["venue", "name", "stream_url", "rtsp_transport", "loop_file", "enabled"]}),
-        ("Analysis", {"fields": ["analysis_fps", "face_recognition_enabled", "crowd_enabled", "fight_enabled",
-                                 "sensitivity", "min_duration_s", "cooldown_s", "offline_after_s",
-                                 "only_when_open"]}),
+        (
+            "Analysis",
+            {
+                "fields": [
+                    "analysis_fps",
+                    "face_recognition_enabled",
+                    "crowd_enabled",
+                    "fight_enabled",
+                    "sensitivity",
+                    "min_duration_s",
+                    "cooldown_s",
+                    "offline_after_s",
+                    "only_when_open",
+                ]
+            },
+        ),
         ("Health", {"fields": ["health_state", "health_changed_at", "last_error", "health_stats"]}),
     ]
     inlines = [ZoneInline]

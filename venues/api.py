@@ -17,8 +17,19 @@ class VenueSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
     class Meta:
         model = Venue
-        fields = ["id", "name", "kind", "address", "district", "latitude", "longitude", "capacity", "active",
-                  "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "address",
+            "district",
+            "latitude",
+            "longitude",
+            "capacity",
+            "active",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "created_at", "updated_at"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -34,12 +45,39 @@ class CameraSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
     class Meta:
         model = Camera
-        fields = ["id", "venue", "name", "stream_url", "rtsp_transport", "loop_file", "enabled", "analysis_fps",
-                  "face_recognition_enabled", "crowd_enabled", "fight_enabled", "sensitivity", "min_duration_s",
-                  "cooldown_s", "offline_after_s", "only_when_open", "health_state", "health_changed_at",
-                  "last_error", "health_stats", "created_at", "updated_at"]
-        read_only_fields = ["id", "health_state", "health_changed_at", "last_error", "health_stats",
-                            "created_at", "updated_at"]
+        fields = [
+            "id",
+            "venue",
+            "name",
+            "stream_url",
+            "rtsp_transport",
+            "loop_file",
+            "enabled",
+            "analysis_fps",
+            "face_recognition_enabled",
+            "crowd_enabled",
+            "fight_enabled",
+            "sensitivity",
+            "min_duration_s",
+            "cooldown_s",
+            "offline_after_s",
+            "only_when_open",
+            "health_state",
+            "health_changed_at",
+            "last_error",
+            "health_stats",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "health_state",
+            "health_changed_at",
+            "last_error",
+            "health_stats",
+            "created_at",
+            "updated_at",
+        ]
 
     def validate_venue(self, venue: Venue) -> Venue:
         if not venues_for(self.context["request"].user).filter(pk=venue.pk).exists():

@@ -16,8 +16,14 @@ from venues.models import Camera, Venue
 from venues.services import camera_save, venue_save
 
 REQUIRED_COLUMNS = {"venue", "camera", "stream_url"}
-VENUE_COLUMNS = {"kind": "kind", "address": "address", "district": "district", "latitude": "latitude",
-                 "longitude": "longitude", "capacity": "capacity"}
+VENUE_COLUMNS = {
+    "kind": "kind",
+    "address": "address",
+    "district": "district",
+    "latitude": "latitude",
+    "longitude": "longitude",
+    "capacity": "capacity",
+}
 CAMERA_COLUMNS = {"enabled": "enabled", "analysis_fps": "analysis_fps", "rtsp_transport": "rtsp_transport"}
 MAX_ROWS = 20_000
 

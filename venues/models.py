@@ -32,15 +32,26 @@ class Venue(models.Model):
     address = models.CharField(_("address"), max_length=300, blank=True)
     district = models.CharField(_("district"), max_length=100, blank=True, db_index=True)
     latitude = models.DecimalField(
-        _("latitude"), max_digits=9, decimal_places=6, null=True, blank=True,
+        _("latitude"),
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(Decimal(-90)), MaxValueValidator(Decimal(90))],
     )
     longitude = models.DecimalField(
-        _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True,
+        _("longitude"),
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(Decimal(-180)), MaxValueValidator(Decimal(180))],
     )
     capacity = models.IntegerField(
-        _("capacity"), null=True, blank=True, validators=[MinValueValidator(0)],
+        _("capacity"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
         help_text=_("Licensed number of people on site."),
     )
     active = models.BooleanField(_("active"), default=True)
@@ -52,7 +63,9 @@ class Venue(models.Model):
         verbose_name = _("venue")
         verbose_name_plural = _("venues")
         constraints = [
-            models.CheckConstraint(condition=Q(capacity__isnull=True) | Q(capacity__gte=0), name="venue_capacity_not_negative"),
+            models.CheckConstraint(
+                condition=Q(capacity__isnull=True) | Q(capacity__gte=0), name="venue_capacity_not_negative"
+            ),
             models.CheckConstraint(
                 condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90), name="venue_latitude_range"
             ),
@@ -126,10 +139,14 @@ class Camera(models.Model):
     venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="cameras")
     name = models.CharField(_("name"), max_length=200)
     stream_url = models.CharField(
-        _("stream URL"), max_length=1000, validators=[validate_stream_url],
+        _("stream URL"),
+        max_length=1000,
+        validators=[validate_stream_url],
         help_text=_("rtsp://, rtsps://, http(s):// (MJPEG) or file:///path/to/video"),
     )
-    rtsp_transport = models.CharField(_("RTSP transport"), max_length=3, choices=Transport.choices, default=Transport.TCP)
+    rtsp_transport = models.CharField(
+        _("RTSP transport"), max_length=3, choices=Transport.choices, default=Transport.TCP
+    )
     loop_file = models.BooleanField(_("loop file sources"), default=False, help_text=_("For demos and soak tests."))
     enabled = models.BooleanField(_("enabled"), default=True)
 
@@ -140,7 +157,9 @@ class Camera(models.Model):
     crowd_enabled = models.BooleanField(_("crowd counting"), default=True)
     fight_enabled = models.BooleanField(_("fight and aggression detection"), default=True)
     sensitivity = models.FloatField(
-        _("sensitivity"), default=0.5, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        _("sensitivity"),
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text=_("0 = fewest alerts, 1 = most; shifts incident thresholds."),
     )
     min_duration_s = models.FloatField(
@@ -152,15 +171,15 @@ class Camera(models.Model):
     offline_after_s = models.PositiveIntegerField(
         _("offline after silence (s)"), default=30, validators=[MinValueValidator(5), MaxValueValidator(3600)]
     )
-    only_when_open = models.BooleanField(
-        _("incident detection only during opening hours"), default=False
-    )
+    only_when_open = models.BooleanField(_("incident detection only during opening hours"), default=False)
 
     health_state = models.CharField(_("health"), max_length=10, choices=Health.choices, default=Health.UNKNOWN)
     health_changed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=500, blank=True)
     health_stats = models.JSONField(
-        _("health figures"), default=dict, blank=True,
+        _("health figures"),
+        default=dict,
+        blank=True,
         help_text=_("Last reported fps, lag, drops and per-stage milliseconds."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -175,10 +194,16 @@ class Camera(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["venue", "name"], name="camera_unique_name_per_venue"),
             models.CheckConstraint(condition=Q(analysis_fps__gte=0.2, analysis_fps__lte=15.0), name="camera_fps_range"),
-            models.CheckConstraint(condition=Q(sensitivity__gte=0.0, sensitivity__lte=1.0), name="camera_sensitivity_range"),
-            models.CheckConstraint(condition=Q(min_duration_s__gte=0.0, min_duration_s__lte=30.0), name="camera_min_duration_range"),
+            models.CheckConstraint(
+                condition=Q(sensitivity__gte=0.0, sensitivity__lte=1.0), name="camera_sensitivity_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_duration_s__gte=0.0, min_duration_s__lte=30.0), name="camera_min_duration_range"
+            ),
             models.CheckConstraint(condition=Q(cooldown_s__gte=10, cooldown_s__lte=3600), name="camera_cooldown_range"),
-            models.CheckConstraint(condition=Q(offline_after_s__gte=5, offline_after_s__lte=3600), name="camera_offline_range"),
+            models.CheckConstraint(
+                condition=Q(offline_after_s__gte=5, offline_after_s__lte=3600), name="camera_offline_range"
+            ),
             models.CheckConstraint(
                 condition=Q(stream_url__regex=r"^(rtsps?|https?|file)://"), name="camera_stream_url_scheme"
             ),
@@ -199,12 +224,15 @@ class Zone(models.Model):
     camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="zones")
     name = models.CharField(_("name"), max_length=100)
     polygon = models.JSONField(
-        _("polygon"), validators=[validate_polygon],
+        _("polygon"),
+        validators=[validate_polygon],
         help_text=_("List of [x, y] points, each a fraction 0-1 of frame width and height."),
     )
     capacity = models.IntegerField(_("capacity"), null=True, blank=True, validators=[MinValueValidator(0)])
     gathering_rate_per_min = models.FloatField(
-        _("rapid gathering rate (people/min)"), null=True, blank=True,
+        _("rapid gathering rate (people/min)"),
+        null=True,
+        blank=True,
         validators=[MinValueValidator(0.5), MaxValueValidator(1000.0)],
     )
     enabled = models.BooleanField(_("enabled"), default=True)
@@ -215,9 +243,12 @@ class Zone(models.Model):
         verbose_name_plural = _("zones")
         constraints = [
             models.UniqueConstraint(fields=["camera", "name"], name="zone_unique_name_per_camera"),
-            models.CheckConstraint(condition=Q(capacity__isnull=True) | Q(capacity__gte=0), name="zone_capacity_not_negative"),
             models.CheckConstraint(
-                condition=Q(gathering_rate_per_min__isnull=True) | Q(gathering_rate_per_min__gte=0.5, gathering_rate_per_min__lte=1000),
+                condition=Q(capacity__isnull=True) | Q(capacity__gte=0), name="zone_capacity_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(gathering_rate_per_min__isnull=True)
+                | Q(gathering_rate_per_min__gte=0.5, gathering_rate_per_min__lte=1000),
                 name="zone_gathering_rate_range",
             ),
         ]

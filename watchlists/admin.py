@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import uuid
 from pathlib import Path
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -30,8 +29,14 @@ class WatchlistAdmin(ServiceAdmin):
     save_service = services.watchlist_save
     save_kwarg = "watchlist"
     delete_service = services.object_delete
-    list_display = ["name", "category", "match_threshold", "expected_false_alerts", "requires_second_confirmation",
-                    "active"]
+    list_display = [
+        "name",
+        "category",
+        "match_threshold",
+        "expected_false_alerts",
+        "requires_second_confirmation",
+        "active",
+    ]
     list_filter = ["category", "active"]
     readonly_fields = ["expected_false_alerts"]
 
@@ -77,9 +82,15 @@ class WatchlistAdmin(ServiceAdmin):
             job_progress_set(job_id, state="queued", done=0, total=0)
             watchlist_import_job.delay(job_id, str(watchlist.pk), str(target), request.user.pk)
             return HttpResponseRedirect(f"{request.path}?job={job_id}")
-        context = {**self.admin_site.each_context(request), "form": form, "watchlist": watchlist, "job_id": job_id,
-                   "status_url": reverse("admin:watchlists_watchlist_import_status", args=[job_id]) if job_id else "",
-                   "title": f"Bulk enrolment into {watchlist.name}", "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "watchlist": watchlist,
+            "job_id": job_id,
+            "status_url": reverse("admin:watchlists_watchlist_import_status", args=[job_id]) if job_id else "",
+            "title": f"Bulk enrolment into {watchlist.name}",
+            "opts": self.model._meta,
+        }
         return render(request, "admin/watchlists/watchlist/import.html", context)
 
     def import_status(self, request: HttpRequest, job_id: str) -> JsonResponse:
@@ -112,6 +123,7 @@ class FaceTemplateInline(admin.TabularInline):  # type: ignore[type-arg]
     def crop(self, obj: FaceTemplate) -> str:
         url = reverse("template-crop", args=[obj.pk])
         return format_html('<img src="{}?purpose=admin" alt="" style="height:80px">', url)
+
     extra = 0
     can_delete = True
 
@@ -127,10 +139,16 @@ class SubjectAdmin(ServiceAdmin):
     readonly_fields = ["added_by", "created_at", "updated_at"]
     inlines = [FaceTemplateInline]
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: dict[str, Any] | None = None) -> Any:
-        access_record(user=request.user, action=AccessEvent.Action.VIEW, object_type="watchlists.subject",
-                      object_id=object_id, detail={"via": "admin"})
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        access_record(
+            user=request.user,
+            action=AccessEvent.Action.VIEW,
+            object_type="watchlists.subject",
+            object_id=object_id,
+            detail={"via": "admin"},
+        )
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
@@ -152,16 +170,27 @@ class SubjectAdmin(ServiceAdmin):
         if request.method == "POST" and form.is_valid():
             photo = form.cleaned_data["photo"]
             try:
-                subject_enroll_photo(subject=subject, data=photo.read(), filename=photo.name, actor=request.user,
-                                     choose=form.cleaned_data.get("choose"))
+                subject_enroll_photo(
+                    subject=subject,
+                    data=photo.read(),
+                    filename=photo.name,
+                    actor=request.user,
+                    choose=form.cleaned_data.get("choose"),
+                )
             except EnrolmentError as exc:
                 form.add_error("photo", exc.message)
                 faces = exc.as_dict().get("faces", [])
             else:
                 messages.success(request, "Photo enrolled.")
                 return HttpResponseRedirect(reverse("admin:watchlists_subject_change", args=[subject.pk]))
-        context = {**self.admin_site.each_context(request), "form": form, "subject": subject, "faces": faces,
-                   "title": f"Enrol a photo of {subject.display_name}", "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "subject": subject,
+            "faces": faces,
+            "title": f"Enrol a photo of {subject.display_name}",
+            "opts": self.model._meta,
+        }
         return render(request, "admin/watchlists/subject/enrol.html", context)
 
 

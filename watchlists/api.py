@@ -7,13 +7,13 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.exceptions import NotFound
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from commandcenter.api import ServiceModelViewSet
 from audit.services import access_record
+from commandcenter.api import ServiceModelViewSet
 from watchlists import selectors, services
 from watchlists.enrolment import EnrolmentError, subject_enroll_photo
 from watchlists.identify import photo_check
@@ -27,8 +27,18 @@ class WatchlistSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
 
     class Meta:
         model = Watchlist
-        fields = ["id", "name", "category", "legal_basis", "owner", "match_threshold",
-                  "requires_second_confirmation", "active", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "category",
+            "legal_basis",
+            "owner",
+            "match_threshold",
+            "requires_second_confirmation",
+            "active",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "owner", "created_at", "updated_at"]
 
     def validate_match_threshold(self, value: float) -> float:
@@ -54,8 +64,21 @@ class SubjectSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
     class Meta:
         model = Subject
-        fields = ["id", "watchlist", "display_name", "reference_number", "notes", "legal_basis_reference",
-                  "image_source", "added_by", "expires_at", "status", "templates", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "watchlist",
+            "display_name",
+            "reference_number",
+            "notes",
+            "legal_basis_reference",
+            "image_source",
+            "added_by",
+            "expires_at",
+            "status",
+            "templates",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "added_by", "templates", "created_at", "updated_at"]
         extra_kwargs = {"expires_at": {"required": True, "allow_null": False}}
 
@@ -81,24 +104,45 @@ class PhotoUploadSerializer(serializers.Serializer):  # type: ignore[type-arg]
 class EnrolPhotoMixin:
     """`POST /api/subjects/<id>/photos/` (multipart) adds a face template to a subject."""
 
-    @action(detail=True, methods=["post"], url_path="photos", parser_classes=[MultiPartParser, FormParser],
-            serializer_class=PhotoUploadSerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="photos",
+        parser_classes=[MultiPartParser, FormParser],
+        serializer_class=PhotoUploadSerializer,
+    )
     def photos(self, request: Request, pk: str | None = None) -> Response:
         if not request.user.has_perm("watchlists.add_facetemplate"):
-            access_record(user=request.user, action="denied", object_type="watchlists.facetemplate",
-                          detail={"permission": "watchlists.add_facetemplate"})
+            access_record(
+                user=request.user,
+                action="denied",
+                object_type="watchlists.facetemplate",
+                detail={"permission": "watchlists.add_facetemplate"},
+            )
             return Response({"detail": "Your role cannot enrol photos."}, status=status.HTTP_403_FORBIDDEN)
         subject = self.get_object()  # type: ignore[attr-defined]
         upload = PhotoUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         photo = upload.validated_data["photo"]
         try:
-            template = subject_enroll_photo(subject=subject, data=photo.read(), filename=photo.name,
-                                            actor=request.user, choose=upload.validated_data.get("choose"))
+            template = subject_enroll_photo(
+                subject=subject,
+                data=photo.read(),
+                filename=photo.name,
+                actor=request.user,
+                choose=upload.validated_data.get("choose"),
+            )
         except EnrolmentError as exc:
             return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
-        return Response({"id": str(template.pk), "quality_score": template.quality_score, "box": template.box,
-                         "model_name": template.model_name}, status=status.HTTP_201_CREATED)
+        return Response(
+            {
+                "id": str(template.pk),
+                "quality_score": template.quality_score,
+                "box": template.box,
+                "model_name": template.model_name,
+            },
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class PhotoCheckSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -119,14 +163,19 @@ class PhotoCheckViewSet(viewsets.ViewSet):
 
     def create(self, request: Request) -> Response:
         if not request.user.has_perm("watchlists.check_photo"):
-            access_record(user=request.user, action="denied", object_type="watchlists.photo_check",
-                          detail={"permission": "watchlists.check_photo"})
+            access_record(
+                user=request.user,
+                action="denied",
+                object_type="watchlists.photo_check",
+                detail={"permission": "watchlists.check_photo"},
+            )
             return Response({"detail": "Your role cannot check photos."}, status=status.HTTP_403_FORBIDDEN)
         params = PhotoCheckSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         try:
-            faces = photo_check(user=request.user, data=params.validated_data["photo"].read(),
-                                purpose=params.validated_data["purpose"])
+            faces = photo_check(
+                user=request.user, data=params.validated_data["photo"].read(), purpose=params.validated_data["purpose"]
+            )
         except EnrolmentError as exc:
             return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
         return Response({"faces": faces})
@@ -162,15 +211,19 @@ class SubjectViewSet(EnrolPhotoMixin, ServiceModelViewSet):
         selectors.subject_list(user=request.user)
         response = super().list(request, *args, **kwargs)
         shown = [row["id"] for row in response.data.get("results", [])]
-        selectors.subject_list_audit(user=request.user, subjects=Subject.objects.filter(pk__in=shown),
-                                     purpose=request.query_params.get("purpose", ""),
-                                     query=dict(request.query_params.items()))
+        selectors.subject_list_audit(
+            user=request.user,
+            subjects=Subject.objects.filter(pk__in=shown),
+            purpose=request.query_params.get("purpose", ""),
+            query=dict(request.query_params.items()),
+        )
         return response
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         try:
-            subject = selectors.subject_get(user=request.user, subject_id=kwargs["pk"],
-                                            purpose=request.query_params.get("purpose", ""))
+            subject = selectors.subject_get(
+                user=request.user, subject_id=kwargs["pk"], purpose=request.query_params.get("purpose", "")
+            )
         except (Subject.DoesNotExist, DjangoValidationError) as exc:
             raise NotFound() from exc
         return Response(self.get_serializer(subject).data)

@@ -125,8 +125,9 @@ def watchlist_import(
         try:
             subject = _subject_for(row, watchlist, actor, subjects)
             item.subject_id = str(subject.pk)
-            template = subject_enroll_photo(subject=subject, data=photos.read(item.photo), filename=item.photo,
-                                            actor=actor)
+            template = subject_enroll_photo(
+                subject=subject, data=photos.read(item.photo), filename=item.photo, actor=actor
+            )
             item.template_id = str(template.pk)
         except EnrolmentError as exc:
             item.error, item.code = exc.message, exc.code
@@ -136,8 +137,9 @@ def watchlist_import(
     return report
 
 
-def _subject_for(row: dict[str, str], watchlist: Watchlist, actor: AbstractBaseUser,
-                 subjects: dict[str, Subject]) -> Subject:
+def _subject_for(
+    row: dict[str, str], watchlist: Watchlist, actor: AbstractBaseUser, subjects: dict[str, Subject]
+) -> Subject:
     name = row.get("name", "")
     if not name:
         raise EnrolmentError("bad_row", "The name is empty.")
@@ -148,12 +150,17 @@ def _subject_for(row: dict[str, str], watchlist: Watchlist, actor: AbstractBaseU
         return subjects[key]
     from watchlists.services import subject_save
 
-    existing = Subject.objects.filter(watchlist=watchlist, display_name=name,
-                                      reference_number=row.get("reference", "")).first()
+    existing = Subject.objects.filter(
+        watchlist=watchlist, display_name=name, reference_number=row.get("reference", "")
+    ).first()
     subject = existing or Subject(
-        watchlist=watchlist, display_name=name, reference_number=row.get("reference", ""),
+        watchlist=watchlist,
+        display_name=name,
+        reference_number=row.get("reference", ""),
         legal_basis_reference=row.get("legal_basis_reference") or watchlist.legal_basis[:300],
-        image_source=row.get("image_source", "bulk import"), added_by=actor, expires_at=_expiry(row.get("expires_at", "")),
+        image_source=row.get("image_source", "bulk import"),
+        added_by=actor,
+        expires_at=_expiry(row.get("expires_at", "")),
     )
     if existing is None:
         try:

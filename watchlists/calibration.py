@@ -20,9 +20,9 @@ def calibration_path(model_name: str | None = None) -> Path:
 
 
 def _embed_folder(folder: Path, names: set[str]) -> dict[str, Any]:
+    from workers.faces.base import largest_first
     from workers.faces.detectors import build_detector
     from workers.faces.embedders import build_embedder
-    from workers.faces.base import largest_first
     from workers.faces.image import decode_image
 
     detector, embedder = build_detector(settings.CC_FACE_DETECTOR), build_embedder(settings.CC_FACE_MODEL)
@@ -69,12 +69,20 @@ def calibrate(folder: Path, *, target_fmr: float, watchlist_size: int) -> dict[s
     roc = cal.roc_points(genuine, impostor)
     step = max(1, len(roc) // ROC_POINTS)
     return {
-        "model": settings.CC_FACE_MODEL, "photos": len(vectors),
-        "genuine": _stats(cal.distance_stats(genuine)), "impostor": _stats(cal.distance_stats(impostor)),
-        "auc": cal.roc_auc(genuine, impostor), "best_threshold": best_threshold, "best_accuracy": best_accuracy,
-        "target_fmr": target_fmr, "threshold_for_target": cal.threshold_for_fmr(impostor, target_fmr),
-        "shipped_threshold": shipped, "shipped_fmr": fmr, "shipped_fmr_empirical": empirical,
-        "shipped_fmr_fit": fitted, "watchlist_size": watchlist_size,
+        "model": settings.CC_FACE_MODEL,
+        "photos": len(vectors),
+        "genuine": _stats(cal.distance_stats(genuine)),
+        "impostor": _stats(cal.distance_stats(impostor)),
+        "auc": cal.roc_auc(genuine, impostor),
+        "best_threshold": best_threshold,
+        "best_accuracy": best_accuracy,
+        "target_fmr": target_fmr,
+        "threshold_for_target": cal.threshold_for_fmr(impostor, target_fmr),
+        "shipped_threshold": shipped,
+        "shipped_fmr": fmr,
+        "shipped_fmr_empirical": empirical,
+        "shipped_fmr_fit": fitted,
+        "watchlist_size": watchlist_size,
         "false_alerts_per_10k": cal.expected_false_alerts(fmr, watchlist_size),
         "roc": [{"threshold": p.threshold, "fmr": p.fmr, "tmr": 1 - p.fnmr} for p in roc[::step]],
         "impostor_distances": sorted(impostor),
@@ -82,8 +90,16 @@ def calibrate(folder: Path, *, target_fmr: float, watchlist_size: int) -> dict[s
 
 
 def _stats(stats: Any) -> dict[str, float]:
-    return {"count": stats.count, "mean": stats.mean, "std": stats.std, "min": stats.minimum,
-            "p5": stats.p05, "median": stats.median, "p95": stats.p95, "max": stats.maximum}
+    return {
+        "count": stats.count,
+        "mean": stats.mean,
+        "std": stats.std,
+        "min": stats.minimum,
+        "p5": stats.p05,
+        "median": stats.median,
+        "p95": stats.p95,
+        "max": stats.maximum,
+    }
 
 
 def save_calibration(result: dict[str, Any]) -> Path:

@@ -51,7 +51,9 @@ def analyse_photo(data: bytes, *, choose: int | None = None) -> Any:
         raise EnrolmentError("empty", "The file is empty.")
     try:
         return prepare_enrolment(
-            data, detector=build_detector(settings.CC_FACE_DETECTOR), embedder=build_embedder(settings.CC_FACE_MODEL),
+            data,
+            detector=build_detector(settings.CC_FACE_DETECTOR),
+            embedder=build_embedder(settings.CC_FACE_MODEL),
             choose=choose,
         )
     except SeveralFacesError as exc:
@@ -76,16 +78,24 @@ def subject_enroll_photo(
     stem = str(subject.pk)
     with transaction.atomic():
         template = FaceTemplate(
-            subject=subject, embedding=face.embedding.tolist(), model_name=face.model_name,
-            quality_score=round(float(face.quality.score), 4), created_by=actor,
+            subject=subject,
+            embedding=face.embedding.tolist(),
+            model_name=face.model_name,
+            quality_score=round(float(face.quality.score), 4),
+            created_by=actor,
             box=dict(zip(("x", "y", "w", "h"), face.box, strict=True)),
         )
         template.source_photo.save(f"{stem}{suffix or '.jpg'}", ContentFile(data), save=False)
         template.face_crop.save(f"{stem}.jpg", ContentFile(face.face_jpeg), save=False)
         template.save()
-        access_record(user=actor, action=AccessEvent.Action.CREATE, object_type="watchlists.facetemplate",
-                      object_id=template.pk, username="system" if actor is None else "",
-                      detail={"subject": str(subject.pk), "quality": template.quality_score})
+        access_record(
+            user=actor,
+            action=AccessEvent.Action.CREATE,
+            object_type="watchlists.facetemplate",
+            object_id=template.pk,
+            username="system" if actor is None else "",
+            detail={"subject": str(subject.pk), "quality": template.quality_score},
+        )
         gallery_changed()
     logger.info("enrolled template %s for subject %s (quality %.2f)", template.pk, subject.pk, template.quality_score)
     return template
@@ -97,8 +107,13 @@ def template_delete(*, template: FaceTemplate, actor: AbstractBaseUser | None) -
     with transaction.atomic():
         template_id, subject_id = template.pk, template.subject_id
         template.delete()
-        access_record(user=actor, action=AccessEvent.Action.DELETE, object_type="watchlists.facetemplate",
-                      object_id=template_id, username="system" if actor is None else "",
-                      detail={"subject": str(subject_id)})
+        access_record(
+            user=actor,
+            action=AccessEvent.Action.DELETE,
+            object_type="watchlists.facetemplate",
+            object_id=template_id,
+            username="system" if actor is None else "",
+            detail={"subject": str(subject_id)},
+        )
         gallery_changed()
         transaction.on_commit(lambda: [f.storage.delete(f.name) for f in files if f.name])

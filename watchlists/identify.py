@@ -25,10 +25,15 @@ class FaceResult:
 
 def _candidate_dict(candidate: Candidate) -> dict[str, Any]:
     return {
-        "subject_id": str(candidate.subject_id), "subject": candidate.display_name,
-        "watchlist": candidate.watchlist_name, "watchlist_id": str(candidate.watchlist_id),
-        "distance": round(candidate.distance, 4), "similarity": round(candidate.similarity, 4),
-        "threshold": candidate.threshold, "passes": candidate.passes, "suppressed": candidate.suppressed,
+        "subject_id": str(candidate.subject_id),
+        "subject": candidate.display_name,
+        "watchlist": candidate.watchlist_name,
+        "watchlist_id": str(candidate.watchlist_id),
+        "distance": round(candidate.distance, 4),
+        "similarity": round(candidate.similarity, 4),
+        "threshold": candidate.threshold,
+        "passes": candidate.passes,
+        "suppressed": candidate.suppressed,
     }
 
 
@@ -53,8 +58,11 @@ def identify_photo(data: bytes, *, k: int = 3) -> list[FaceResult]:
     embeddings = embedder.embed_many(image, faces)
     matches = match_faces(embeddings, model_name=embedder.model_name, k=k)
     return [
-        FaceResult(box=list(face.box), quality=round(assess_quality(image, face).score, 3),
-                   candidates=[_candidate_dict(c) for c in found])
+        FaceResult(
+            box=list(face.box),
+            quality=round(assess_quality(image, face).score, 3),
+            candidates=[_candidate_dict(c) for c in found],
+        )
         for face, found in zip(faces, matches, strict=True)
     ]
 
@@ -67,9 +75,15 @@ def photo_check(
         raise EnrolmentError("purpose_required", "State the purpose or case reference of this search.")
     results = identify_photo(data)
     access_record(
-        user=user, action=AccessEvent.Action.SEARCH, object_type="watchlists.photo_check", purpose=purpose,
+        user=user,
+        action=AccessEvent.Action.SEARCH,
+        object_type="watchlists.photo_check",
+        purpose=purpose,
         username="" if user is not None else "shell",
-        detail={"source": source, "faces": len(results),
-                "candidates": [c["subject_id"] for r in results for c in r.candidates if c["passes"]]},
+        detail={
+            "source": source,
+            "faces": len(results),
+            "candidates": [c["subject_id"] for r in results for c in r.candidates if c["passes"]],
+        },
     )
     return [asdict(result) for result in results]

@@ -104,8 +104,14 @@ def load_gallery(model_name: str, now: datetime | None = None) -> Gallery:
     subjects = Subject.objects.matchable(now)
     rows = list(
         FaceTemplate.objects.filter(subject__in=subjects, model_name=model_name).values_list(
-            "id", "embedding", "subject_id", "subject__watchlist_id", "subject__watchlist__match_threshold",
-            "subject__display_name", "subject__watchlist__name", "subject__watchlist__category",
+            "id",
+            "embedding",
+            "subject_id",
+            "subject__watchlist_id",
+            "subject__watchlist__match_threshold",
+            "subject__display_name",
+            "subject__watchlist__name",
+            "subject__watchlist__category",
         )
     )
     gallery = Gallery(model_name=model_name, version=version, checked_at=time.monotonic())
@@ -166,8 +172,9 @@ def match_faces(
     return [_candidates(gallery, probe, row, k) for probe, row in zip(probes, similarities, strict=True)]
 
 
-def _candidates(gallery: Gallery, probe: npt.NDArray[np.float32], row: npt.NDArray[np.float32],
-                k: int) -> list[Candidate]:
+def _candidates(
+    gallery: Gallery, probe: npt.NDArray[np.float32], row: npt.NDArray[np.float32], k: int
+) -> list[Candidate]:
     order = np.argsort(-row)
     seen: set[uuid.UUID] = set()
     found: list[Candidate] = []
@@ -187,8 +194,15 @@ def _candidate(gallery: Gallery, probe: npt.NDArray[np.float32], index: int, sim
     negatives = gallery.negatives.get(entry.subject_id)
     suppressed = bool(negatives is not None and float(np.max(negatives @ probe)) >= similarity)
     return Candidate(
-        subject_id=entry.subject_id, watchlist_id=entry.watchlist_id, template_id=gallery.template_ids[index],
-        distance=round(1.0 - similarity, 6), similarity=round(similarity, 6), threshold=entry.threshold,
-        passes=similarity >= entry.threshold and not suppressed, display_name=entry.display_name,
-        watchlist_name=entry.watchlist_name, watchlist_category=entry.category, suppressed=suppressed,
+        subject_id=entry.subject_id,
+        watchlist_id=entry.watchlist_id,
+        template_id=gallery.template_ids[index],
+        distance=round(1.0 - similarity, 6),
+        similarity=round(similarity, 6),
+        threshold=entry.threshold,
+        passes=similarity >= entry.threshold and not suppressed,
+        display_name=entry.display_name,
+        watchlist_name=entry.watchlist_name,
+        watchlist_category=entry.category,
+        suppressed=suppressed,
     )

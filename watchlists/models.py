@@ -29,11 +29,13 @@ class Watchlist(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_watchlists", verbose_name=_("owner")
     )
     match_threshold = models.FloatField(
-        _("match threshold (similarity)"), validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        _("match threshold (similarity)"),
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text=_("Similarity a face must reach to raise a candidate; cannot go below the system floor."),
     )
     requires_second_confirmation = models.BooleanField(
-        _("second confirmation required"), default=True,
+        _("second confirmation required"),
+        default=True,
         help_text=_("A match is confirmed only when a second user confirms it too."),
     )
     active = models.BooleanField(_("active"), default=True)
@@ -60,9 +62,7 @@ class SubjectQuerySet(models.QuerySet["Subject"]):
 
     def matchable(self, now: object | None = None) -> SubjectQuerySet:
         """Active, unexpired subjects on active watchlists: the only ones a face may match."""
-        return self.filter(
-            status=Subject.Status.ACTIVE, expires_at__gt=now or timezone.now(), watchlist__active=True
-        )
+        return self.filter(status=Subject.Status.ACTIVE, expires_at__gt=now or timezone.now(), watchlist__active=True)
 
 
 class Subject(models.Model):
@@ -99,7 +99,8 @@ class Subject(models.Model):
         verbose_name_plural = _("subjects")
         constraints = [
             models.UniqueConstraint(
-                fields=["watchlist", "reference_number"], condition=~Q(reference_number=""),
+                fields=["watchlist", "reference_number"],
+                condition=~Q(reference_number=""),
                 name="subject_unique_reference_per_watchlist",
             ),
             models.CheckConstraint(condition=~Q(legal_basis_reference=""), name="subject_legal_basis_required"),

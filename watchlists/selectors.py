@@ -15,8 +15,13 @@ from watchlists.models import FaceTemplate, Subject
 
 def _require(user: AbstractBaseUser | AnonymousUser, perm: str, object_type: str, object_id: Any = "") -> None:
     if not user.has_perm(perm):
-        access_record(user=user, action=AccessEvent.Action.DENIED, object_type=object_type,
-                      object_id=object_id, detail={"permission": perm})
+        access_record(
+            user=user,
+            action=AccessEvent.Action.DENIED,
+            object_type=object_type,
+            object_id=object_id,
+            detail={"permission": perm},
+        )
         raise PermissionDenied(perm)
 
 
@@ -26,11 +31,21 @@ def subject_list(*, user: AbstractBaseUser | AnonymousUser, purpose: str = ""): 
     return Subject.objects.select_related("watchlist").order_by("display_name")
 
 
-def subject_list_audit(*, user: AbstractBaseUser | AnonymousUser, subjects: list[Subject], purpose: str = "",
-                       query: dict[str, Any] | None = None) -> None:
+def subject_list_audit(
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    subjects: list[Subject],
+    purpose: str = "",
+    query: dict[str, Any] | None = None,
+) -> None:
     """Record which subjects a listing showed."""
-    access_record(user=user, action=AccessEvent.Action.SEARCH, object_type="watchlists.subject", purpose=purpose,
-                  detail={"shown": [str(s.pk) for s in subjects][:200], "query": query or {}})
+    access_record(
+        user=user,
+        action=AccessEvent.Action.SEARCH,
+        object_type="watchlists.subject",
+        purpose=purpose,
+        detail={"shown": [str(s.pk) for s in subjects][:200], "query": query or {}},
+    )
 
 
 def subject_get(*, user: AbstractBaseUser | AnonymousUser, subject_id: Any, purpose: str = "") -> Subject:
@@ -38,8 +53,13 @@ def subject_get(*, user: AbstractBaseUser | AnonymousUser, subject_id: Any, purp
     _require(user, "watchlists.view_subject", "watchlists.subject", subject_id)
     with transaction.atomic():
         subject = Subject.objects.select_related("watchlist").get(pk=subject_id)
-        access_record(user=user, action=AccessEvent.Action.VIEW, object_type="watchlists.subject",
-                      object_id=subject.pk, purpose=purpose)
+        access_record(
+            user=user,
+            action=AccessEvent.Action.VIEW,
+            object_type="watchlists.subject",
+            object_id=subject.pk,
+            purpose=purpose,
+        )
     return subject
 
 
@@ -48,6 +68,11 @@ def template_get(*, user: AbstractBaseUser | AnonymousUser, template_id: Any, pu
     _require(user, "watchlists.view_facetemplate", "watchlists.facetemplate", template_id)
     with transaction.atomic():
         template = FaceTemplate.objects.select_related("subject").get(pk=template_id)
-        access_record(user=user, action=AccessEvent.Action.VIEW, object_type="watchlists.facetemplate",
-                      object_id=template.pk, purpose=purpose)
+        access_record(
+            user=user,
+            action=AccessEvent.Action.VIEW,
+            object_type="watchlists.facetemplate",
+            object_id=template.pk,
+            purpose=purpose,
+        )
     return template

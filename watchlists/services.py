@@ -31,8 +31,10 @@ def check_threshold(value: float) -> None:
     floor = float(settings.CC_FACE_THRESHOLD_FLOOR)
     if value < floor:
         raise ValidationError(
-            {"match_threshold": _("The threshold cannot be lower than the system floor of %(floor).2f.")
-             % {"floor": floor}}
+            {
+                "match_threshold": _("The threshold cannot be lower than the system floor of %(floor).2f.")
+                % {"floor": floor}
+            }
         )
 
 

@@ -30,7 +30,10 @@ def watchlist_import_job(job_id: str, watchlist_id: str, archive_path: str, acto
             rows = parse_rows(archive.read(csv_names[0]).decode("utf-8-sig"))
             job_progress_set(job_id, state="running", done=0, total=len(rows))
             report = watchlist_import(
-                watchlist=watchlist, rows=rows, photos=PhotoSource(archive=archive), actor=actor,
+                watchlist=watchlist,
+                rows=rows,
+                photos=PhotoSource(archive=archive),
+                actor=actor,
                 progress=lambda done, total: job_progress_set(job_id, state="running", done=done, total=total),
             )
         job_progress_set(job_id, state="done", done=len(rows), total=len(rows), summary=report.summary())

@@ -39,8 +39,12 @@ def test_demo_users_keep_their_generated_passwords(settings, tmp_path, capsys):
     first = (tmp_path / "demo_credentials.txt").read_text()
     call_command("create_users", demo=True)
     assert (tmp_path / "demo_credentials.txt").read_text() == first
-    assert sorted(u.username for u in get_user_model().objects.all()) == ["admin", "auditor", "dispatcher",
-                                                                         "supervisor"]
+    assert sorted(u.username for u in get_user_model().objects.all()) == [
+        "admin",
+        "auditor",
+        "dispatcher",
+        "supervisor",
+    ]
 
 
 FLEET = """venue,kind,district,latitude,longitude,capacity,camera,stream_url,analysis_fps
@@ -57,8 +61,13 @@ def test_fleet_import_reports_each_row(tmp_path, capsys):
     path.write_text(FLEET)
     call_command("import_fleet", str(path), json=True)
     report = json.loads(capsys.readouterr().out)
-    assert report["counts"] == {"venues_created": 1, "venues_updated": 0, "cameras_created": 2,
-                                "cameras_updated": 0, "rows_rejected": 3}
+    assert report["counts"] == {
+        "venues_created": 1,
+        "venues_updated": 0,
+        "cameras_created": 2,
+        "cameras_updated": 0,
+        "rows_rejected": 3,
+    }
     rejected = {row["row"]: row["errors"] for row in report["rows"] if row["errors"]}
     assert "greater than or equal to 0" in rejected[4]["capacity"][0]
     assert "Unsupported stream URL scheme 'ftp'" in rejected[5]["stream_url"][0]

@@ -19,8 +19,12 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_embedded_services_start_keep_data_across_restarts_and_stop(tmp_path):
-    env = {"CC_VAR_DIR": str(tmp_path / "var"), "CC_EMBEDDED_PG_PORT": str(_free_port()),
-           "CC_EMBEDDED_REDIS_PORT": str(_free_port()), "CC_EMBEDDED_KEEP": "1"}
+    env = {
+        "CC_VAR_DIR": str(tmp_path / "var"),
+        "CC_EMBEDDED_PG_PORT": str(_free_port()),
+        "CC_EMBEDDED_REDIS_PORT": str(_free_port()),
+        "CC_EMBEDDED_KEEP": "1",
+    }
     config = embedded.EmbeddedConfig.from_env(env)
     try:
         started = embedded.ensure_services(env)

@@ -45,8 +45,12 @@ def test_bad_values_raise_improperly_configured(call, message):
 
 def test_database_url_with_socket_host_and_options():
     parsed = parse_database_url("postgresql://u:p%40ss@/cc?host=/var/run/postgresql&sslmode=require")
-    assert (parsed["NAME"], parsed["USER"], parsed["PASSWORD"], parsed["HOST"]) == ("cc", "u", "p@ss",
-                                                                                    "/var/run/postgresql")
+    assert (parsed["NAME"], parsed["USER"], parsed["PASSWORD"], parsed["HOST"]) == (
+        "cc",
+        "u",
+        "p@ss",
+        "/var/run/postgresql",
+    )
     assert parsed["OPTIONS"] == {"sslmode": "require"}
 
 
@@ -54,8 +58,9 @@ def _settings_in_subprocess(extra_env: dict[str, str], code: str) -> subprocess.
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(extra_env)
     env["DJANGO_SETTINGS_MODULE"] = "commandcenter.settings"
-    return subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 @pytest.mark.parametrize(
@@ -84,8 +89,11 @@ def test_external_servers_are_used_when_urls_are_set(tmp_path):
         "import pathlib; print(pathlib.Path(os.environ['CC_VAR_DIR'], 'postgres').exists())"
     )
     result = _settings_in_subprocess(
-        {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test", "REDIS_URL": "redis://127.0.0.1:6379/3",
-         "CC_VAR_DIR": str(tmp_path)},
+        {
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+            "REDIS_URL": "redis://127.0.0.1:6379/3",
+            "CC_VAR_DIR": str(tmp_path),
+        },
         code,
     )
     assert result.returncode == 0, result.stderr

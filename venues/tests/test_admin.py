@@ -11,11 +11,23 @@ pytestmark = pytest.mark.django_db
 
 def _camera_form(venue, **overrides):  # type: ignore[no-untyped-def]
     data = {
-        "venue": str(venue.pk), "name": "Bar", "stream_url": "rtsp://10.0.0.9/s", "rtsp_transport": "tcp",
-        "enabled": "on", "analysis_fps": "2", "face_recognition_enabled": "on", "crowd_enabled": "on",
-        "fight_enabled": "on", "sensitivity": "0.5", "min_duration_s": "1", "cooldown_s": "120",
+        "venue": str(venue.pk),
+        "name": "Bar",
+        "stream_url": "rtsp://10.0.0.9/s",
+        "rtsp_transport": "tcp",
+        "enabled": "on",
+        "analysis_fps": "2",
+        "face_recognition_enabled": "on",
+        "crowd_enabled": "on",
+        "fight_enabled": "on",
+        "sensitivity": "0.5",
+        "min_duration_s": "1",
+        "cooldown_s": "120",
         "offline_after_s": "30",
-        "zones-TOTAL_FORMS": "0", "zones-INITIAL_FORMS": "0", "zones-MIN_NUM_FORMS": "0", "zones-MAX_NUM_FORMS": "1000",
+        "zones-TOTAL_FORMS": "0",
+        "zones-INITIAL_FORMS": "0",
+        "zones-MIN_NUM_FORMS": "0",
+        "zones-MAX_NUM_FORMS": "1000",
     }
     data.update(overrides)
     return data
@@ -23,12 +35,22 @@ def _camera_form(venue, **overrides):  # type: ignore[no-untyped-def]
 
 def _venue_form(**overrides):  # type: ignore[no-untyped-def]
     data = {
-        "name": "Market 1", "kind": "market", "address": "", "district": "Almaly", "latitude": "", "longitude": "",
-        "capacity": "100", "active": "on",
-        "opening_hours-TOTAL_FORMS": "0", "opening_hours-INITIAL_FORMS": "0",
-        "opening_hours-MIN_NUM_FORMS": "0", "opening_hours-MAX_NUM_FORMS": "1000",
-        "cameras-TOTAL_FORMS": "0", "cameras-INITIAL_FORMS": "0",
-        "cameras-MIN_NUM_FORMS": "0", "cameras-MAX_NUM_FORMS": "1000",
+        "name": "Market 1",
+        "kind": "market",
+        "address": "",
+        "district": "Almaly",
+        "latitude": "",
+        "longitude": "",
+        "capacity": "100",
+        "active": "on",
+        "opening_hours-TOTAL_FORMS": "0",
+        "opening_hours-INITIAL_FORMS": "0",
+        "opening_hours-MIN_NUM_FORMS": "0",
+        "opening_hours-MAX_NUM_FORMS": "1000",
+        "cameras-TOTAL_FORMS": "0",
+        "cameras-INITIAL_FORMS": "0",
+        "cameras-MIN_NUM_FORMS": "0",
+        "cameras-MAX_NUM_FORMS": "1000",
     }
     data.update(overrides)
     return data
@@ -57,7 +79,9 @@ def test_admin_shows_field_errors_for_bad_input(client, admin_user, venue):
 
 def test_admin_rejects_a_zone_with_two_points(client, admin_user, camera):
     client.force_login(admin_user)
-    response = client.post("/admin/venues/zone/add/", {"camera": str(camera.pk), "name": "door",
-                                                        "polygon": "[[0, 0], [1, 1]]", "enabled": "on"})
+    response = client.post(
+        "/admin/venues/zone/add/",
+        {"camera": str(camera.pk), "name": "door", "polygon": "[[0, 0], [1, 1]]", "enabled": "on"},
+    )
     assert response.status_code == 200
     assert "A zone polygon needs at least 3 points." in response.content.decode()

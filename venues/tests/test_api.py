@@ -12,13 +12,23 @@ pytestmark = pytest.mark.django_db
 
 def test_admin_creates_a_venue_and_a_camera(api_client, admin_user):
     api_client.force_authenticate(admin_user)
-    response = api_client.post("/api/venues/", {"name": "Central Park", "kind": "park", "district": "Bostandyk",
-                                                "latitude": "43.2", "longitude": "76.9", "capacity": 5000},
-                               format="json")
+    response = api_client.post(
+        "/api/venues/",
+        {
+            "name": "Central Park",
+            "kind": "park",
+            "district": "Bostandyk",
+            "latitude": "43.2",
+            "longitude": "76.9",
+            "capacity": 5000,
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.content
     venue_id = response.json()["id"]
-    response = api_client.post("/api/cameras/", {"venue": venue_id, "name": "Gate 1",
-                                                 "stream_url": "rtsp://10.1.1.1:554/main"}, format="json")
+    response = api_client.post(
+        "/api/cameras/", {"venue": venue_id, "name": "Gate 1", "stream_url": "rtsp://10.1.1.1:554/main"}, format="json"
+    )
     assert response.status_code == 201, response.content
     camera = Camera.objects.get(pk=response.json()["id"])
     assert (camera.venue.name, camera.analysis_fps, camera.health_state) == ("Central Park", 2.0, "unknown")
@@ -37,8 +47,7 @@ def test_admin_creates_a_venue_and_a_camera(api_client, admin_user):
 )
 def test_camera_with_a_bad_url_is_rejected_with_a_field_message(api_client, admin_user, venue, url, message):
     api_client.force_authenticate(admin_user)
-    response = api_client.post("/api/cameras/", {"venue": str(venue.pk), "name": "X", "stream_url": url},
-                               format="json")
+    response = api_client.post("/api/cameras/", {"venue": str(venue.pk), "name": "X", "stream_url": url}, format="json")
     assert response.status_code == 400
     assert message in response.json()["stream_url"][0]
     assert not Camera.objects.exists()
@@ -65,8 +74,9 @@ def test_half_coordinates_are_rejected(api_client, admin_user):
 )
 def test_bad_zone_polygon_is_rejected_by_the_api(api_client, admin_user, camera, polygon, message):
     api_client.force_authenticate(admin_user)
-    response = api_client.post("/api/zones/", {"camera": str(camera.pk), "name": "door", "polygon": polygon},
-                               format="json")
+    response = api_client.post(
+        "/api/zones/", {"camera": str(camera.pk), "name": "door", "polygon": polygon}, format="json"
+    )
     assert response.status_code == 400
     assert message in response.json()["polygon"][0]
     assert not Zone.objects.exists()

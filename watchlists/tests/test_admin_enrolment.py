@@ -21,8 +21,13 @@ def _media(settings, tmp_path):  # type: ignore[no-untyped-def]
 
 
 def test_admin_enrols_a_photo_and_is_asked_to_pick_a_face(client, admin_user, watchlist, sample_file):
-    subject = Subject.objects.create(watchlist=watchlist, display_name="P", legal_basis_reference="W",
-                                     added_by=admin_user, expires_at=timezone.now() + datetime.timedelta(days=9))
+    subject = Subject.objects.create(
+        watchlist=watchlist,
+        display_name="P",
+        legal_basis_reference="W",
+        added_by=admin_user,
+        expires_at=timezone.now() + datetime.timedelta(days=9),
+    )
     client.force_login(admin_user)
     url = f"/admin/watchlists/subject/{subject.pk}/enrol/"
     couple = sample_file("faces", "deepface", "couple.jpg").read_bytes()
@@ -43,8 +48,10 @@ def test_bulk_zip_enrols_and_reports_progress(client, admin_user, watchlist, sam
         archive.writestr("p/img1.jpg", sample_file("faces", "deepface", "img1.jpg").read_bytes())
         archive.writestr("p/dogs.jpg", sample_file("faces", "dlib_detection", "dogs.jpg").read_bytes())
     client.force_login(admin_user)
-    response = client.post(f"/admin/watchlists/watchlist/{watchlist.pk}/import/",
-                           {"archive": SimpleUploadedFile("batch.zip", buffer.getvalue())})
+    response = client.post(
+        f"/admin/watchlists/watchlist/{watchlist.pk}/import/",
+        {"archive": SimpleUploadedFile("batch.zip", buffer.getvalue())},
+    )
     assert response.status_code == 302
     job_id = response["Location"].split("job=")[1]
     status = client.get(f"/admin/watchlists/watchlist/import-status/{job_id}/").json()
@@ -55,6 +62,8 @@ def test_bulk_zip_enrols_and_reports_progress(client, admin_user, watchlist, sam
 
 def test_bulk_import_refuses_a_non_zip(client, admin_user, watchlist):
     client.force_login(admin_user)
-    response = client.post(f"/admin/watchlists/watchlist/{watchlist.pk}/import/",
-                           {"archive": SimpleUploadedFile("batch.zip", b"not a zip")})
+    response = client.post(
+        f"/admin/watchlists/watchlist/{watchlist.pk}/import/",
+        {"archive": SimpleUploadedFile("batch.zip", b"not a zip")},
+    )
     assert "This is not a ZIP archive." in response.content.decode()

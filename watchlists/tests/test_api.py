@@ -15,29 +15,40 @@ pytestmark = pytest.mark.django_db
 
 
 def _subject_payload(watchlist, **overrides):  # type: ignore[no-untyped-def]
-    data = {"watchlist": str(watchlist.pk), "display_name": "Person A", "reference_number": "W-1",
-            "legal_basis_reference": "Warrant 77/2026",
-            "expires_at": (timezone.now() + datetime.timedelta(days=90)).isoformat()}
+    data = {
+        "watchlist": str(watchlist.pk),
+        "display_name": "Person A",
+        "reference_number": "W-1",
+        "legal_basis_reference": "Warrant 77/2026",
+        "expires_at": (timezone.now() + datetime.timedelta(days=90)).isoformat(),
+    }
     data.update(overrides)
     return data
 
 
 def test_admin_creates_a_wanted_watchlist_that_needs_two_confirmations(api_client, admin_user):
     api_client.force_authenticate(admin_user)
-    response = api_client.post("/api/watchlists/", {"name": "Wanted", "category": "wanted",
-                                                     "legal_basis": "Criminal Procedure Code art. 1"}, format="json")
+    response = api_client.post(
+        "/api/watchlists/",
+        {"name": "Wanted", "category": "wanted", "legal_basis": "Criminal Procedure Code art. 1"},
+        format="json",
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert (body["match_threshold"], body["requires_second_confirmation"]) == (0.94, True)
-    missing = api_client.post("/api/watchlists/", {"name": "Missing", "category": "missing",
-                                                   "legal_basis": "Report 5"}, format="json").json()
+    missing = api_client.post(
+        "/api/watchlists/", {"name": "Missing", "category": "missing", "legal_basis": "Report 5"}, format="json"
+    ).json()
     assert missing["requires_second_confirmation"] is False
 
 
 def test_threshold_below_the_floor_is_refused(api_client, admin_user):
     api_client.force_authenticate(admin_user)
-    response = api_client.post("/api/watchlists/", {"name": "Loose", "category": "other", "legal_basis": "x",
-                                                    "match_threshold": 0.5}, format="json")
+    response = api_client.post(
+        "/api/watchlists/",
+        {"name": "Loose", "category": "other", "legal_basis": "x", "match_threshold": 0.5},
+        format="json",
+    )
     assert response.status_code == 400
     assert "cannot be lower than the system floor of 0.90" in response.json()["match_threshold"][0]
     assert not Watchlist.objects.exists()
@@ -67,12 +78,21 @@ def test_subject_expiry_in_the_past_or_too_far_is_rejected(api_client, admin_use
 
 def test_subject_without_expiry_is_rejected_by_admin(client, admin_user, watchlist):
     client.force_login(admin_user)
-    response = client.post("/admin/watchlists/subject/add/", {
-        "watchlist": str(watchlist.pk), "display_name": "P", "legal_basis_reference": "W-2", "status": "active",
-        "expires_at_0": "", "expires_at_1": "",
-        "templates-TOTAL_FORMS": "0", "templates-INITIAL_FORMS": "0",
-        "templates-MIN_NUM_FORMS": "0", "templates-MAX_NUM_FORMS": "1000",
-    })
+    response = client.post(
+        "/admin/watchlists/subject/add/",
+        {
+            "watchlist": str(watchlist.pk),
+            "display_name": "P",
+            "legal_basis_reference": "W-2",
+            "status": "active",
+            "expires_at_0": "",
+            "expires_at_1": "",
+            "templates-TOTAL_FORMS": "0",
+            "templates-INITIAL_FORMS": "0",
+            "templates-MIN_NUM_FORMS": "0",
+            "templates-MAX_NUM_FORMS": "1000",
+        },
+    )
     assert response.status_code == 200
     assert "This field is required." in response.content.decode()
     assert not Subject.objects.exists()
@@ -94,23 +114,47 @@ def test_subject_create_and_reads_are_audited(api_client, admin_user, dispatcher
 def test_subject_database_constraints(admin_user, watchlist):
     expires = timezone.now() + datetime.timedelta(days=10)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Subject.objects.create(watchlist=watchlist, display_name="X", legal_basis_reference="",
-                               added_by=admin_user, expires_at=expires)
-    Subject.objects.create(watchlist=watchlist, display_name="Y", legal_basis_reference="r", reference_number="R1",
-                           added_by=admin_user, expires_at=expires)
+        Subject.objects.create(
+            watchlist=watchlist, display_name="X", legal_basis_reference="", added_by=admin_user, expires_at=expires
+        )
+    Subject.objects.create(
+        watchlist=watchlist,
+        display_name="Y",
+        legal_basis_reference="r",
+        reference_number="R1",
+        added_by=admin_user,
+        expires_at=expires,
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
-        Subject.objects.create(watchlist=watchlist, display_name="Z", legal_basis_reference="r",
-                               reference_number="R1", added_by=admin_user, expires_at=expires)
+        Subject.objects.create(
+            watchlist=watchlist,
+            display_name="Z",
+            legal_basis_reference="r",
+            reference_number="R1",
+            added_by=admin_user,
+            expires_at=expires,
+        )
     with pytest.raises(IntegrityError), transaction.atomic():
-        Subject.objects.create(watchlist=watchlist, display_name="N", legal_basis_reference="r",
-                               added_by=admin_user, expires_at=None)
+        Subject.objects.create(
+            watchlist=watchlist, display_name="N", legal_basis_reference="r", added_by=admin_user, expires_at=None
+        )
 
 
 def test_expired_subject_is_not_matchable(admin_user, watchlist):
     now = timezone.now()
-    live = Subject.objects.create(watchlist=watchlist, display_name="Live", legal_basis_reference="r",
-                                  added_by=admin_user, expires_at=now + datetime.timedelta(days=1))
-    Subject.objects.create(watchlist=watchlist, display_name="Old", legal_basis_reference="r",
-                           added_by=admin_user, expires_at=now + datetime.timedelta(seconds=1))
+    live = Subject.objects.create(
+        watchlist=watchlist,
+        display_name="Live",
+        legal_basis_reference="r",
+        added_by=admin_user,
+        expires_at=now + datetime.timedelta(days=1),
+    )
+    Subject.objects.create(
+        watchlist=watchlist,
+        display_name="Old",
+        legal_basis_reference="r",
+        added_by=admin_user,
+        expires_at=now + datetime.timedelta(seconds=1),
+    )
     later = now + datetime.timedelta(hours=1)
     assert list(Subject.objects.matchable(later)) == [live]

@@ -29,8 +29,13 @@ def _fresh_gallery(settings, tmp_path, monkeypatch):  # type: ignore[no-untyped-
 
 
 def _subject(watchlist, admin_user, name, days=30):  # type: ignore[no-untyped-def]
-    return Subject.objects.create(watchlist=watchlist, display_name=name, legal_basis_reference="W-1",
-                                  added_by=admin_user, expires_at=timezone.now() + datetime.timedelta(days=days))
+    return Subject.objects.create(
+        watchlist=watchlist,
+        display_name=name,
+        legal_basis_reference="W-1",
+        added_by=admin_user,
+        expires_at=timezone.now() + datetime.timedelta(days=days),
+    )
 
 
 def _probe(sample_file, name):  # type: ignore[no-untyped-def]
@@ -40,8 +45,9 @@ def _probe(sample_file, name):  # type: ignore[no-untyped-def]
 def test_enrolling_real_photos_gives_one_template_each(sample_file, watchlist, admin_user):
     subject = _subject(watchlist, admin_user, "Person 01")
     for name in ("img1.jpg", "img2.jpg"):
-        subject_enroll_photo(subject=subject, data=sample_file("faces", "deepface", name).read_bytes(),
-                             filename=name, actor=admin_user)
+        subject_enroll_photo(
+            subject=subject, data=sample_file("faces", "deepface", name).read_bytes(), filename=name, actor=admin_user
+        )
     templates = list(FaceTemplate.objects.filter(subject=subject))
     assert len(templates) == 2
     assert {t.model_name for t in templates} == {"Dlib"}
@@ -60,8 +66,13 @@ def test_photo_errors_are_specific(sample_file):
     couple = sample_file("faces", "deepface", "couple.jpg").read_bytes()
     face = Image.open(sample_file("faces", "deepface", "img1.jpg"))
     tiny = _jpeg(face.resize((face.width // 12, face.height // 12)))
-    cases = {"no_face": dogs, "several_faces": couple, "face_too_small": tiny,
-             "not_an_image": b"GIF89a not really", "truncated": sample_file("faces", "deepface", "img1.jpg").read_bytes()[:3000]}
+    cases = {
+        "no_face": dogs,
+        "several_faces": couple,
+        "face_too_small": tiny,
+        "not_an_image": b"GIF89a not really",
+        "truncated": sample_file("faces", "deepface", "img1.jpg").read_bytes()[:3000],
+    }
     codes = {}
     for expected, data in cases.items():
         with pytest.raises(EnrolmentError) as info:
@@ -70,39 +81,57 @@ def test_photo_errors_are_specific(sample_file):
         if expected == "several_faces":
             assert len(info.value.boxes) >= 2
             assert info.value.as_dict()["faces"][0]["index"] == 0
-    assert codes == {"no_face": "no_face", "several_faces": "several_faces", "face_too_small": "face_too_small",
-                     "not_an_image": "not_an_image", "truncated": "truncated"}
+    assert codes == {
+        "no_face": "no_face",
+        "several_faces": "several_faces",
+        "face_too_small": "face_too_small",
+        "not_an_image": "not_an_image",
+        "truncated": "truncated",
+    }
 
 
 def test_same_person_matches_and_different_person_does_not(sample_file, watchlist, admin_user):
     subject = _subject(watchlist, admin_user, "Person 01")
-    subject_enroll_photo(subject=subject, data=sample_file("faces", "deepface", "img1.jpg").read_bytes(),
-                         filename="img1.jpg", actor=admin_user)
+    subject_enroll_photo(
+        subject=subject,
+        data=sample_file("faces", "deepface", "img1.jpg").read_bytes(),
+        filename="img1.jpg",
+        actor=admin_user,
+    )
     same, other = _probe(sample_file, "img2.jpg"), _probe(sample_file, "img3.jpg")
     results = match_faces(np.stack([same, other]), model_name="Dlib")
-    assert results[0][0].subject_id == subject.pk and results[0][0].passes
+    assert results[0][0].subject_id == subject.pk
+    assert results[0][0].passes
     assert not any(c.passes for c in results[1])
 
 
 def test_an_expired_subject_never_matches(sample_file, watchlist, admin_user):
     subject = _subject(watchlist, admin_user, "Person 01")
-    subject_enroll_photo(subject=subject, data=sample_file("faces", "deepface", "img1.jpg").read_bytes(),
-                         filename="img1.jpg", actor=admin_user)
+    subject_enroll_photo(
+        subject=subject,
+        data=sample_file("faces", "deepface", "img1.jpg").read_bytes(),
+        filename="img1.jpg",
+        actor=admin_user,
+    )
     probe = _probe(sample_file, "img2.jpg")
     assert match_faces(probe, model_name="Dlib")[0][0].passes
     later = timezone.now() + datetime.timedelta(days=31)
     assert match_faces(probe, model_name="Dlib", now=later) == [[]]
 
 
-def test_a_rejected_match_does_not_alert_again_for_the_same_stranger(sample_file, watchlist, admin_user,
-                                                                     dispatcher, camera,
-                                                                     django_capture_on_commit_callbacks):
+def test_a_rejected_match_does_not_alert_again_for_the_same_stranger(
+    sample_file, watchlist, admin_user, dispatcher, camera, django_capture_on_commit_callbacks
+):
     # given a subject and a stranger whose probe we force over the threshold (a look-alike)
     watchlist.match_threshold = 0.90
     watchlist.save()
     subject = _subject(watchlist, admin_user, "Person 01")
-    subject_enroll_photo(subject=subject, data=sample_file("faces", "deepface", "img1.jpg").read_bytes(),
-                         filename="img1.jpg", actor=admin_user)
+    subject_enroll_photo(
+        subject=subject,
+        data=sample_file("faces", "deepface", "img1.jpg").read_bytes(),
+        filename="img1.jpg",
+        actor=admin_user,
+    )
     stranger = _probe(sample_file, "img3.jpg")
     template = FaceTemplate.objects.get(subject=subject)
     enrolled = np.asarray(template.embedding, dtype=np.float32)
@@ -110,9 +139,17 @@ def test_a_rejected_match_does_not_alert_again_for_the_same_stranger(sample_file
     lookalike /= np.linalg.norm(lookalike)
     candidate = match_faces(lookalike, model_name="Dlib")[0][0]
     assert candidate.passes
-    alert = alert_raise(kind="face_match", camera=camera, severity=3, score=candidate.similarity, subject=subject,
-                        template=template, track_key="t1", probe_embedding=lookalike.tolist(),
-                        details={"model_name": "Dlib"}).alert
+    alert = alert_raise(
+        kind="face_match",
+        camera=camera,
+        severity=3,
+        score=candidate.similarity,
+        subject=subject,
+        template=template,
+        track_key="t1",
+        probe_embedding=lookalike.tolist(),
+        details={"model_name": "Dlib"},
+    ).alert
     # when a dispatcher says "not this person"
     with django_capture_on_commit_callbacks(execute=True):
         rejected = alert_reject_match(alert_id=alert.pk, actor=dispatcher, note="different person")
@@ -127,10 +164,17 @@ def test_a_rejected_match_does_not_alert_again_for_the_same_stranger(sample_file
 
 def test_wanted_list_needs_two_different_people_to_confirm(watchlist, admin_user, dispatcher, supervisor, camera):
     subject = _subject(watchlist, admin_user, "Person X")
-    template = FaceTemplate.objects.create(subject=subject, embedding=[0.1] * 128, model_name="Dlib",
-                                           quality_score=0.9, source_photo="x.jpg", face_crop="x.jpg")
-    alert = alert_raise(kind="face_match", camera=camera, severity=3, score=0.95, subject=subject,
-                        template=template, track_key="t9").alert
+    template = FaceTemplate.objects.create(
+        subject=subject,
+        embedding=[0.1] * 128,
+        model_name="Dlib",
+        quality_score=0.9,
+        source_photo="x.jpg",
+        face_crop="x.jpg",
+    )
+    alert = alert_raise(
+        kind="face_match", camera=camera, severity=3, score=0.95, subject=subject, template=template, track_key="t9"
+    ).alert
     first = alert_confirm_match(alert_id=alert.pk, actor=dispatcher)
     assert first.review == "partly_confirmed"
     with pytest.raises(AlertActionError):

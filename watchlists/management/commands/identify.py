@@ -29,8 +29,14 @@ class Command(BaseCommand):
             self.stdout.write(f"{item['photo']}: {item.get('error') or str(len(item['faces'])) + ' face(s)'}")
             for face in item.get("faces", []):
                 best = face["candidates"][0] if face["candidates"] else None
-                summary = (f"{best['subject']} ({best['watchlist']}) similarity {best['similarity']:.3f}"
-                           f"{' MATCH' if best['passes'] else ''}") if best else "no candidates"
+                summary = (
+                    (
+                        f"{best['subject']} ({best['watchlist']}) similarity {best['similarity']:.3f}"
+                        f"{' MATCH' if best['passes'] else ''}"
+                    )
+                    if best
+                    else "no candidates"
+                )
                 self.stdout.write(f"  face {face['box']}: {summary}")
 
     def _one(self, path: Path, purpose: str) -> dict[str, Any]:

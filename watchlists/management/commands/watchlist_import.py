@@ -42,8 +42,9 @@ class Command(BaseCommand):
             rows = parse_rows(path.read_text(encoding="utf-8-sig"))
         except (EnrolmentError, UnicodeDecodeError) as exc:
             raise CommandError(str(exc)) from exc
-        report = watchlist_import(watchlist=watchlist, rows=rows, photos=PhotoSource(root=path.parent),
-                                  actor=owner, progress=self._progress)
+        report = watchlist_import(
+            watchlist=watchlist, rows=rows, photos=PhotoSource(root=path.parent), actor=owner, progress=self._progress
+        )
         sys.stderr.write("\n")
         self.stdout.write(json.dumps(report.summary(), indent=2))
 
@@ -53,8 +54,11 @@ class Command(BaseCommand):
 
     def _owner(self, username: str | None) -> Any:
         users = get_user_model().objects
-        owner = (users.filter(username=username).first() if username
-                 else users.filter(is_superuser=True).first() or users.filter(groups__name="admin").first())
+        owner = (
+            users.filter(username=username).first()
+            if username
+            else users.filter(is_superuser=True).first() or users.filter(groups__name="admin").first()
+        )
         if owner is None:
             raise CommandError("no owner: pass --owner USERNAME or create an admin first (manage.py create_users)")
         return owner
@@ -65,8 +69,12 @@ class Command(BaseCommand):
             if watchlist.category != options["category"]:
                 raise CommandError(f"watchlist {watchlist.name!r} exists with category {watchlist.category}")
             return watchlist
-        watchlist = Watchlist(name=options["watchlist"], category=options["category"],
-                              legal_basis=options["legal_basis"], owner=owner,
-                              match_threshold=watchlist_default_threshold(),
-                              requires_second_confirmation=options["category"] == Watchlist.Category.WANTED)
+        watchlist = Watchlist(
+            name=options["watchlist"],
+            category=options["category"],
+            legal_basis=options["legal_basis"],
+            owner=owner,
+            match_threshold=watchlist_default_threshold(),
+            requires_second_confirmation=options["category"] == Watchlist.Category.WANTED,
+        )
         return watchlist_save(actor=owner, watchlist=watchlist)

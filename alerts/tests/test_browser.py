@@ -69,14 +69,15 @@ def _wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def live_url(django_db_setup, tmp_path_factory) -> Iterator[str]:
+def live_url(django_db_setup) -> Iterator[str]:
     """daphne serving the project on a free port, on the test database and this Redis."""
     db_url = urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + connection.settings_dict["NAME"])
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": db_url.geturl(), "REDIS_URL": settings.REDIS_URL,
            "DJANGO_SETTINGS_MODULE": "commandcenter.settings", "ALLOWED_HOSTS": "127.0.0.1,localhost",
            "DEBUG": "0", "CC_HTTPS": "0", "LOG_LEVEL": "WARNING"}
-    log = tmp_path_factory.mktemp("daphne") / "daphne.log"
+    log = REPO / "artifacts" / "browser-daphne.log"  # kept for debugging failed runs
+    log.parent.mkdir(exist_ok=True)
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),

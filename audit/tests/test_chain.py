@@ -79,3 +79,17 @@ def test_verify_command_reports_and_fails_on_a_broken_chain(admin_user, capsys):
         call_command("audit_verify")
     assert info.value.code == 1
     assert f"BROKEN at row {rows[0].id}" in capsys.readouterr().out
+
+
+def test_verify_names_a_row_whose_hash_was_recomputed_but_not_its_successor(admin_user):
+    # given a tamperer who rewrote a row AND its own hash (but cannot rewrite every later row)
+    rows = _three_rows(admin_user)
+    from audit.services import chain_hash, row_payload
+
+    edited = AccessEvent.objects.get(pk=rows[0].id)
+    edited.purpose = "rewritten"
+    _tamper("UPDATE audit_accessevent SET purpose = 'rewritten', hash = %s WHERE id = %s",
+            [chain_hash(edited.prev_hash, row_payload(edited)), rows[0].id])
+    # when / then: the next row no longer follows it
+    report = chain_verify()
+    assert (report.ok, report.first_broken_id) == (False, rows[1].id)

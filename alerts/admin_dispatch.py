@@ -51,9 +51,7 @@ class DispatchEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if not cleaned.get("secret") and not cleaned.get("key_env"):
-            raise forms.ValidationError(
-                "Give a signing key or the name of an environment variable holding it."
-            )
+            raise forms.ValidationError("Give a signing key or the name of an environment variable holding it.")
         return cleaned
 
 
@@ -119,9 +117,7 @@ class DeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def cancel_pending(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         self._each(request, queryset, dispatching.delivery_cancel, "cancelled")
 
-    def _each(
-        self, request: HttpRequest, queryset: QuerySet[Delivery], service: Any, verb: str
-    ) -> None:
+    def _each(self, request: HttpRequest, queryset: QuerySet[Delivery], service: Any, verb: str) -> None:
         done = 0
         for delivery_id in queryset.values_list("pk", flat=True):
             try:

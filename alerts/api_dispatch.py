@@ -80,7 +80,5 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         try:
             updated = dispatching.delivery_retry(delivery_id=delivery.pk, actor=user)
         except dispatching.DeliveryActionError as exc:
-            return Response(
-                {"detail": str(exc), "status": delivery.status}, status=status.HTTP_409_CONFLICT
-            )
+            return Response({"detail": str(exc), "status": delivery.status}, status=status.HTTP_409_CONFLICT)
         return Response(DeliverySerializer(updated).data, status=status.HTTP_202_ACCEPTED)

@@ -18,6 +18,7 @@ import json
 import logging
 import random
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ from django.utils import timezone, translation
 from alerts.cad import cap, eido, signing
 from alerts.cad.payload import (
     _SUBJECT_REF,
+    AlertKind,
     IncidentPayload,
     IncidentStatus,
     StatusUpdate,
@@ -113,17 +115,11 @@ def evidence_links(*, alert: Alert) -> list[str]:
 
 def _subject_reference(alert: Alert) -> str | None:
     """A watchlist reference number, only for a face match a person confirmed; never a name."""
-    if (
-        alert.kind != Alert.Kind.FACE_MATCH
-        or alert.review != Alert.Review.CONFIRMED
-        or alert.subject is None
-    ):
+    if alert.kind != Alert.Kind.FACE_MATCH or alert.review != Alert.Review.CONFIRMED or alert.subject is None:
         return None
     reference = alert.subject.reference_number.strip()
     if not reference or not _SUBJECT_REF.match(reference):
-        logger.warning(
-            "subject of alert %s has no sendable reference number; sent without one", alert.pk
-        )
+        logger.warning("subject of alert %s has no sendable reference number; sent without one", alert.pk)
         return None
     return reference
 
@@ -153,7 +149,7 @@ def incident_payload_build(
         title = f"{Alert.Kind(alert.kind).label} at {venue.name}"[:160]
     return IncidentPayload(
         incident_id=str(alert.pk),
-        alert_kind=alert.kind,
+        alert_kind=AlertKind(alert.kind),
         title=title,
         priority=5 - alert.severity,
         occurred_at=alert.raised_at,
@@ -203,16 +199,9 @@ def delivery_schedule(
             .select_related("venue", "camera", "zone", "subject")
             .get(pk=alert.pk)
         )
-        targets = (
-            list(endpoints)
-            if endpoints is not None
-            else list(DispatchEndpoint.objects.filter(active=True))
-        )
+        targets = list(endpoints) if endpoints is not None else list(DispatchEndpoint.objects.filter(active=True))
         now = timezone.now()
-        deliveries = [
-            _delivery_create(alert=locked, endpoint=e, actor=actor, note=note, now=now)
-            for e in targets
-        ]
+        deliveries = [_delivery_create(alert=locked, endpoint=e, actor=actor, note=note, now=now) for e in targets]
         for delivery in deliveries:
             if delivery.status == Delivery.Status.PENDING:
                 transaction.on_commit(partial(delivery_enqueue, delivery_id=delivery.pk))
@@ -223,14 +212,10 @@ def delivery_auto_schedule(*, alert: Alert) -> list[Delivery]:
     """Send a just-raised alert to endpoints that take its kind at once (never face matches)."""
     if alert.kind == Alert.Kind.FACE_MATCH:
         return []
-    endpoints = list(
-        DispatchEndpoint.objects.filter(active=True, auto_dispatch_kinds__contains=[alert.kind])
-    )
+    endpoints = list(DispatchEndpoint.objects.filter(active=True, auto_dispatch_kinds__contains=[alert.kind]))
     if not endpoints:
         return []
-    return delivery_schedule(
-        alert=alert, endpoints=endpoints, actor=None, note="Sent automatically"
-    )
+    return delivery_schedule(alert=alert, endpoints=endpoints, actor=None, note="Sent automatically")
 
 
 def _delivery_create(
@@ -249,7 +234,7 @@ def _delivery_create(
         alert=alert,
         endpoint=endpoint,
         revision=revision,
-        created_by=actor,
+        created_by_id=actor.pk if actor is not None else None,
         created_at=now,
         idempotency_key=f"{alert.pk}:{revision}:{endpoint.pk}",
         next_attempt_at=now,
@@ -312,9 +297,7 @@ def delivery_attempt(
         return AttemptOutcome("skipped")
     due_in = (delivery.next_attempt_at - now).total_seconds() if delivery.next_attempt_at else 0.0
     if due_in > DUE_TOLERANCE_S:
-        return AttemptOutcome(
-            "not_due"
-        )  # a duplicate message; the live retry chain or the sweeper owns it
+        return AttemptOutcome("not_due")  # a duplicate message; the live retry chain or the sweeper owns it
     if _wait_for_earlier(delivery, now):
         return AttemptOutcome("waiting")
     number = delivery.attempts + 1
@@ -344,12 +327,10 @@ def _wait_for_earlier(delivery: Delivery, now: datetime) -> bool:
     if blocker is None:
         return False
     park_until = max(blocker.next_attempt_at or now, now)
-    Delivery.objects.filter(
-        pk=delivery.pk, status=Delivery.Status.PENDING, attempts=delivery.attempts
-    ).update(next_attempt_at=park_until, updated_at=timezone.now())
-    logger.info(
-        "delivery %s waits for revision %s (delivery %s)", delivery.pk, blocker.revision, blocker.pk
+    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING, attempts=delivery.attempts).update(
+        next_attempt_at=park_until, updated_at=timezone.now()
     )
+    logger.info("delivery %s waits for revision %s (delivery %s)", delivery.pk, blocker.revision, blocker.pk)
     return True
 
 
@@ -410,9 +391,7 @@ def _conclude(
         _mark_failed(delivery, attempt)
         return AttemptOutcome("failed", http_status=attempt.http_status)
     delay = backoff_delay(attempt=used, rng=rng, retry_after=retry_after)
-    Delivery.objects.filter(
-        pk=delivery.pk, status=Delivery.Status.PENDING, attempts=delivery.attempts
-    ).update(
+    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING, attempts=delivery.attempts).update(
         next_attempt_at=now + timedelta(seconds=delay),
         last_error=attempt.error[:500],
         updated_at=timezone.now(),
@@ -495,9 +474,7 @@ def _wake_next_revision(delivery: Delivery) -> None:
         .first()
     )
     if following is not None:
-        Delivery.objects.filter(pk=following, status=Delivery.Status.PENDING).update(
-            next_attempt_at=timezone.now()
-        )
+        Delivery.objects.filter(pk=following, status=Delivery.Status.PENDING).update(next_attempt_at=timezone.now())
         delivery_enqueue(delivery_id=following)
 
 
@@ -513,7 +490,7 @@ def _history(
     AlertEvent.objects.create(
         alert_id=delivery.alert_id,
         action=AlertEvent.Action.NOTE,
-        actor=actor,
+        actor_id=actor.pk if actor is not None else None,
         note=note,
         data={
             "dispatch": outcome,
@@ -527,7 +504,7 @@ def _history(
     _alert_touch(delivery.alert_id)
 
 
-def _alert_touch(alert_id: object) -> None:
+def _alert_touch(alert_id: uuid.UUID) -> None:
     """Move the alert's change cursor (dashboards catch up) and push after commit."""
     Alert.objects.filter(pk=alert_id).update(change_seq=NextChangeSeq(), updated_at=timezone.now())
     alert = Alert.objects.only("venue_id", "change_seq").get(pk=alert_id)
@@ -548,9 +525,7 @@ def delivery_retry(*, delivery_id: int, actor: AbstractBaseUser) -> Delivery:
         )
         delivery = Delivery.objects.select_related("endpoint").get(pk=delivery_id)
         if not rows:
-            raise DeliveryActionError(
-                f"Only a failed delivery can be retried; this one is {delivery.status}."
-            )
+            raise DeliveryActionError(f"Only a failed delivery can be retried; this one is {delivery.status}.")
         _history(
             delivery,
             note=f"Dispatch to CAD {delivery.endpoint.name!r} retried",
@@ -576,9 +551,7 @@ def delivery_cancel(*, delivery_id: int, actor: AbstractBaseUser) -> Delivery:
         )
         delivery = Delivery.objects.select_related("endpoint").get(pk=delivery_id)
         if not rows:
-            raise DeliveryActionError(
-                f"Only a pending delivery can be cancelled; this one is {delivery.status}."
-            )
+            raise DeliveryActionError(f"Only a pending delivery can be cancelled; this one is {delivery.status}.")
         _history(
             delivery,
             note=f"Dispatch to CAD {delivery.endpoint.name!r} cancelled",
@@ -614,26 +587,18 @@ def delivery_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
 # --- inbound unit status --------------------------------------------------------------------------
 
 
-def unit_status_receive(
-    *, headers: Mapping[str, str], body: bytes, now: float | None = None
-) -> StatusReceipt:
+def unit_status_receive(*, headers: Mapping[str, str], body: bytes, now: float | None = None) -> StatusReceipt:
     """Verify and record a CAD unit status; SignatureError/StatusRejected change nothing."""
     with transaction.atomic():
         endpoint, nonce = _status_sender(headers, body, now=now)
         update = _status_parse(body)
         alert, delivery = _status_target(endpoint, update)
-        return _status_record(
-            endpoint=endpoint, alert=alert, delivery=delivery, update=update, nonce=nonce
-        )
+        return _status_record(endpoint=endpoint, alert=alert, delivery=delivery, update=update, nonce=nonce)
 
 
-def _status_sender(
-    headers: Mapping[str, str], body: bytes, *, now: float | None
-) -> tuple[DispatchEndpoint, str]:
+def _status_sender(headers: Mapping[str, str], body: bytes, *, now: float | None) -> tuple[DispatchEndpoint, str]:
     """The active endpoint whose key signed the request; the nonce is stored after a match."""
-    candidates = [
-        e for e in DispatchEndpoint.objects.filter(active=True).order_by("pk") if e.signing_keys()
-    ]
+    candidates = [e for e in DispatchEndpoint.objects.filter(active=True).order_by("pk") if e.signing_keys()]
     if not candidates:
         raise signing.BadSignature("no active dispatch endpoint has a key configured")
     for endpoint in candidates:
@@ -648,13 +613,9 @@ def _status_sender(
             )
         except signing.BadSignature:
             continue
-        nonce = {name.lower(): value for name, value in headers.items()}[
-            signing.NONCE_HEADER.lower()
-        ]
+        nonce = {name.lower(): value for name, value in headers.items()}[signing.NONCE_HEADER.lower()]
         return endpoint, nonce.strip()
-    raise signing.BadSignature(
-        f"signature does not match the key(s) of any of {len(candidates)} active endpoint(s)"
-    )
+    raise signing.BadSignature(f"signature does not match the key(s) of any of {len(candidates)} active endpoint(s)")
 
 
 def _nonce_seen(nonce: str, *, endpoint: DispatchEndpoint) -> bool:
@@ -679,9 +640,7 @@ def _status_target(endpoint: DispatchEndpoint, update: StatusUpdate) -> tuple[Al
     alert = Alert.objects.select_for_update(of=("self",)).filter(pk=update.incident_id).first()
     delivery = None
     if alert is not None:
-        delivery = (
-            Delivery.objects.filter(alert=alert, endpoint=endpoint).order_by("-revision").first()
-        )
+        delivery = Delivery.objects.filter(alert=alert, endpoint=endpoint).order_by("-revision").first()
     if alert is None or delivery is None:
         raise StatusRejected(
             404,
@@ -699,11 +658,7 @@ def _status_record(
     update: StatusUpdate,
     nonce: str,
 ) -> StatusReceipt:
-    latest = (
-        UnitStatusReport.objects.filter(alert=alert, unit=update.unit)
-        .order_by("-received_at", "-id")
-        .first()
-    )
+    latest = UnitStatusReport.objects.filter(alert=alert, unit=update.unit).order_by("-received_at", "-id").first()
     if latest is not None and latest.status == update.status.value:
         return StatusReceipt(report=latest, duplicate=True)
     report = UnitStatusReport.objects.create(
@@ -739,15 +694,10 @@ def _status_record(
         detail={"unit_status": update.status.value, "unit": update.unit},
     )
     _alert_touch(alert.pk)
-    if (
-        update.status.value == UnitStatusReport.Status.CLOSED
-        and settings.CC_DISPATCH_CLOSED_RESOLVES
-    ):
+    if update.status.value == UnitStatusReport.Status.CLOSED and settings.CC_DISPATCH_CLOSED_RESOLVES:
         from alerts.services import alert_system_resolve
 
-        alert_system_resolve(
-            alert=alert, outcome=Alert.Outcome.HANDLED, note=f"Closed by CAD ({update.unit})"
-        )
+        alert_system_resolve(alert=alert, outcome=Alert.Outcome.HANDLED, note=f"Closed by CAD ({update.unit})")
     return StatusReceipt(report=report, duplicate=False)
 
 

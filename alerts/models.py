@@ -277,7 +277,8 @@ class DispatchEndpoint(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(secret="") | ~Q(key_env=""), name="dispatchendpoint_has_key"),
             models.CheckConstraint(
-                condition=Q(timeout_s__gte=1, timeout_s__lte=MAX_ENDPOINT_TIMEOUT_S), name="dispatchendpoint_timeout_range"
+                condition=Q(timeout_s__gte=1, timeout_s__lte=MAX_ENDPOINT_TIMEOUT_S),
+                name="dispatchendpoint_timeout_range",
             ),
             models.CheckConstraint(
                 condition=Q(max_attempts__gte=1, max_attempts__lte=MAX_DELIVERY_ATTEMPTS),
@@ -337,7 +338,9 @@ class Delivery(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="delivered") | Q(delivered_at__isnull=False), name="delivery_delivered_has_time"
             ),
-            models.CheckConstraint(condition=Q(budget_start__lte=models.F("attempts")), name="delivery_budget_le_attempts"),
+            models.CheckConstraint(
+                condition=Q(budget_start__lte=models.F("attempts")), name="delivery_budget_le_attempts"
+            ),
         ]
         indexes = [
             # sweeper: pending deliveries whose next attempt is due

@@ -21,6 +21,7 @@ import time
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -72,12 +73,27 @@ def setup_django(bench_url: str) -> None:
 
 
 def start_worker(log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "celery", "-A", "commandcenter", "worker", "-Q", "dispatch",
-               "--pool", "solo", "-n", f"bench-{uuid.uuid4().hex[:6]}@%h", "--without-gossip",
-               "--without-mingle", "--without-heartbeat", "-l", "WARNING"]
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "commandcenter",
+        "worker",
+        "-Q",
+        "dispatch",
+        "--pool",
+        "solo",
+        "-n",
+        f"bench-{uuid.uuid4().hex[:6]}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-l",
+        "WARNING",
+    ]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=dict(os.environ), stdout=out,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         if b"ready" in log.read_bytes() or _worker_ping():
@@ -109,8 +125,9 @@ def world(receiver_url: str):  # type: ignore[no-untyped-def]
     from alerts.models import DispatchEndpoint
     from venues.models import Camera, Venue
 
-    venue = Venue.objects.create(name="Bench Arena", district="Almaly", address="1 Abay Avenue",
-                                 latitude="43.238949", longitude="76.889709")
+    venue = Venue.objects.create(
+        name="Bench Arena", district="Almaly", address="1 Abay Avenue", latitude="43.238949", longitude="76.889709"
+    )
     camera = Camera.objects.create(venue=venue, name="Gate 3", stream_url="rtsp://10.0.0.5:554/s")
     user = get_user_model().objects.create_user(username="bench-dispatcher", password="x" * 12)
     DispatchEndpoint.objects.create(name="Bench CAD", url=receiver_url, secret=KEY, timeout_s=5)
@@ -120,11 +137,13 @@ def world(receiver_url: str):  # type: ignore[no-untyped-def]
 def raise_alerts(camera, count: int) -> list:  # type: ignore[no-untyped-def]
     from alerts.services import alert_raise
 
-    return [alert_raise(kind="fight", camera=camera, severity=3, score=0.9,
-                        track_key=uuid.uuid4().hex).alert for _ in range(count)]
+    return [
+        alert_raise(kind="fight", camera=camera, severity=3, score=0.9, track_key=uuid.uuid4().hex).alert
+        for _ in range(count)
+    ]
 
 
-def dispatch_timed(alert_id: object, user) -> float:  # type: ignore[no-untyped-def]
+def dispatch_timed(alert_id: Any, user) -> float:  # type: ignore[no-untyped-def]
     """Dispatch one alert; return the wall-clock time of its commit."""
     from django.db import transaction
 
@@ -158,7 +177,7 @@ def wait_receipts(receiver_url: str, ids: set[str], timeout_s: float) -> dict[st
 def summary(name: str, count: int, elapsed: float, delays_ms: list[float]) -> None:
     delays = sorted(delays_ms)
     p50 = statistics.median(delays)
-    p95 = delays[min(len(delays) - 1, int(round(0.95 * (len(delays) - 1))))]
+    p95 = delays[min(len(delays) - 1, round(0.95 * (len(delays) - 1)))]
     print(f"{name:<44} {count:>5} {count / elapsed:>10.1f} {p50:>10.1f} {p95:>10.1f}")
 
 
@@ -170,8 +189,10 @@ def baseline_direct(receiver_url: str, count: int) -> None:
     from alerts.cad.eido import to_eido_json
     from alerts.cad.samples import sample_payload
 
-    bodies = [(p.idempotency_key, to_eido_json(p))
-              for p in (sample_payload(incident_id=str(uuid.uuid4())) for _ in range(count))]
+    bodies = [
+        (p.idempotency_key, to_eido_json(p))
+        for p in (sample_payload(incident_id=str(uuid.uuid4())) for _ in range(count))
+    ]
     session, delays = requests.Session(), []
     started = time.perf_counter()
     for key, body in bodies:
@@ -191,15 +212,23 @@ def baseline_inline(camera, user, receiver_url: str, count: int) -> None:  # typ
 
     alerts = raise_alerts(camera, count)
     commits: dict[str, float] = {}
+    dispatch_ms, attempt_ms = [], []
     started = time.perf_counter()
     with mock.patch.object(dispatching, "delivery_enqueue"):  # no broker: attempt right here
         for alert in alerts:
+            t0 = time.perf_counter()
             commits[str(alert.pk)] = dispatch_timed(alert.pk, user)
+            t1 = time.perf_counter()
             dispatching.delivery_attempt(delivery_id=Delivery.objects.get(alert=alert).pk)
+            dispatch_ms.append((t1 - t0) * 1000)
+            attempt_ms.append((time.perf_counter() - t1) * 1000)
     elapsed = time.perf_counter() - started
+    print(
+        f"  (inline: alert_dispatch incl. outbox row {statistics.median(dispatch_ms):.1f} ms median, "
+        f"one delivery attempt {statistics.median(attempt_ms):.1f} ms median)"
+    )
     got = wait_receipts(receiver_url, set(commits), 30)
-    summary("inline service (DB + HTTP, no Celery)", count, elapsed,
-            [(got[i] - commits[i]) * 1000 for i in commits])
+    summary("inline service (DB + HTTP, no Celery)", count, elapsed, [(got[i] - commits[i]) * 1000 for i in commits])
 
 
 def celery_run(camera, user, receiver_url: str, count: int, rate: float | None) -> None:  # type: ignore[no-untyped-def]

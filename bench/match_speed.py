@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from _common import Timer, table
+from _common import REPO_ROOT, Timer, table  # noqa: F401 (puts the repo on sys.path)
 
 from workers.faces.base import FloatArray, l2_normalise
 from workers.faces.index import MatrixIndex
@@ -75,6 +75,80 @@ INDEX_OPTIONS: list[IndexOption] = [
 ]
 
 
+class PgVectorBench:
+    """A throwaway database on the embedded (or DATABASE_URL) PostgreSQL with pgvector."""
+
+    def __init__(self) -> None:
+        import psycopg
+
+        from commandcenter import embedded
+
+        os.environ.setdefault("CC_EMBEDDED_KEEP", "")
+        embedded.ensure_services()
+        self.admin_url = os.environ["DATABASE_URL"]
+        self.name = f"bench_match_{os.getpid()}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {self.name}")
+        base, _, _ = self.admin_url.rpartition("/")
+        self.conn = psycopg.connect(f"{base}/{self.name}", autocommit=True)
+        self.conn.execute("CREATE EXTENSION vector")
+
+    def load(self, vectors: FloatArray) -> None:
+        """(Re)create the table and COPY the vectors in."""
+        self.conn.execute("DROP TABLE IF EXISTS gallery")
+        self.conn.execute(f"CREATE TABLE gallery (id int PRIMARY KEY, embedding vector({DIMENSIONS}))")
+        with self.conn.cursor().copy("COPY gallery (id, embedding) FROM STDIN") as copy:
+            for row_id, vector in enumerate(vectors):
+                copy.write_row((row_id, "[" + ",".join(f"{v:.6f}" for v in vector) + "]"))
+        self.conn.execute("ANALYZE gallery")
+
+    def searcher(self, *, hnsw: bool, ef_search: int = 40) -> Searcher:
+        """Exact (sequential scan) or HNSW search through SQL."""
+        self.conn.execute("DROP INDEX IF EXISTS gallery_hnsw")
+        if hnsw:
+            self.conn.execute("SET maintenance_work_mem = '512MB'")
+            self.conn.execute("CREATE INDEX gallery_hnsw ON gallery USING hnsw (embedding vector_cosine_ops)")
+        self.conn.execute(f"SET hnsw.ef_search = {ef_search}")
+        self.conn.execute(f"SET enable_indexscan = {'on' if hnsw else 'off'}")
+
+        def search(probes: FloatArray, k: int) -> list[list[tuple[int, float]]]:
+            results = []
+            for probe in probes:
+                literal = "[" + ",".join(f"{v:.6f}" for v in probe) + "]"
+                rows = self.conn.execute(
+                    "SELECT id, embedding <=> %s::vector AS d FROM gallery ORDER BY d LIMIT %s", [literal, k]
+                ).fetchall()
+                results.append([(int(r[0]), float(r[1])) for r in rows])
+            return results
+
+        return search
+
+    def close(self) -> None:
+        import psycopg
+
+        self.conn.close()
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {self.name}")
+
+
+def pg_options(bench: PgVectorBench) -> list[IndexOption]:
+    """pgvector exact and HNSW (default ef_search 40, and 200) as index options."""
+
+    def build(hnsw: bool, ef: int = 40) -> Callable[[list[int], FloatArray], Searcher]:
+        def make(ids: list[int], vectors: FloatArray) -> Searcher:
+            if not hnsw:
+                bench.load(vectors)
+            return bench.searcher(hnsw=hnsw, ef_search=ef)
+
+        return make
+
+    return [
+        IndexOption("pgvector exact (seq scan)", build(False)),
+        IndexOption("pgvector HNSW ef_search=40", build(True, 40)),
+        IndexOption("pgvector HNSW ef_search=200", build(True, 200)),
+    ]
+
+
 def face_like(count: int, rng: np.random.Generator) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Gallery vectors, their identity centres, and the shared mean direction."""
     mean = l2_normalise(rng.normal(size=DIMENSIONS))
@@ -124,14 +198,16 @@ def time_option(
     return timer, top
 
 
-def run_size(size: int, probe_count: int, rng: np.random.Generator) -> list[list[str]]:
+def run_size(
+    size: int, probe_count: int, rng: np.random.Generator, extra: list[IndexOption] | None = None
+) -> list[list[str]]:
     """Time every option at one gallery size; return table rows."""
     gallery, centres, _ = face_like(size, rng)
     probes = probes_for(centres, probe_count, rng)
     ids = list(range(size))
     print(f"  {size:>9,} vectors: {distance_check(gallery, rng)}")
     rows, reference, base_p50 = [], None, float("nan")
-    for option in INDEX_OPTIONS:
+    for option in INDEX_OPTIONS + (extra or []):
         begin = time.perf_counter()
         search = option.build(ids, gallery)
         build_s = time.perf_counter() - begin
@@ -158,13 +234,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,10000,100000,1000000")
     parser.add_argument("--probes", type=int, default=200)
+    parser.add_argument("--pg-max", type=int, default=100_000, help="largest gallery also run on pgvector (0: none)")
     args = parser.parse_args()
     rng = np.random.default_rng(42)
     rows = []
     print(f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, {args.probes} probes")
     print("synthetic gallery check (real dlib photos: genuine ~0.034, impostor ~0.168):")
-    for size in (int(s) for s in args.sizes.split(",")):
-        rows += run_size(size, args.probes, rng)
+    pg = PgVectorBench() if args.pg_max else None
+    try:
+        for size in (int(s) for s in args.sizes.split(",")):
+            extra = pg_options(pg) if pg is not None and size <= args.pg_max else None
+            rows += run_size(size, args.probes, rng, extra)
+    finally:
+        if pg is not None:
+            pg.close()
     head = ["vectors", "index", "build s", "p50 ms/probe", "p95 ms/probe", "recall@1", "vs base"]
     print(table(rows, head))
 

@@ -175,7 +175,7 @@ def match_faces(
 def _candidates(
     gallery: Gallery, probe: npt.NDArray[np.float32], row: npt.NDArray[np.float32], k: int
 ) -> list[Candidate]:
-    order = np.argsort(-row)
+    order = _top_order(row, k)
     seen: set[uuid.UUID] = set()
     found: list[Candidate] = []
     for index in order:
@@ -187,6 +187,15 @@ def _candidates(
         if len(found) == k:
             break
     return found
+
+
+def _top_order(row: npt.NDArray[np.float32], k: int, per_subject: int = 8) -> npt.NDArray[np.intp]:
+    """Indices of the best scores, best first: argpartition of a few per wanted subject, not a full sort."""
+    wanted = k * per_subject
+    if wanted >= len(row):
+        return np.argsort(-row)
+    top = np.argpartition(-row, wanted)[:wanted]
+    return top[np.argsort(-row[top])]
 
 
 def _candidate(gallery: Gallery, probe: npt.NDArray[np.float32], index: int, similarity: float) -> Candidate:

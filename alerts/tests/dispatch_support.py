@@ -80,8 +80,9 @@ def raise_alert(camera: Any, *, kind: str = "fight", severity: int = 3, **extra:
     """A real alert through the service, with its own track."""
     from alerts.services import alert_raise
 
-    result = alert_raise(kind=kind, camera=camera, severity=severity, score=0.91,
-                         track_key=f"t-{uuid.uuid4().hex[:8]}", **extra)
+    result = alert_raise(
+        kind=kind, camera=camera, severity=severity, score=0.91, track_key=f"t-{uuid.uuid4().hex[:8]}", **extra
+    )
     return result.alert
 
 
@@ -98,7 +99,7 @@ class DashboardListener:
         import asyncio
 
         async def drain() -> list[dict[str, Any]]:
-            found = []
+            found: list[dict[str, Any]] = []
             while True:
                 try:
                     message = await asyncio.wait_for(self.layer.receive(self.channel), timeout=wait_s)
@@ -132,7 +133,8 @@ def advance_until_settled(
     from alerts.dispatching import delivery_attempt
     from alerts.models import Delivery
 
-    clock, rng, states = start, random.Random(7), []
+    clock, rng = start, random.Random(7)
+    states: list[str] = []
     for number in range(rounds):
         if before_round is not None:
             before_round(number)

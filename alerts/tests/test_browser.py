@@ -23,6 +23,8 @@ from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.db import connection, connections
 from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from alerts import services
 from alerts.models import Alert
@@ -144,9 +146,13 @@ def _open_feed(browser: Browser, live_url: str, user, path: str = "/") -> Page:
     """A new browser context signed in as `user` (session cookie), on the live feed, connected."""
     client = Client()
     client.force_login(user)
+    device = TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id  # second factor passed (admins, auditors)
+    session.save()
     context = browser.new_context(viewport={"width": 1280, "height": 860})
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                          "url": live_url}])
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_url}])
     page = context.new_page()
     page.goto(live_url + path)
     expect(page.locator("#conn")).to_have_attribute("data-state", "connected", timeout=10_000)

@@ -10,6 +10,8 @@ import redis
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.urls import reverse
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from alerts import services
 from alerts.models import Alert
@@ -18,6 +20,15 @@ from venues.models import Camera, OperatorScope, Venue
 pytestmark = pytest.mark.django_db
 
 JPEG = b"\xff\xd8\xff\xe0" + b"preview-bytes" + b"\xff\xd9"
+
+
+def verified_login(client, user) -> None:
+    """Sign in with a confirmed second factor, as admins and auditors must (see commandcenter.security)."""
+    client.force_login(user)
+    device = TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
 
 
 @pytest.fixture
@@ -84,7 +95,7 @@ def test_feed_gives_dispatcher_cursor_and_rights(client, dispatcher, camera):
 
 
 def test_auditor_page_has_no_action_rights(client, auditor):
-    client.force_login(auditor)
+    verified_login(client, auditor)
     config = _config(client.get(reverse("dashboard")))
     assert config["canAct"] is False
     assert config["canReview"] is False

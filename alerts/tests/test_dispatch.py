@@ -1,5 +1,7 @@
 """Outbound CAD dispatch against the reference receiver on loopback: once, signed, retried, in order."""
 
+# ruff: noqa: F811 - pytest fixtures imported from alerts.tests.dispatch_support
+
 from __future__ import annotations
 
 import hashlib
@@ -43,14 +45,21 @@ def test_real_alerts_render_schema_valid_eido_and_cap_without_faces_or_names(
     # given a fight with a snapshot and a face crop, and a confirmed face match on a named subject
     from watchlists.models import Subject
 
-    fight = raise_alert(camera, evidence=[
-        EvidenceFile(kind="snapshot", content=JPEG, content_type="image/jpeg", filename="s.jpg"),
-        EvidenceFile(kind="face_crop", content=JPEG, content_type="image/jpeg", filename="f.jpg"),
-    ])
+    fight = raise_alert(
+        camera,
+        evidence=[
+            EvidenceFile(kind="snapshot", content=JPEG, content_type="image/jpeg", filename="s.jpg"),
+            EvidenceFile(kind="face_crop", content=JPEG, content_type="image/jpeg", filename="f.jpg"),
+        ],
+    )
     subject = Subject.objects.create(
-        watchlist=watchlist, display_name="Ivan Petrov", reference_number="WL-2026/0042",
-        legal_basis_reference="Court order 12/2026", added_by=admin_user,
-        expires_at=timezone.now() + timedelta(days=30))
+        watchlist=watchlist,
+        display_name="Ivan Petrov",
+        reference_number="WL-2026/0042",
+        legal_basis_reference="Court order 12/2026",
+        added_by=admin_user,
+        expires_at=timezone.now() + timedelta(days=30),
+    )
     match = raise_alert(camera, kind="face_match", severity=4, subject=subject)
     Alert.objects.filter(pk=match.pk).update(review=Alert.Review.CONFIRMED)
     match.refresh_from_db()
@@ -60,10 +69,14 @@ def test_real_alerts_render_schema_valid_eido_and_cap_without_faces_or_names(
     # when both are rendered for each format
     now = timezone.now()
     payload = dispatching.incident_payload_build(alert=fight, revision=0, reported_at=now, first_reported_at=None)
-    match_payload = dispatching.incident_payload_build(alert=match, revision=1, reported_at=now,
-                                                       first_reported_at=now - timedelta(minutes=1))
-    documents = [dispatching.incident_render(endpoint=end, payload=p)
-                 for end in (eido_end, cap_end) for p in (payload, match_payload)]
+    match_payload = dispatching.incident_payload_build(
+        alert=match, revision=1, reported_at=now, first_reported_at=now - timedelta(minutes=1)
+    )
+    documents = [
+        dispatching.incident_render(endpoint=end, payload=p)
+        for end in (eido_end, cap_end)
+        for p in (payload, match_payload)
+    ]
 
     # then every document validates against the schemas in the repo
     for body, content_type in documents:
@@ -79,7 +92,8 @@ def test_real_alerts_render_schema_valid_eido_and_cap_without_faces_or_names(
     assert match_payload.subject_reference == "WL-2026/0042"
     for body, _ in documents:
         assert str(crop.pk).encode() not in body
-        assert b"Ivan" not in body and b"Petrov" not in body
+        assert b"Ivan" not in body
+        assert b"Petrov" not in body
 
 
 @pytest.mark.django_db
@@ -139,10 +153,12 @@ def test_outage_then_recovery_delivers_each_exactly_once_in_order_per_alert(
         assert delivery.status == "delivered"
         assert keys.count(delivery.idempotency_key) == 1
         assert next(r for r in records if r["idempotency_key"] == delivery.idempotency_key)["body_sha256"] == (
-            hashlib.sha256(delivery.body.encode()).hexdigest())
+            hashlib.sha256(delivery.body.encode()).hexdigest()
+        )
     assert keys.index(deliveries[0].idempotency_key) < keys.index(deliveries[3].idempotency_key)
-    errors = list(DeliveryAttempt.objects.filter(delivery__in=deliveries).exclude(error="").values_list(
-        "error", flat=True))
+    errors = list(
+        DeliveryAttempt.objects.filter(delivery__in=deliveries).exclude(error="").values_list("error", flat=True)
+    )
     assert sum("ConnectionError" in e for e in errors) == 9  # 3 rounds x 3 first revisions
     assert sum(e.startswith("HTTP 503") for e in errors) == 2
     assert DeliveryAttempt.objects.filter(delivery__in=deliveries, http_status=201).count() == 4
@@ -150,7 +166,14 @@ def test_outage_then_recovery_delivers_each_exactly_once_in_order_per_alert(
 
 @pytest.mark.django_db
 def test_exhausted_attempts_fail_visibly_and_a_dispatcher_retries(
-    camera, dispatcher, auditor, endpoint, healthy, queued, api_client, dashboard,
+    camera,
+    dispatcher,
+    auditor,
+    endpoint,
+    healthy,
+    queued,
+    api_client,
+    dashboard,
     django_capture_on_commit_callbacks,
 ):
     # given an endpoint allowing two attempts and a receiver failing the next ten posts
@@ -193,8 +216,7 @@ def test_exhausted_attempts_fail_visibly_and_a_dispatcher_retries(
     assert state == "delivered"
     assert len(received(healthy, delivery.idempotency_key)) == 1
     detail = api_client.get(f"/api/alerts/{alert.pk}/").json()
-    assert [(d["endpoint"], d["status"], d["attempts"]) for d in detail["deliveries"]] == [
-        ("City CAD", "delivered", 3)]
+    assert [(d["endpoint"], d["status"], d["attempts"]) for d in detail["deliveries"]] == [("City CAD", "delivered", 3)]
     again = api_client.post(f"/api/deliveries/{delivery.pk}/retry/")
     assert (again.status_code, again.json()["status"]) == (409, "delivered")
 
@@ -248,6 +270,7 @@ def test_backoff_is_full_jitter_capped_and_respects_retry_after(settings):
     rng = random.Random(1)
     delays = [dispatching.backoff_delay(attempt=n, rng=rng) for n in range(1, 9) for _ in range(50)]
     assert all(0.0 <= d <= 30.0 for d in delays)
-    assert max(delays[:50]) <= 2.0 and max(delays[-50:]) > 20.0
+    assert max(delays[:50]) <= 2.0
+    assert max(delays[-50:]) > 20.0
     assert dispatching.backoff_delay(attempt=1, rng=rng, retry_after=7) >= 7
     assert dispatching.backoff_delay(attempt=1, rng=rng, retry_after=9999) == 30.0

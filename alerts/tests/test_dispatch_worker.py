@@ -1,5 +1,7 @@
 """A real Celery worker on the `dispatch` queue delivers a committed dispatch through an outage."""
 
+# ruff: noqa: F811 - pytest fixtures imported from alerts.tests.dispatch_support
+
 from __future__ import annotations
 
 import os
@@ -41,12 +43,34 @@ def _test_database_url() -> str:
 @pytest.fixture
 def worker(transactional_db: None, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`celery -A commandcenter worker -Q dispatch --pool solo` against the test database."""
-    env = {**os.environ, "DATABASE_URL": _test_database_url(), "REDIS_URL": os.environ["REDIS_URL"],
-           "CC_DISPATCH_BACKOFF_BASE_S": "0.2", "CC_DISPATCH_BACKOFF_CAP_S": "2", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "CC_DISPATCH_BACKOFF_BASE_S": "0.2",
+        "CC_DISPATCH_BACKOFF_CAP_S": "2",
+        "PYTHONUNBUFFERED": "1",
+    }
     log = tmp_path / "worker.log"
-    command = [sys.executable, "-m", "celery", "-A", "commandcenter", "worker", "-Q", "dispatch", "--pool", "solo",
-               "-n", f"dispatch-test-{uuid.uuid4().hex[:8]}@%h", "--without-gossip", "--without-mingle",
-               "--without-heartbeat", "-l", "INFO"]
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "commandcenter",
+        "worker",
+        "-Q",
+        "dispatch",
+        "--pool",
+        "solo",
+        "-n",
+        f"dispatch-test-{uuid.uuid4().hex[:8]}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-l",
+        "INFO",
+    ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -80,8 +104,9 @@ def test_worker_delivers_a_committed_dispatch_once_after_an_outage(camera, dispa
     # when a dispatcher dispatches (committed: the worker reads it from the test database)
     alert_dispatch(alert_id=alert.pk, actor=dispatcher)
     delivery = Delivery.objects.get(alert=alert)
-    settled = _wait_for(lambda: Delivery.objects.filter(pk=delivery.pk, status="delivered").exists(),
-                        DELIVERY_TIMEOUT_S)
+    settled = _wait_for(
+        lambda: Delivery.objects.filter(pk=delivery.pk, status="delivered").exists(), DELIVERY_TIMEOUT_S
+    )
 
     # then the worker retried with back-off and the incident arrived exactly once
     assert settled, Delivery.objects.get(pk=delivery.pk).last_error

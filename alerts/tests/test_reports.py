@@ -9,6 +9,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from alerts import services
 from alerts.models import Alert
@@ -22,6 +24,15 @@ pytestmark = pytest.mark.django_db
 
 ALMATY = zoneinfo.ZoneInfo("Asia/Almaty")
 MARCH = {"start": "2026-03-01", "end": "2026-03-31"}
+
+
+def verified_login(client, user) -> None:
+    """Sign in with a confirmed second factor, as admins and auditors must (see commandcenter.security)."""
+    client.force_login(user)
+    device = TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
 
 
 def at(day: int, hour: int, minute: int = 0, month: int = 3) -> datetime:
@@ -113,7 +124,7 @@ def test_report_follows_venue_scope(march, django_user_model, venue):
 def test_reports_page_needs_permission(client, march, dispatcher, auditor):
     client.force_login(dispatcher)
     assert client.get(reverse("reports"), MARCH).status_code == 403
-    client.force_login(auditor)
+    verified_login(client, auditor)
     response = client.get(reverse("reports"), MARCH)
     assert response.status_code == 200
     assert [t.key for t in response.context["tables"]] == ["venue", "kind", "hour", "response", "reviews"]
@@ -121,7 +132,7 @@ def test_reports_page_needs_permission(client, march, dispatcher, auditor):
 
 
 def test_csv_export_is_exact_and_audited(client, march, auditor):
-    client.force_login(auditor)
+    verified_login(client, auditor)
     response = client.get(reverse("reports"), {**MARCH, "format": "csv", "table": "venue"})
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
@@ -134,7 +145,7 @@ def test_csv_export_is_exact_and_audited(client, march, auditor):
 def test_csv_neutralises_formulas_and_rejects_unknown_tables(client, auditor, camera):
     Venue.objects.filter(pk=camera.venue_id).update(name="=HYPERLINK(1)")
     services.alert_raise(kind=Alert.Kind.FIGHT, camera=camera, severity=2, score=0.5)
-    client.force_login(auditor)
+    verified_login(client, auditor)
     response = client.get(reverse("reports"), {"format": "csv", "table": "venue"})
     assert response.content.decode().splitlines()[1] == "'=HYPERLINK(1),1,1"
     assert client.get(reverse("reports"), {"format": "csv", "table": "users"}).status_code == 404

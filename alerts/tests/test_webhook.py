@@ -1,5 +1,7 @@
 """Inbound CAD unit status webhook: signed, fresh, once; precise 4xx that change nothing otherwise."""
 
+# ruff: noqa: F811 - pytest fixtures imported from alerts.tests.dispatch_support
+
 from __future__ import annotations
 
 import time
@@ -38,8 +40,9 @@ def sent_alert(camera, dispatcher, cad, queued):  # type: ignore[no-untyped-def]
     return alert
 
 
-def _signed(incident_id: object, status: str = "en_route", *, unit: str = "P-12", key: str = KEY,
-            now: float | None = None) -> tuple[bytes, dict[str, str]]:
+def _signed(
+    incident_id: object, status: str = "en_route", *, unit: str = "P-12", key: str = KEY, now: float | None = None
+) -> tuple[bytes, dict[str, str]]:
     body = StatusUpdate(str(incident_id), UnitStatus(status), unit, datetime.now(UTC), "CAD-991").to_json()
     return body, signing.sign(body, key, now=now)
 
@@ -51,8 +54,13 @@ def _post(body: bytes, headers: dict[str, str]):  # type: ignore[no-untyped-def]
 
 def _state(alert: Alert) -> tuple[int, int, int, int, int]:
     alert.refresh_from_db()
-    return (UnitStatusReport.objects.count(), AlertEvent.objects.filter(alert=alert).count(),
-            WebhookNonce.objects.count(), AccessEvent.objects.count(), alert.change_seq)
+    return (
+        UnitStatusReport.objects.count(),
+        AlertEvent.objects.filter(alert=alert).count(),
+        WebhookNonce.objects.count(),
+        AccessEvent.objects.count(),
+        alert.change_seq,
+    )
 
 
 def test_valid_status_updates_history_audit_and_open_dashboards(
@@ -68,20 +76,33 @@ def test_valid_status_updates_history_audit_and_open_dashboards(
 
     # then it is recorded once, in the history, in the audit log, and pushed to dashboards
     assert answer.status_code == 202
-    assert answer.json() == {"accepted": True, "duplicate": False, "report": answer.json()["report"],
-                             "incident_id": str(sent_alert.pk), "status": "en_route", "unit": "P-12"}
+    assert answer.json() == {
+        "accepted": True,
+        "duplicate": False,
+        "report": answer.json()["report"],
+        "incident_id": str(sent_alert.pk),
+        "status": "en_route",
+        "unit": "P-12",
+    }
     report = UnitStatusReport.objects.get()
     assert (report.alert_id, report.status, report.unit, report.cad_reference, report.nonce) == (
-        sent_alert.pk, "en_route", "P-12", "CAD-991", headers[signing.NONCE_HEADER])
+        sent_alert.pk,
+        "en_route",
+        "P-12",
+        "CAD-991",
+        headers[signing.NONCE_HEADER],
+    )
     event = AlertEvent.objects.filter(alert=sent_alert).latest("id")
     assert (event.action, event.note, event.data["endpoint"]) == ("unit_status", "P-12: Unit en route", "City CAD")
     audit = AccessEvent.objects.order_by("-id").first()
+    assert audit is not None
     assert (audit.username, audit.action, audit.object_id) == ("cad:City CAD", "update", str(sent_alert.pk))
     assert _state(sent_alert)[4] > before[4]
     sent_alert.refresh_from_db()
     assert sent_alert.status == "new"  # a unit status never changes the alert's own status
     assert dashboard.messages_for(sent_alert.pk) == [
-        {"type": "alert.changed", "id": str(sent_alert.pk), "seq": sent_alert.change_seq}]
+        {"type": "alert.changed", "id": str(sent_alert.pk), "seq": sent_alert.change_seq}
+    ]
 
 
 def test_same_status_twice_is_accepted_without_duplicate_history(sent_alert):

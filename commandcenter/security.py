@@ -8,6 +8,7 @@ import hashlib
 import io
 import logging
 import warnings
+from urllib.parse import urlsplit
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -239,6 +240,9 @@ class TwoFactorMiddleware:
             return False
 
     def _refuse(self, request: HttpRequest) -> HttpResponse:
+        access_record(user=request.user, action=AccessEvent.Action.DENIED, object_type="page",
+                      detail={"method": request.method, "path": request.path[:200],
+                              "reason": "second_factor_required"})
         if request.path_info.startswith("/api/"):
             return JsonResponse({"detail": _("Two-factor verification required.")}, status=403)
         return HttpResponseRedirect(f"{reverse('otp-verify')}?{urlencode({'next': request.get_full_path()})}")
@@ -291,6 +295,7 @@ class DeniedAuditMiddleware:
             return False
         if response.status_code == 403:
             return True
-        location = response.headers.get("Location", "") if response.status_code in (301, 302) else ""
-        return location.startswith((reverse("login"), reverse("admin:login"))) and not request.path.startswith(
-            (reverse("login"), reverse("logout")))
+        if response.status_code not in (301, 302) or request.path in (reverse("login"), reverse("logout")):
+            return False
+        location = urlsplit(response.headers.get("Location", "")).path
+        return location in (reverse("login"), reverse("admin:login"))

@@ -199,6 +199,7 @@ CC_START_CLAIM_S = env_float("CC_START_CLAIM_S", 15.0, minimum=2.0, maximum=600.
 CC_SESSION_MAX_S = env_int("CC_SESSION_MAX_S", 3600, minimum=30)
 CC_HEALTH_PERSIST_S = env_float("CC_HEALTH_PERSIST_S", 10.0, minimum=1.0, maximum=600.0)
 CC_DETECT_MAX_SIDE = env_int("CC_DETECT_MAX_SIDE", 960, minimum=160, maximum=4096)
+CC_EMBED_MIN_QUALITY = env_float("CC_EMBED_MIN_QUALITY", 0.35, minimum=0.0, maximum=1.0)
 CC_PEOPLE_INTERVAL_S = env_float("CC_PEOPLE_INTERVAL_S", 1.0, minimum=0.1, maximum=60.0)
 CC_CLIP_FPS = env_float("CC_CLIP_FPS", 5.0, minimum=1.0, maximum=30.0)
 CC_CLIP_PRE_S = env_float("CC_CLIP_PRE_S", 4.0, minimum=0.0, maximum=30.0)

@@ -60,23 +60,44 @@ def check_expiry(subject: Subject) -> None:
 
 
 def subject_save(*, actor: AbstractBaseUser | None, subject: Subject) -> Subject:
-    """Create or update a subject (expiry required)."""
+    """Create or update a subject (expiry required); deactivating one removes its templates and photos."""
     if subject._state.adding and actor is not None and not subject.added_by_id:
         subject.added_by = actor  # type: ignore[assignment]
     check_expiry(subject)
-    result: Subject = audited_save(actor=actor, instance=subject)
-    gallery_changed()
+    with transaction.atomic():
+        result: Subject = audited_save(actor=actor, instance=subject)
+        if result.status == Subject.Status.INACTIVE:
+            _remove_templates(result, actor)
+        gallery_changed()
     return result
+
+
+def subject_deactivate(*, actor: AbstractBaseUser | None, subject: Subject, reason: str = "") -> Subject:
+    """Stop matching a subject now and remove its face templates, photos and crops (audited)."""
+    with transaction.atomic():
+        subject.status = Subject.Status.INACTIVE
+        subject.save(update_fields=["status", "updated_at"])
+        _remove_templates(subject, actor)
+        from audit.services import access_record
+
+        access_record(user=actor, action="update", object_type="watchlists.subject", object_id=subject.pk,
+                      username="system" if actor is None else "", detail={"deactivated": True, "reason": reason})
+        gallery_changed()
+    return subject
+
+
+def _remove_templates(subject: Subject, actor: AbstractBaseUser | None) -> None:
+    from watchlists.enrolment import template_delete
+
+    for template in list(subject.templates.all()):
+        template_delete(template=template, actor=actor)
 
 
 def object_delete(*, actor: AbstractBaseUser | None, instance: Watchlist | Subject) -> None:
     """Delete a watchlist or subject; a subject's templates, photos and crops go with it."""
     with transaction.atomic():
         if isinstance(instance, Subject):
-            from watchlists.enrolment import template_delete
-
-            for template in list(instance.templates.all()):
-                template_delete(template=template, actor=actor)
+            _remove_templates(instance, actor)
         audited_delete(actor=actor, instance=instance)
         gallery_changed()
 

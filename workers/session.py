@@ -37,12 +37,14 @@ from workers.capture import CaptureSettings, CaptureState, Frame, FrameGrabber, 
 from workers.clips import ClipJob, ClipRecorder, FrameRing, draw_boxes
 from workers.pipeline import Cooldown, FaceMatch, FaceStage, IncidentSignal, IncidentStage, StageTimer, ZoneSpec
 from workers.preview import PreviewPublisher
+from workers.tracking import EmbedPolicy
 
 logger = logging.getLogger(__name__)
 
 HEALTH_PREFIX = "cc:health:"
 SETTINGS_POLL_S = 5.0
 SNAPSHOT_WIDTH = 1280
+RECONNECT_GRACE_S = 3.0
 
 
 def health_key(camera_id: object) -> str:
@@ -76,6 +78,7 @@ class SessionConfig:
     health_persist_s: float = 10.0
     session_max_s: float = 3600.0
     detect_max_side: int = 960
+    embed_min_quality: float = 0.35
     people_interval_s: float = 1.0
     clip_fps: float = 5.0
     clip_pre_s: float = 4.0
@@ -93,7 +96,8 @@ class SessionConfig:
         values: dict[str, Any] = {
             "lease_ttl_s": settings.CC_LEASE_TTL_S, "heartbeat_s": settings.CC_HEARTBEAT_S,
             "health_persist_s": settings.CC_HEALTH_PERSIST_S, "session_max_s": settings.CC_SESSION_MAX_S,
-            "detect_max_side": settings.CC_DETECT_MAX_SIDE, "people_interval_s": settings.CC_PEOPLE_INTERVAL_S,
+            "detect_max_side": settings.CC_DETECT_MAX_SIDE, "embed_min_quality": settings.CC_EMBED_MIN_QUALITY,
+            "people_interval_s": settings.CC_PEOPLE_INTERVAL_S,
             "clip_fps": settings.CC_CLIP_FPS, "clip_pre_s": settings.CC_CLIP_PRE_S,
             "clip_post_s": settings.CC_CLIP_POST_S, "preview_width": settings.CC_PREVIEW_WIDTH,
             "preview_interval_s": settings.CC_PREVIEW_INTERVAL_S, "preview_ttl_s": settings.CC_PREVIEW_TTL_S,
@@ -278,6 +282,7 @@ class CameraSession:
         ring = FrameRing(max_seconds=self.config.clip_pre_s + self.config.clip_post_s + 2.0,
                          fps=self.config.clip_fps, max_width=SNAPSHOT_WIDTH)
         self._clips = ClipRecorder(ring, pre_s=self.config.clip_pre_s, post_s=self.config.clip_post_s)
+        self._clips.ring = ring  # ClipRecorder's `ring or FrameRing()` drops an empty (falsy) ring
 
     def _shutdown(self, heartbeat: threading.Thread) -> None:
         reason = self.reason or StopReason.STOPPED
@@ -568,11 +573,8 @@ class CameraSession:
         assert self._snap is not None
         if self._source_error:
             return "offline", self._source_error
-        if capture is CaptureState.OFFLINE:
-            return "offline", capture_error or "no frames"
-        if capture is CaptureState.CONNECTING:
-            silent = now - self._started > self._snap.offline_after_s
-            return ("offline", capture_error or "connecting") if capture_error or silent else (self._live.state, "")
+        if capture in (CaptureState.OFFLINE, CaptureState.CONNECTING):
+            return self._classify_gap(capture_error, now)
         if capture is CaptureState.DEGRADED:
             return "degraded", "frames arriving late"
         lag = self._live.lag_s
@@ -582,6 +584,17 @@ class CameraSession:
         if now - self._started > 10.0 and rate < 0.5 * self._snap.analysis_fps:
             return "degraded", f"analysing {rate:.1f} of {self._snap.analysis_fps:g} fps"
         return "online", ""
+
+    def _classify_gap(self, capture_error: str, now: float) -> tuple[str, str]:
+        """No frames right now: a short reconnect is degraded; longer, or never any frame, offline."""
+        assert self._snap is not None
+        if self._last_frame_mono is not None and now - self._last_frame_mono < RECONNECT_GRACE_S:
+            return "degraded", f"reconnecting: {capture_error}" if capture_error else "reconnecting"
+        if capture_error:
+            return "offline", capture_error
+        if now - self._started > min(self._snap.offline_after_s, RECONNECT_GRACE_S * 2):
+            return "offline", "no frames"
+        return self._live.state, ""
 
     def _persist_health(self, force: bool = False) -> None:
         from venues.services import camera_report_health
@@ -652,7 +665,8 @@ class CameraSession:
             embedder = build_embedder(self.config.face_model)
             matcher = partial(match_faces, model_name=embedder.model_name)
             self._face = FaceStage(build_detector(self.config.face_detector), embedder, matcher, timer=self.timer,
-                                   detect_max_side=self.config.detect_max_side, analysis_fps=snap.analysis_fps)
+                                   detect_max_side=self.config.detect_max_side, analysis_fps=snap.analysis_fps,
+                                   policy=EmbedPolicy(min_quality=self.config.embed_min_quality))
         elif not snap.face:
             self._face = None
         self._incidents = None
@@ -770,4 +784,4 @@ def _offline_face_stage(config: SessionConfig, timer: StageTimer, fps: float, wa
 
     return FaceStage(build_detector(config.face_detector), embedder, matcher, timer=timer,
                      detect_max_side=config.detect_max_side, analysis_fps=fps,
-                     motion=MotionSettings(keepalive_s=0.0))
+                     policy=EmbedPolicy(min_quality=config.embed_min_quality), motion=MotionSettings(keepalive_s=0.0))

@@ -91,12 +91,17 @@ def test_admin_and_auditor_must_pass_the_second_factor(client, role, request):
     # when a wrong code, then the right one
     wrong = client.post(reverse("otp-verify"), {"token": "000000", "next": "/"})
     assert wrong.status_code == 200
+    device.refresh_from_db()
+    device.throttle_reset()  # django_otp makes the next try wait 1 s after a failure
     right = client.post(reverse("otp-verify"), {"token": token_now(device), "next": "/api/venues/"})
     # then they are in, and both steps are in the log
     assert (right.status_code, right["Location"]) == (302, "/api/venues/")
     assert client.get("/api/venues/").status_code == 200
+    blocked_detail = {"method": "GET", "reason": "second_factor_required"}
     assert _actions(user.username) == [
-        ("login", {"factor": "password"}), ("login_failed", {"reason": "bad_otp", "factor": "totp"}),
+        ("login", {"factor": "password"}),
+        ("denied", {**blocked_detail, "path": "/audit/"}), ("denied", {**blocked_detail, "path": "/api/venues/"}),
+        ("login_failed", {"reason": "bad_otp", "factor": "totp"}),
         ("login", {"factor": "totp", "device": device.persistent_id})]
 
 

@@ -181,3 +181,30 @@ def test_wanted_list_needs_two_different_people_to_confirm(watchlist, admin_user
         alert_confirm_match(alert_id=alert.pk, actor=dispatcher)
     assert alert_confirm_match(alert_id=alert.pk, actor=supervisor).review == "confirmed"
     assert Alert.objects.get(pk=alert.pk).events.filter(action="confirmed").count() == 2
+
+
+def test_deactivating_or_deleting_a_subject_removes_templates_and_files(
+    sample_file, watchlist, admin_user, django_capture_on_commit_callbacks
+):
+    from watchlists.services import object_delete, subject_deactivate
+
+    kept = _subject(watchlist, admin_user, "Kept")
+    gone = _subject(watchlist, admin_user, "Gone")
+    files = []
+    for subject in (kept, gone):
+        template = subject_enroll_photo(subject=subject, data=sample_file("faces", "deepface", "img1.jpg").read_bytes(),
+                                        filename="img1.jpg", actor=admin_user)
+        files.append((template.source_photo.path, template.face_crop.path))
+    with django_capture_on_commit_callbacks(execute=True):
+        subject_deactivate(actor=admin_user, subject=kept, reason="case closed")
+        object_delete(actor=admin_user, instance=gone)
+    assert not FaceTemplate.objects.exists()
+    assert Subject.objects.get(pk=kept.pk).status == "inactive"
+    assert not Subject.objects.filter(pk=gone.pk).exists()
+    import os
+
+    assert not any(os.path.exists(path) for pair in files for path in pair)
+    from audit.models import AccessEvent
+
+    deleted = AccessEvent.objects.filter(action="delete", object_type="watchlists.facetemplate").count()
+    assert deleted == 2

@@ -13,7 +13,13 @@ from workers.session import CameraSession, SessionConfig, StopReason
 EXAMPLES = ("faces", "face_recognition", "examples")
 HAMILTON = (*EXAMPLES, "short_hamilton_clip.mp4")
 PEOPLE = {"Lin-Manuel Miranda": "lin-manuel-miranda.png", "Alex Lacamoire": "alex-lacamoire.png"}
-DISTRACTOR = ("Barack Obama", "obama.jpg")
+DISTRACTOR = ("Not In The Clip", "img1.jpg")  # a deepface sample face; Obama is in the clip's audience
+# The clip shows Alex Lacamoire only in profile (0.7-1.5 s) and tiny at the piano: the frontal HOG
+# default never finds him, MTCNN does, his profile scores 0.90-0.92 against the frontal enrolment
+# photo and its pose-penalised quality is ~0.15-0.2. So the test uses MTCNN, admits quality >= 0.1
+# and sets the watchlist to the system floor 0.90 (strangers in the audience score <= 0.89).
+HAMILTON_TUNING = {"face_detector": "mtcnn", "embed_min_quality": 0.1}
+HAMILTON_THRESHOLD = 0.90
 
 
 def enrol_people(sample_file, watchlist, actor, people: dict[str, str]) -> dict[str, object]:
@@ -24,9 +30,10 @@ def enrol_people(sample_file, watchlist, actor, people: dict[str, str]) -> dict[
 
     subjects = {}
     for name, photo in people.items():
+        parts = (*EXAMPLES, photo) if name != DISTRACTOR[0] else ("faces", "deepface", photo)
         subject = Subject.objects.create(watchlist=watchlist, display_name=name, legal_basis_reference="Case 1/26",
                                          added_by=actor, expires_at=timezone.now() + timedelta(days=30))
-        path = sample_file(*EXAMPLES, photo)
+        path = sample_file(*parts)
         subject_enroll_photo(subject=subject, data=path.read_bytes(), filename=path.name, actor=actor)
         subjects[name] = subject
     reset_cache()
@@ -51,12 +58,15 @@ def test_session_on_hamilton_clip_alerts_enrolled_people_only(sample_file, watch
 
     # given Lin-Manuel Miranda and Alex Lacamoire enrolled, plus someone who is not in the clip
     settings.MEDIA_ROOT = tmp_path
+    settings.CC_FACE_DETECTOR = HAMILTON_TUNING["face_detector"]
+    watchlist.match_threshold = HAMILTON_THRESHOLD
+    watchlist.save()
     subjects = enrol_people(sample_file, watchlist, admin_user, {**PEOPLE, DISTRACTOR[0]: DISTRACTOR[1]})
     camera = Camera.objects.create(venue=venue, name="Stage", stream_url=f"file://{sample_file(*HAMILTON)}",
                                    analysis_fps=4.0, crowd_enabled=False, fight_enabled=False)
 
     # when a session runs the clip once (real time, about 9 s)
-    session = CameraSession(camera.pk, config=quick_config(), max_duration_s=11.0)
+    session = CameraSession(camera.pk, config=quick_config(**HAMILTON_TUNING), max_duration_s=11.0)
     reason = session.run()
 
     # then each of the two people raised face-match alerts with crop, snapshot and clip evidence

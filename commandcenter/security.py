@@ -111,7 +111,8 @@ def _header_size(data: bytes, kind: str) -> tuple[int, int]:
             image = Image.open(io.BytesIO(data), formats=list(_PIL_FORMATS))
             width, height = image.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise UploadRejected("too_many_pixels", _("The image has too many pixels to be decoded safely.")) from exc
+        raise UploadRejected("too_many_pixels", _("The image has too many pixels to be decoded safely (%(error)s).")
+                             % {"error": exc}) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise UploadRejected("corrupt", _("The image header cannot be read: %(error)s") % {"error": exc}) from exc
     if _PIL_FORMATS.get(image.format or "") != kind:
@@ -120,20 +121,18 @@ def _header_size(data: bytes, kind: str) -> tuple[int, int]:
 
 
 def _decode_fully(data: bytes) -> None:
-    saved = Image.MAX_IMAGE_PIXELS
     try:
-        Image.MAX_IMAGE_PIXELS = None  # our own, stricter pixel limit was already applied
         with Image.open(io.BytesIO(data)) as image:
             image.load()
-    except OSError as exc:
-        if "truncated" in str(exc):
+    except Image.DecompressionBombError as exc:
+        raise UploadRejected("too_many_pixels", _("The image has too many pixels to be decoded safely.")) from exc
+    except (OSError, EOFError) as exc:
+        if "truncated" in str(exc) or isinstance(exc, EOFError):
             raise UploadRejected("truncated", _("The image is truncated (the file ends before the picture does)."))\
                 from exc
         raise UploadRejected("corrupt", _("The image cannot be decoded: %(error)s") % {"error": exc}) from exc
     except (SyntaxError, ValueError) as exc:
         raise UploadRejected("corrupt", _("The image cannot be decoded: %(error)s") % {"error": exc}) from exc
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
 
 
 def validate_image_upload(upload: Any) -> None:

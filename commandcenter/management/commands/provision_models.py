@@ -29,7 +29,7 @@ class Command(BaseCommand):
         except MissingWeightsError as exc:
             raise CommandError(str(exc)) from exc
         for path in copied:
-            self.stdout.write(f"placed {path}")
+            self.stdout.write(f"in place: {path}")
         if not copied:
             self.stdout.write(f"weights already in place under {home / '.deepface' / 'weights'}")
         if options["skip_verify"]:

@@ -155,6 +155,7 @@ def _transition(
                                    % {"status": expected_status})
         allowed = {expected_status}
     with transaction.atomic():
+        before = Alert.objects.select_for_update().filter(pk=alert_id).values_list("status", flat=True).first()
         rows = Alert.objects.filter(pk=alert_id, status__in=allowed, **(extra_filter or {})).update(
             **updates, change_seq=NextChangeSeq(), updated_at=timezone.now()
         )
@@ -165,7 +166,7 @@ def _transition(
                 % {"status": current.get_status_display()},
                 current.status,
             )
-        AlertEvent.objects.create(alert=current, action=action, actor=actor, from_status=",".join(sorted(allowed)),
+        AlertEvent.objects.create(alert=current, action=action, actor=actor, from_status=before or "",
                                   to_status=current.status, note=note, data=data or {})
         access_record(user=actor, action=AccessEvent.Action.ALERT_ACTION, object_type="alert",
                       object_id=current.pk, detail={"action": action, "note": note[:200]})

@@ -64,9 +64,11 @@ class StopReason(StrEnum):
     TIME_BOX = "time_box"
     DURATION = "duration"
     STOPPED = "stopped"
+    INTERRUPTED = "interrupted"
 
 
-HANDOVER_REASONS = frozenset({StopReason.DRAINING, StopReason.ORPHANED, StopReason.TIME_BOX})
+HANDOVER_REASONS = frozenset({StopReason.DRAINING, StopReason.ORPHANED, StopReason.TIME_BOX,
+                              StopReason.INTERRUPTED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +237,8 @@ class CameraSession:
         self._next_persist = 0.0
         self._persisted_state = ""
         self._source_error = ""
+        self._frame_at = 0.0
+        self.alert_latency_s: deque[float] = deque(maxlen=200)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -266,6 +270,10 @@ class CameraSession:
             self._start_parts()
             heartbeat.start()
             self._loop()
+        except BaseException:  # SIGTERM to the child, soft time limit: hand over, then re-raise
+            if self.reason is None:
+                self.reason = StopReason.INTERRUPTED
+            raise
         finally:
             self.stop_event.set()
             self._shutdown(heartbeat)
@@ -403,6 +411,7 @@ class CameraSession:
             self._note_error(f"analysis error: {exc}")
 
     def _analyse(self, frame: Frame) -> None:
+        self._frame_at = frame.captured_at
         signals: list[IncidentSignal] = []
         if self._incidents is not None:
             signals = self._incidents.process(frame.image, frame.monotonic)
@@ -478,6 +487,7 @@ class CameraSession:
     def _after_raise(self, result: Any, at: float) -> None:
         if not result.created:
             return
+        self.alert_latency_s.append(time.time() - self._frame_at)  # frame captured -> alert committed
         with self._lock:
             self._live.alerts_raised += 1
         assert self._clips is not None

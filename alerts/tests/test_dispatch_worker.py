@@ -95,7 +95,9 @@ def _wait_for(condition, timeout_s: float) -> bool:  # type: ignore[no-untyped-d
     return False
 
 
-def test_worker_delivers_a_committed_dispatch_once_after_an_outage(camera, dispatcher, receiver, worker):
+def test_worker_delivers_a_committed_dispatch_once_after_an_outage(camera, django_user_model, receiver, worker):
+    # (a plain user: earlier transactional tests flush the role groups the `dispatcher` fixture needs)
+    dispatcher = django_user_model.objects.create_user(username="dispatcher-w", password="correct-horse-battery")
     # given a CAD endpoint whose receiver refuses the next two posts with 503
     receiver_fail(receiver, 2)
     DispatchEndpoint.objects.create(name="City CAD", url=receiver.incidents_url, secret=KEY, timeout_s=5)

@@ -1,0 +1,279 @@
+"""Every URL (URL conf) and every API operation (OpenAPI schema) for every role, against ONE table.
+
+A route missing from the table fails the test, so a new route forces a decision. A denied request
+must change nothing, and a signed-in user's denial must leave a DENIED row in the access log.
+Set CC_MATRIX_OBSERVE=1 to print the observed outcomes instead of asserting (when adding routes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from drf_spectacular.generators import SchemaGenerator
+
+from audit.models import AccessEvent
+from commandcenter.tests.otp import login_verified
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "outsider", "dispatcher", "supervisor", "admin", "auditor")
+NOBODY: frozenset[str] = frozenset()
+PUBLIC = frozenset(ROLES)
+SIGNED_IN = frozenset(ROLES) - {"anonymous"}
+READERS = frozenset({"dispatcher", "supervisor", "admin", "auditor"})  # the *view* permissions of the data
+OPERATORS = frozenset({"dispatcher", "supervisor"})  # act on alerts, review face matches
+REPORTS = frozenset({"supervisor", "admin", "auditor"})
+ADMIN = frozenset({"admin"})
+AUDITOR = frozenset({"auditor"})
+PHOTO_CHECK = frozenset({"supervisor", "admin"})
+
+# ONE table: (method, path regex on the concrete path, roles allowed). First match wins.
+TABLE: list[tuple[str, str, frozenset[str]]] = [
+    # sign-in pages, health, language: open to all (the 2FA pages send the anonymous to the login page)
+    ("GET", r"^/login/$", PUBLIC),
+    ("GET", r"^/login/(verify|2fa-setup)/$", SIGNED_IN),
+    ("GET", r"^/healthz$", PUBLIC),
+    ("POST", r"^/(language|i18n/setlang)/$", PUBLIC),
+    ("POST", r"^/logout/$", PUBLIC),
+    # dispatcher pages: any signed-in user gets the shell; the data behind it is permission-checked
+    ("GET", r"^/$", SIGNED_IN),
+    ("GET", r"^/alerts/[0-9a-f-]+/$", READERS),
+    ("GET", r"^/cameras/$", SIGNED_IN),
+    ("GET", r"^/cameras/status\.json$", SIGNED_IN),
+    ("GET", r"^/cameras/[0-9a-f-]+/preview\.jpg$", READERS),
+    ("GET", r"^/map/$", SIGNED_IN),
+    ("GET", r"^/map/venues\.json$", SIGNED_IN),
+    ("GET", r"^/reports/$", REPORTS),
+    # audited files
+    ("GET", r"^/evidence/[0-9a-f-]+/$", READERS),
+    ("GET", r"^/faces/templates/[0-9a-f-]+/crop\.jpg$", READERS),
+    # auditor workspace
+    ("GET", r"^/audit/(object/.+/)?$", AUDITOR),
+    ("GET", r"^/audit/verify/$", AUDITOR),
+    # API docs and schema
+    ("GET", r"^/api/(schema|docs)/$", SIGNED_IN),
+    ("GET", r"^/api/$", SIGNED_IN),
+    # signed CAD webhook: authenticated by signature, not session (a bad signature is refused)
+    ("POST", r"^/api/cad/status/$", NOBODY),
+    # REST API: reads need the model's view permission, writes its add/change/delete permission
+    ("GET", r"^/api/(venues|cameras|zones|watchlists|subjects|alerts)/", READERS),
+    ("POST|PUT|PATCH|DELETE", r"^/api/(venues|cameras|zones|watchlists|subjects)/", ADMIN),
+    ("POST", r"^/api/alerts/[^/]+/(acknowledge|assign|dispatch|escalate|resolve|confirm|reject)/$", OPERATORS),
+    ("POST", r"^/api/photo-checks/$", PHOTO_CHECK),
+    ("GET|POST", r"^/api/deliveries/", NOBODY),
+    # administration: staff only, and then per model permission
+    ("GET", r"^/admin/(venues|watchlists)/", ADMIN),
+    ("GET", r"^/admin/auth/user/", ADMIN),
+    ("GET", r"^/admin/auth/group/[^/]+/(change|history)/$", ADMIN),
+    ("GET", r"^/admin/auth/group/($|[^/]+/$)", ADMIN),
+    ("GET", r"^/admin/(venues|watchlists|auth)/$", ADMIN),
+    ("GET", r"^/admin/(jsi18n|r/.*)/?$", ADMIN),
+    ("GET", r"^/admin/$", ADMIN),
+    ("GET", r"^/admin/password_change/(done/)?$", ADMIN),
+    ("GET", r"^/admin/", NOBODY),  # every other model: no role has its admin permissions
+]
+
+
+def expected(method: str, path: str) -> frozenset[str] | None:
+    for methods, pattern, roles in TABLE:
+        if re.fullmatch(methods, method) and re.search(pattern, path):
+            return roles
+    return None
+
+
+# --- routes --------------------------------------------------------------------------------------------
+
+
+def _walk(patterns: list[object], prefix: str = "") -> Iterator[tuple[str, str]]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), entry.name or ""
+
+
+def _skip(pattern: str) -> bool:
+    # format-suffix twins route to the same views as their plain forms; `admin/login/` is shadowed
+    return "(?P<format>" in pattern or "drf_format_suffix" in pattern or pattern in ("admin/(?P<url>.*)$",)
+
+
+def url_routes() -> list[str]:
+    return sorted({pattern for pattern, _ in _walk(get_resolver().url_patterns) if not _skip(pattern)})
+
+
+def schema_operations() -> list[tuple[str, str]]:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return sorted((method.upper(), path) for path, item in schema["paths"].items()
+                  for method in item if method in {"get", "post", "put", "patch", "delete"})
+
+
+POST_PAGES = {"language/", "i18n/setlang/", "logout/", "api/cad/status/"}
+
+
+def all_requests() -> list[tuple[str, str]]:
+    pages = [("POST" if r in POST_PAGES else "GET", r) for r in url_routes() if not r.startswith("api/^")]
+    return pages + schema_operations()
+
+
+# --- a small world with one object of every kind ---------------------------------------------------
+
+
+@pytest.fixture
+def world(camera, watchlist, admin_user, dispatcher, supervisor, auditor, outsider, settings, tmp_path):  # type: ignore[no-untyped-def]
+    from alerts.models import Alert, Delivery, DispatchEndpoint, Evidence
+    from venues.models import Zone
+    from watchlists.models import FaceTemplate, Subject
+
+    settings.MEDIA_ROOT = tmp_path
+    subject = Subject.objects.create(watchlist=watchlist, display_name="Subject A", legal_basis_reference="Case 1",
+                                     added_by=admin_user, expires_at="2099-01-01T00:00:00Z")
+    template = FaceTemplate(subject=subject, embedding=[0.1] * 128, model_name="Dlib", quality_score=0.9)
+    template.source_photo.save("s.jpg", ContentFile(b"\xff\xd8\xff"), save=False)
+    template.face_crop.save("c.jpg", ContentFile(b"\xff\xd8\xff"), save=False)
+    template.save()
+    alert = Alert.objects.create(kind="face_match", camera=camera, venue=camera.venue, severity=3, score=0.95,
+                                 review="pending", subject=subject, template=template)
+    evidence = Evidence(alert=alert, kind="face_crop", content_type="image/jpeg")
+    evidence.file.save("e.jpg", ContentFile(b"\xff\xd8\xff"), save=False)
+    evidence.save()
+    zone = Zone.objects.create(camera=camera, name="Bar", polygon=[[0, 0], [1, 0], [1, 1]])
+    endpoint = DispatchEndpoint.objects.create(name="CAD", url="http://cad.example/", secret="k" * 32)
+    delivery = Delivery.objects.create(alert=alert, endpoint=endpoint, idempotency_key="k1",
+                                       content_type="application/json")
+    users = {"outsider": outsider, "dispatcher": dispatcher, "supervisor": supervisor, "admin": admin_user,
+             "auditor": auditor}
+    for user in (admin_user, auditor):
+        TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    return {"users": users, "venue": camera.venue, "camera": camera, "zone": zone, "watchlist": watchlist,
+            "subject": subject, "template": template, "alert": alert, "evidence": evidence, "delivery": delivery,
+            "group": Group.objects.get(name="dispatcher")}
+
+
+_PK_BY_PREFIX = {"venues": "venue", "cameras": "camera", "zones": "zone", "watchlists": "watchlist",
+                 "subjects": "subject", "alerts": "alert", "deliveries": "delivery"}
+
+
+def concrete(route: str, world: dict[str, object]) -> str:  # type: ignore[type-arg]
+    """Fill a route's parameters with the ids of real objects."""
+    ids = {key: str(getattr(value, "pk", "")) for key, value in world.items() if key not in ("users",)}
+    path = "/" + route
+    path = path.replace("<uuid:alert_id>", ids["alert"]).replace("<uuid:camera_id>", ids["camera"])
+    path = path.replace("<uuid:evidence_id>", ids["evidence"]).replace("<uuid:template_id>", ids["template"])
+    path = path.replace("<str:object_type>/<str:object_id>", f"watchlists.subject/{ids['subject']}")
+    for prefix, key in _PK_BY_PREFIX.items():
+        path = path.replace(f"/api/{prefix}/{{id}}/", f"/api/{prefix}/{ids[key] or '1'}/")
+    admin_model = re.match(r"^/admin/(\w+)/(\w+)/", path)
+    if "<path:object_id>" in path and admin_model:
+        path = path.replace("<path:object_id>", _admin_pk(admin_model.group(1), admin_model.group(2), world))
+    path = path.replace("<int:content_type_id>/<path:object_id>", _shortcut(world))
+    path = re.sub(r"\^\((\?P<app_label>[^)]*)\)/\$", "venues/", path)
+    return path.replace("<path:object_id>", "1").replace("<id>", "1")
+
+
+def _admin_pk(app: str, model: str, world: dict[str, object]) -> str:  # type: ignore[type-arg]
+    from django.apps import apps
+
+    if (app, model) == ("auth", "user"):
+        return str(world["users"]["dispatcher"].pk)  # type: ignore[index]
+    row = apps.get_model(app, model).objects.order_by("pk").first()
+    return str(row.pk) if row else "1"
+
+
+def _shortcut(world: dict[str, object]) -> str:  # type: ignore[type-arg]
+    from django.contrib.contenttypes.models import ContentType
+
+    venue = world["venue"]
+    return f"{ContentType.objects.get_for_model(venue).pk}/{venue.pk}"  # type: ignore[attr-defined]
+
+
+# --- requests -------------------------------------------------------------------------------------------
+
+
+def _client(role: str, world: dict[str, object]) -> Client:  # type: ignore[type-arg]
+    client = Client(enforce_csrf_checks=False)
+    user = world["users"].get(role) if role != "anonymous" else None  # type: ignore[attr-defined]
+    if user is not None:
+        if role in ("admin", "auditor"):
+            login_verified(client, user)
+        else:
+            client.force_login(user)
+    return client
+
+
+def _denied(response: object) -> bool:
+    status = response.status_code  # type: ignore[attr-defined]
+    if status in (401, 403):
+        return True
+    location = response.get("Location", "") if status in (301, 302) else ""  # type: ignore[attr-defined]
+    return location.startswith(("/login/", "/admin/login/"))
+
+
+def fingerprint() -> str:
+    """A hash of every business row (what a denied request must not change)."""
+    from alerts.models import Alert, AlertEvent, Delivery, DispatchEndpoint, Evidence
+    from venues.models import Camera, OperatorScope, Venue, Zone
+    from watchlists.models import FaceTemplate, NegativeExemplar, Subject, Watchlist
+
+    digest = hashlib.sha256()
+    for model in (Venue, Camera, Zone, OperatorScope, Watchlist, Subject, FaceTemplate, NegativeExemplar, Alert,
+                  AlertEvent, Evidence, DispatchEndpoint, Delivery, Group, TOTPDevice):
+        digest.update(repr(list(model.objects.order_by("pk").values_list())).encode())
+    digest.update(repr(list(User.objects.order_by("pk").values_list("pk", "username", "password", "is_staff",
+                                                                     "is_superuser", "is_active"))).encode())
+    return digest.hexdigest()
+
+
+def _call(client: Client, method: str, path: str) -> object:
+    if method == "GET":
+        return client.get(path)
+    return client.generic(method, path, data="{}", content_type="application/json")
+
+
+def _schema_path_to_route(path: str) -> str:
+    return path.lstrip("/").replace("{id}", "{id}")
+
+
+@pytest.mark.parametrize(("method", "route"), all_requests())
+def test_route_against_the_table(world, method, route):  # type: ignore[no-untyped-def]
+    path = concrete(route if not route.startswith("/") else route.lstrip("/"), world)
+    allowed = expected(method, path)
+    observe = os.environ.get("CC_MATRIX_OBSERVE") == "1"
+    assert allowed is not None or observe, f"{method} {path} is not in the permission table"
+    outcomes = {}
+    for role in ROLES:
+        with transaction.atomic():
+            client = _client(role, world)
+            before, last_id = fingerprint(), AccessEvent.objects.order_by("-id").values_list("id", flat=True).first()
+            response = _call(client, method, path)
+            status = response.status_code  # type: ignore[attr-defined]
+            assert status < 500, f"{role} {method} {path} -> {status}"
+            denied = _denied(response)
+            outcomes[role] = "deny" if denied else f"ok {status}"
+            if denied and not observe:
+                assert fingerprint() == before, f"{role} {method} {path}: a denied request changed data"
+                if role != "anonymous":
+                    assert AccessEvent.objects.filter(id__gt=last_id or 0, action="denied").exists(), (
+                        f"{role} {method} {path}: denial not logged")
+            transaction.set_rollback(True)
+    if observe:
+        print(f"OBSERVED {method} {path} {outcomes}")  # noqa: T201
+        return
+    got = frozenset(role for role, outcome in outcomes.items() if outcome != "deny")
+    assert got == allowed, f"{method} {path}: allowed {sorted(got)}, table says {sorted(allowed or ())}: {outcomes}"
+
+
+def test_every_api_route_in_the_url_conf_is_in_the_schema():
+    schema_paths = {re.sub(r"\{[^}]+\}", "X", path) for _, path in schema_operations()}
+    conf = {"/api/" + re.sub(r"\(\?P<\w+>[^)]+\)", "X", route[len("api/^"):]).rstrip("$")
+            for route in url_routes() if route.startswith("api/^")}
+    assert conf - schema_paths == set()

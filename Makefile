@@ -15,6 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
 
 setup: $(STAMP)
 	./scripts/system-deps.sh
+	for po in locale/*/LC_MESSAGES/django.po; do msgfmt --check -o $${po%.po}.mo $$po; done
 
 ## Run everything: embedded services, models, migrations, demo users + venue, web, workers, beat.
 run: setup

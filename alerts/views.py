@@ -22,7 +22,6 @@ from django.http import (
 )
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -340,7 +339,6 @@ class LoginView(auth_views.LoginView):
             .first()
         )
         if code and code in dict(settings.LANGUAGES):
-            translation.activate(code)
             response.set_cookie(
                 settings.LANGUAGE_COOKIE_NAME,
                 code,

@@ -102,7 +102,7 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE alerts_alert")
         head = Alert.objects.aggregate(m=Max("change_seq"))["m"]
-        client = Client()
+        client = Client(HTTP_HOST="localhost")
         client.force_login(user)
         print(f"\n{'scenario':<48} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8}")
         for label, path in scenarios(venues[0].pk, head):

@@ -1,9 +1,13 @@
 """Enrolment speed per detector/embedder combination vs one-shot DeepFace.represent.
 
-Run: ``.venv/bin/python bench/enrol_speed.py [--photos 12]``. For each combination:
-photos/s end to end (decode, detect, embed the largest face) and ms per face for
-detection and for embedding. Baseline (same run, same photos): one
-``DeepFace.represent(model_name="Dlib")`` call per photo, models already loaded.
+Run: ``OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/enrol_speed.py [--photos 12]
+[--threads 1]``. For each combination: photos/s end to end (decode, detect, embed the
+largest face) and ms per face for detection and for embedding. Then, per embedder,
+ms per face for the embedding alone (alignment + network, and the network's share),
+interleaved round-robin so machine load hits every embedder alike, with the ratio to
+``Dlib`` from the same run; ``Dlib-onnx`` is also timed with ONNX Runtime on 2 threads.
+Baseline (same run, same photos): one ``DeepFace.represent(model_name="Dlib")`` call
+per photo, models already loaded.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import cv2
+
+from workers.faces.base import DetectedFace, FaceEmbedder, ImageBGR
 from workers.faces.datasets import read_clusters
 from workers.faces.detectors import build_detector, detector_names
-from workers.faces.embedders import build_embedder
+from workers.faces.embedders import DlibOnnxEmbedder, build_embedder, embedder_names
 from workers.faces.image import decode_image
 from workers.faces.measure import Timer
 from workers.faces.measure import text_table as table
@@ -29,7 +36,8 @@ from workers.faces.provision import provision_weights
 from workers.sampledata import sample_path
 
 DETECTORS = detector_names(available_only=True)
-EMBEDDERS = ["Dlib", "deepface:Dlib"]
+EMBEDDERS = embedder_names(available_only=True)
+ROUNDS = 5
 
 
 def require_sample(*parts: str) -> Path:
@@ -102,12 +110,46 @@ def warm_up(photo: bytes) -> None:
             build_embedder(embedder_name).embed(image, faces[0])
 
 
+def embedding_rows(photos: list[bytes]) -> list[list[str]]:
+    """Median ms/face of ``embed()`` per embedder, interleaved; ratios vs Dlib."""
+    detector = build_detector("dlib-hog")
+    faces: list[tuple[ImageBGR, DetectedFace]] = []
+    for data in photos:
+        image = decode_image(data)
+        found = detector.detect(image)
+        if found:
+            faces.append((image, found[0]))
+    embedders: dict[str, FaceEmbedder] = {name: build_embedder(name) for name in EMBEDDERS}
+    if "Dlib-onnx" in embedders:
+        embedders["Dlib-onnx (2 threads)"] = DlibOnnxEmbedder(threads=2)
+    timers = {name: Timer() for name in embedders}
+    for _ in range(ROUNDS):
+        for image, face in faces:
+            for name, embedder in embedders.items():
+                with timers[name].measure():
+                    embedder.embed(image, face)
+    reference = timers["Dlib"].ms() if "Dlib" in timers else float("nan")
+    return [
+        [
+            name,
+            str(embedders[name].model_name),
+            f"{t.ms():.1f}",
+            f"{t.ms(0.1):.1f}",
+            f"{t.ms(0.9):.1f}",
+            f"x{t.ms() / reference:.2f}",
+        ]
+        for name, t in timers.items()
+    ]
+
+
 def main() -> None:
     """Time every combination and the baseline; print the table and ratios."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--photos", type=int, default=12, help="how many sample photos")
+    parser.add_argument("--threads", type=int, default=1, help="OpenCV / ONNX Runtime threads")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    cv2.setNumThreads(args.threads)
     paths = pick_photos(args.photos)
     home = Path(tempfile.gettempdir()) / "commandcenter-deepface"
     provision_weights(home)
@@ -133,6 +175,11 @@ def main() -> None:
     print("\nspeed-up vs DeepFace.represent (photos/s ratio):")
     for row in rows[:-1]:
         print(f"  {row[0]:32s} x{float(row[1]) * baseline:.1f}")
+    openblas = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    print(f"\nembedding only (alignment + network), {ROUNDS} rounds interleaved, {args.threads} thread(s), ", end="")
+    print(f"OPENBLAS_NUM_THREADS={openblas}; target <= 30 ms/face on 2 cores")
+    head = ["embedder", "model_name", "median ms/face", "p10 ms", "p90 ms", "time vs Dlib"]
+    print(table(embedding_rows(photos), head))
 
 
 if __name__ == "__main__":

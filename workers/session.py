@@ -67,8 +67,7 @@ class StopReason(StrEnum):
     INTERRUPTED = "interrupted"
 
 
-HANDOVER_REASONS = frozenset({StopReason.DRAINING, StopReason.ORPHANED, StopReason.TIME_BOX,
-                              StopReason.INTERRUPTED})
+HANDOVER_REASONS = frozenset({StopReason.DRAINING, StopReason.ORPHANED, StopReason.TIME_BOX, StopReason.INTERRUPTED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +95,21 @@ class SessionConfig:
     def from_settings(cls, **overrides: Any) -> SessionConfig:
         """Build from ``CC_*`` settings; keyword overrides win (tests, benchmarks)."""
         values: dict[str, Any] = {
-            "lease_ttl_s": settings.CC_LEASE_TTL_S, "heartbeat_s": settings.CC_HEARTBEAT_S,
-            "health_persist_s": settings.CC_HEALTH_PERSIST_S, "session_max_s": settings.CC_SESSION_MAX_S,
-            "detect_max_side": settings.CC_DETECT_MAX_SIDE, "embed_min_quality": settings.CC_EMBED_MIN_QUALITY,
+            "lease_ttl_s": settings.CC_LEASE_TTL_S,
+            "heartbeat_s": settings.CC_HEARTBEAT_S,
+            "health_persist_s": settings.CC_HEALTH_PERSIST_S,
+            "session_max_s": settings.CC_SESSION_MAX_S,
+            "detect_max_side": settings.CC_DETECT_MAX_SIDE,
+            "embed_min_quality": settings.CC_EMBED_MIN_QUALITY,
             "people_interval_s": settings.CC_PEOPLE_INTERVAL_S,
-            "clip_fps": settings.CC_CLIP_FPS, "clip_pre_s": settings.CC_CLIP_PRE_S,
-            "clip_post_s": settings.CC_CLIP_POST_S, "preview_width": settings.CC_PREVIEW_WIDTH,
-            "preview_interval_s": settings.CC_PREVIEW_INTERVAL_S, "preview_ttl_s": settings.CC_PREVIEW_TTL_S,
-            "face_model": settings.CC_FACE_MODEL, "face_detector": settings.CC_FACE_DETECTOR.replace("_", "-"),
+            "clip_fps": settings.CC_CLIP_FPS,
+            "clip_pre_s": settings.CC_CLIP_PRE_S,
+            "clip_post_s": settings.CC_CLIP_POST_S,
+            "preview_width": settings.CC_PREVIEW_WIDTH,
+            "preview_interval_s": settings.CC_PREVIEW_INTERVAL_S,
+            "preview_ttl_s": settings.CC_PREVIEW_TTL_S,
+            "face_model": settings.CC_FACE_MODEL,
+            "face_detector": settings.CC_FACE_DETECTOR.replace("_", "-"),
         }
         values.update(overrides)
         return cls(**values)
@@ -134,7 +140,7 @@ class CameraSnapshot:
         return (self.stream_url, self.rtsp_transport, self.loop_file)
 
 
-def load_camera(camera_id: object) -> tuple[Any, CameraSnapshot] | None:
+def load_camera(camera_id: str) -> tuple[Any, CameraSnapshot] | None:
     """Read the camera row and its zones; None when it no longer exists."""
     from venues.models import Camera
 
@@ -142,16 +148,26 @@ def load_camera(camera_id: object) -> tuple[Any, CameraSnapshot] | None:
     if camera is None:
         return None
     zones = tuple(
-        ZoneSpec(str(z.pk), z.name, tuple((float(x), float(y)) for x, y in z.polygon), z.capacity,
-                 z.gathering_rate_per_min)
+        ZoneSpec(
+            str(z.pk), z.name, tuple((float(x), float(y)) for x, y in z.polygon), z.capacity, z.gathering_rate_per_min
+        )
         for z in camera.zones.filter(enabled=True)
     )
     snapshot = CameraSnapshot(
-        camera_id=str(camera.pk), stream_url=camera.stream_url, rtsp_transport=camera.rtsp_transport,
-        loop_file=camera.loop_file, enabled=camera.enabled and camera.venue.active,
-        analysis_fps=camera.analysis_fps, face=camera.face_recognition_enabled, crowd=camera.crowd_enabled,
-        fight=camera.fight_enabled, sensitivity=camera.sensitivity, min_duration_s=camera.min_duration_s,
-        cooldown_s=float(camera.cooldown_s), offline_after_s=float(camera.offline_after_s), zones=zones,
+        camera_id=str(camera.pk),
+        stream_url=camera.stream_url,
+        rtsp_transport=camera.rtsp_transport,
+        loop_file=camera.loop_file,
+        enabled=camera.enabled and camera.venue.active,
+        analysis_fps=camera.analysis_fps,
+        face=camera.face_recognition_enabled,
+        crowd=camera.crowd_enabled,
+        fight=camera.fight_enabled,
+        sensitivity=camera.sensitivity,
+        min_duration_s=camera.min_duration_s,
+        cooldown_s=float(camera.cooldown_s),
+        offline_after_s=float(camera.offline_after_s),
+        zones=zones,
     )
     return camera, snapshot
 
@@ -262,8 +278,9 @@ class CameraSession:
             logger.info("camera %s already has a session (%s)", self.camera_id, self.lease.holder())
             return StopReason.NOT_ACQUIRED
         leases.clear_start_claim(self.client, self.camera_id)
-        leases.log_session_event(self.client, self.camera_id, "start", self.lease.token,
-                                 host=self.hostname, pid=os.getpid())
+        leases.log_session_event(
+            self.client, self.camera_id, "start", self.lease.token, host=self.hostname, pid=os.getpid()
+        )
         logger.info("camera %s session %s started", self.camera_id, self.lease.token)
         heartbeat = threading.Thread(target=self._heartbeat_loop, name=f"heartbeat:{self.camera_id}", daemon=True)
         try:
@@ -284,11 +301,19 @@ class CameraSession:
         self._offline_alert = self._find_open_offline_alert()
         self._configure(self._snap)
         self._start_capture(self._snap)
-        self._preview = PreviewPublisher(self.client, self.camera_id, width=self.config.preview_width,
-                                         interval_s=self.config.preview_interval_s, ttl_s=self.config.preview_ttl_s)
+        self._preview = PreviewPublisher(
+            self.client,
+            self.camera_id,
+            width=self.config.preview_width,
+            interval_s=self.config.preview_interval_s,
+            ttl_s=self.config.preview_ttl_s,
+        )
         self._preview.start()
-        ring = FrameRing(max_seconds=self.config.clip_pre_s + self.config.clip_post_s + 2.0,
-                         fps=self.config.clip_fps, max_width=SNAPSHOT_WIDTH)
+        ring = FrameRing(
+            max_seconds=self.config.clip_pre_s + self.config.clip_post_s + 2.0,
+            fps=self.config.clip_fps,
+            max_width=SNAPSHOT_WIDTH,
+        )
         self._clips = ClipRecorder(ring, pre_s=self.config.clip_pre_s, post_s=self.config.clip_post_s)
         self._clips.ring = ring  # ClipRecorder's `ring or FrameRing()` drops an empty (falsy) ring
 
@@ -304,8 +329,9 @@ class CameraSession:
         self._persist_health(force=True)
         leases.log_session_event(self.client, self.camera_id, "stop", self.lease.token, reason=reason.value)
         released = reason is not StopReason.LEASE_LOST and self._safe(self.lease.release)
-        logger.info("camera %s session %s stopped: %s (released=%s)", self.camera_id, self.lease.token,
-                    reason.value, released)
+        logger.info(
+            "camera %s session %s stopped: %s (released=%s)", self.camera_id, self.lease.token, reason.value, released
+        )
         shutil.rmtree(self._tmp, ignore_errors=True)
         if reason in HANDOVER_REASONS and self.handover is not None:
             self._safe(partial(self.handover, self.camera_id))
@@ -460,15 +486,23 @@ class CameraSession:
             return
         category = getattr(candidate, "watchlist_category", "")
         result = alert_raise(
-            kind="face_match", camera=self._camera, severity=3 if category == "wanted" else 2,
+            kind="face_match",
+            camera=self._camera,
+            severity=3 if category == "wanted" else 2,
             score=min(1.0, max(0.0, float(candidate.similarity))),
             subject=Subject.objects.get(pk=candidate.subject_id),
             template=FaceTemplate.objects.filter(pk=candidate.template_id).first(),
-            track_key=track_key, evidence=evidence, probe_embedding=match.embedding.tolist(),
+            track_key=track_key,
+            evidence=evidence,
+            probe_embedding=match.embedding.tolist(),
             seen_at=datetime.fromtimestamp(match.sample.at, tz=UTC),
-            details={"similarity": round(float(candidate.similarity), 4), "threshold": candidate.threshold,
-                     "watchlist": candidate.watchlist_name, "track": match.track_id,
-                     "quality": round(match.quality, 3)},
+            details={
+                "similarity": round(float(candidate.similarity), 4),
+                "threshold": candidate.threshold,
+                "watchlist": candidate.watchlist_name,
+                "track": match.track_id,
+                "quality": round(match.quality, 3),
+            },
         )
         self._after_raise(result, match.sample.at)
 
@@ -478,8 +512,14 @@ class CameraSession:
         zone = self._camera.zones.filter(pk=signal.zone_id).first() if signal.zone_id else None
         snapshot = EvidenceFile("snapshot", _jpeg(frame.image), "image/jpeg", f"{signal.kind}-snapshot.jpg")
         result = alert_raise(
-            kind=signal.kind, camera=self._camera, severity=signal.severity, score=signal.score, zone=zone,
-            track_key=signal.track_key, details=signal.details, evidence=[snapshot],
+            kind=signal.kind,
+            camera=self._camera,
+            severity=signal.severity,
+            score=signal.score,
+            zone=zone,
+            track_key=signal.track_key,
+            details=signal.details,
+            evidence=[snapshot],
             seen_at=datetime.fromtimestamp(frame.captured_at, tz=UTC),
         )
         self._after_raise(result, frame.captured_at)
@@ -503,8 +543,10 @@ class CameraSession:
         crop = _jpeg(np.ascontiguousarray(crop_face(image, face)), max_width=None)
         box = (float(face.x), float(face.y), float(face.w), float(face.h))
         snapshot = _jpeg(draw_boxes(image, [box], [f"{match.candidate.similarity:.2f}"]))
-        return [EvidenceFile("face_crop", crop, "image/jpeg", "face.jpg"),
-                EvidenceFile("snapshot", snapshot, "image/jpeg", "snapshot.jpg")]
+        return [
+            EvidenceFile("face_crop", crop, "image/jpeg", "face.jpg"),
+            EvidenceFile("snapshot", snapshot, "image/jpeg", "snapshot.jpg"),
+        ]
 
     def _attach_clips(self) -> None:
         from alerts.services import EvidenceFile, evidence_attach
@@ -539,19 +581,29 @@ class CameraSession:
         with self._lock:
             live = self._live
             return {
-                "camera": self.camera_id, "state": live.state, "last_error": live.error,
-                "session": self.lease.token, "worker": self.hostname, "pid": os.getpid(),
+                "camera": self.camera_id,
+                "state": live.state,
+                "last_error": live.error,
+                "session": self.lease.token,
+                "worker": self.hostname,
+                "pid": os.getpid(),
                 "input_fps": capture.input_fps if capture else 0.0,
                 "analysed_fps": round(self._analysed.rate(now), 2),
                 "target_fps": self._snap.analysis_fps if self._snap else None,
-                "lag_s": live.lag_s, "drops": capture.frames_dropped if capture else 0,
+                "lag_s": live.lag_s,
+                "drops": capture.frames_dropped if capture else 0,
                 "frames_read": capture.frames_read if capture else 0,
-                "frames_analysed": live.analysed_frames, "reconnects": capture.reconnects if capture else 0,
+                "frames_analysed": live.analysed_frames,
+                "reconnects": capture.reconnects if capture else 0,
                 "seconds_since_frame": capture.seconds_since_last_frame if capture else None,
-                "width": capture.width if capture else 0, "height": capture.height if capture else 0,
-                "stage_ms": stages, "tracks": live.tracks, "people": live.people,
+                "width": capture.width if capture else 0,
+                "height": capture.height if capture else 0,
+                "stage_ms": stages,
+                "tracks": live.tracks,
+                "people": live.people,
                 "fight_score": None if live.fight_score is None else round(live.fight_score, 3),
-                "alerts_raised": live.alerts_raised, "updated_at": time.time(),
+                "alerts_raised": live.alerts_raised,
+                "updated_at": time.time(),
             }
 
     def _periodic(self, now: float) -> None:
@@ -571,7 +623,8 @@ class CameraSession:
             _db_hygiene()
 
     def _update_state(self, now: float) -> None:
-        assert self._grabber is not None and self._snap is not None
+        assert self._grabber is not None
+        assert self._snap is not None
         capture = self._grabber.stats()
         state, error = self._classify(capture.state, capture.last_error, now)
         with self._lock:
@@ -616,8 +669,15 @@ class CameraSession:
         self._next_persist = now + self.config.health_persist_s
         self._persisted_state = state
         figures = self.health()
-        self._safe(partial(camera_report_health, camera_id=self.camera_id, state=state,
-                           stats=figures, error=str(figures["last_error"])))
+        self._safe(
+            partial(
+                camera_report_health,
+                camera_id=self.camera_id,
+                state=state,
+                stats=figures,
+                error=str(figures["last_error"]),
+            )
+        )
 
     def _check_offline(self, now: float) -> None:
         assert self._snap is not None
@@ -631,9 +691,14 @@ class CameraSession:
     def _raise_offline(self, silence: float) -> None:
         from alerts.services import alert_raise
 
-        result = alert_raise(kind="camera_offline", camera=self._camera, severity=2, score=1.0,
-                             track_key="offline",
-                             details={"error": self._live.error, "silent_s": round(silence, 1)})
+        result = alert_raise(
+            kind="camera_offline",
+            camera=self._camera,
+            severity=2,
+            score=1.0,
+            track_key="offline",
+            details={"error": self._live.error, "silent_s": round(silence, 1)},
+        )
         self._offline_alert = result.alert
         logger.warning("camera %s offline for %.0fs: %s", self.camera_id, silence, self._live.error)
 
@@ -647,8 +712,7 @@ class CameraSession:
     def _find_open_offline_alert(self) -> Any:
         from alerts.models import Alert
 
-        return Alert.objects.open().filter(camera_id=self.camera_id, kind="camera_offline",
-                                           track_key="offline").first()
+        return Alert.objects.open().filter(camera_id=self.camera_id, kind="camera_offline", track_key="offline").first()
 
     # --- settings ---------------------------------------------------------------------------
 
@@ -674,25 +738,40 @@ class CameraSession:
         if snap.face and self._face is None:
             embedder = build_embedder(self.config.face_model)
             matcher = partial(match_faces, model_name=embedder.model_name)
-            self._face = FaceStage(build_detector(self.config.face_detector), embedder, matcher, timer=self.timer,
-                                   detect_max_side=self.config.detect_max_side, analysis_fps=snap.analysis_fps,
-                                   policy=EmbedPolicy(min_quality=self.config.embed_min_quality))
+            self._face = FaceStage(
+                build_detector(self.config.face_detector),
+                embedder,
+                matcher,
+                timer=self.timer,
+                detect_max_side=self.config.detect_max_side,
+                analysis_fps=snap.analysis_fps,
+                policy=EmbedPolicy(min_quality=self.config.embed_min_quality),
+            )
         elif not snap.face:
             self._face = None
         self._incidents = None
         if snap.crowd or snap.fight:
             self._incidents = IncidentStage(
-                timer=self.timer, crowd=snap.crowd and bool(snap.zones), fight=snap.fight, zones=snap.zones,
-                min_duration_s=snap.min_duration_s, cooldown_s=snap.cooldown_s, sensitivity=snap.sensitivity,
+                timer=self.timer,
+                crowd=snap.crowd and bool(snap.zones),
+                fight=snap.fight,
+                zones=snap.zones,
+                min_duration_s=snap.min_duration_s,
+                cooldown_s=snap.cooldown_s,
+                sensitivity=snap.sensitivity,
                 people_interval_s=self.config.people_interval_s,
             )
 
     def _start_capture(self, snap: CameraSnapshot) -> None:
         capture = self.config.capture
         settings_ = CaptureSettings(
-            open_timeout_s=capture.open_timeout_s, read_timeout_s=capture.read_timeout_s,
-            degraded_after_s=capture.degraded_after_s, backoff_initial_s=capture.backoff_initial_s,
-            backoff_max_s=capture.backoff_max_s, loop=snap.loop_file, max_fps=self._loop_rate() + 1.0,
+            open_timeout_s=capture.open_timeout_s,
+            read_timeout_s=capture.read_timeout_s,
+            degraded_after_s=capture.degraded_after_s,
+            backoff_initial_s=capture.backoff_initial_s,
+            backoff_max_s=capture.backoff_max_s,
+            loop=snap.loop_file,
+            max_fps=self._loop_rate() + 1.0,
         )
         try:
             spec = parse_source(snap.stream_url, snap.rtsp_transport)
@@ -741,8 +820,9 @@ def _jpeg(image: np.ndarray, quality: int = 85, max_width: int | None = SNAPSHOT
     return bytes(buffer.tobytes())
 
 
-def assign_cameras_once(*, enqueue: Callable[[str], None], client: redis.Redis | None = None,
-                        claim_s: float | None = None) -> list[str]:
+def assign_cameras_once(
+    *, enqueue: Callable[[str], None], client: redis.Redis | None = None, claim_s: float | None = None
+) -> list[str]:
     """Enqueue a session for each enabled camera with no live lease and no recent start claim."""
     from venues.models import Camera
 
@@ -762,8 +842,14 @@ def assign_cameras_once(*, enqueue: Callable[[str], None], client: redis.Redis |
 
 
 def analyse_file(
-    path: str, *, fps: float = 5.0, watchlist: str | None = None, faces: bool = True, incidents: bool = True,
-    progress: Callable[[float], None] | None = None, config: SessionConfig | None = None,
+    path: str,
+    *,
+    fps: float = 5.0,
+    watchlist: str | None = None,
+    faces: bool = True,
+    incidents: bool = True,
+    progress: Callable[[float], None] | None = None,
+    config: SessionConfig | None = None,
 ) -> dict[str, Any]:
     """Analyse recorded footage with the live pipeline: no pacing, lease, alerts or evidence."""
     from workers.pipeline import analyse_recording
@@ -775,8 +861,9 @@ def analyse_file(
     face = _offline_face_stage(config, timer, fps, watchlist) if faces else None
     stage = IncidentStage(timer=timer, crowd=True, fight=True, people_interval_s=1.0 / fps) if incidents else None
     result = analyse_recording(path, fps=fps, face=face, incidents=stage, progress=progress)
-    result["stage_ms"] = {name: round(total * 1000.0 / max(1, timer.calls.get(name, 1)), 2)
-                          for name, total in timer.total_s.items()}
+    result["stage_ms"] = {
+        name: round(total * 1000.0 / max(1, timer.calls.get(name, 1)), 2) for name, total in timer.total_s.items()
+    }
     return result
 
 
@@ -792,6 +879,13 @@ def _offline_face_stage(config: SessionConfig, timer: StageTimer, fps: float, wa
         found = match_faces(vectors, model_name=embedder.model_name, k=10 if watchlist else 3)
         return [[c for c in row if watchlist is None or c.watchlist_name == watchlist] for row in found]
 
-    return FaceStage(build_detector(config.face_detector), embedder, matcher, timer=timer,
-                     detect_max_side=config.detect_max_side, analysis_fps=fps,
-                     policy=EmbedPolicy(min_quality=config.embed_min_quality), motion=MotionSettings(keepalive_s=0.0))
+    return FaceStage(
+        build_detector(config.face_detector),
+        embedder,
+        matcher,
+        timer=timer,
+        detect_max_side=config.detect_max_side,
+        analysis_fps=fps,
+        policy=EmbedPolicy(min_quality=config.embed_min_quality),
+        motion=MotionSettings(keepalive_s=0.0),
+    )

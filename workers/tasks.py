@@ -35,25 +35,29 @@ def enqueue_session(camera_id: str) -> None:
     """Queue a session for a camera (claims the start so beat does not queue a second one)."""
     client = leases.redis_client()
     leases.claim_start(client, camera_id, float(settings.CC_START_CLAIM_S))
-    camera_session.apply_async((camera_id,), queue=settings.CC_STREAM_QUEUE,
-                               expires=float(settings.CC_START_CLAIM_S))
+    camera_session.apply_async((camera_id,), queue=settings.CC_STREAM_QUEUE, expires=float(settings.CC_START_CLAIM_S))
 
 
 @shared_task(
-    bind=True, name="workers.tasks.camera_session", acks_late=False, ignore_result=True,
-    time_limit=SESSION_TIME_LIMIT_S, soft_time_limit=SESSION_TIME_LIMIT_S - 60, max_retries=0,
+    bind=True,
+    name="workers.tasks.camera_session",
+    acks_late=False,
+    ignore_result=True,
+    time_limit=SESSION_TIME_LIMIT_S,
+    soft_time_limit=SESSION_TIME_LIMIT_S - 60,
+    max_retries=0,
 )
 def camera_session(self: Any, camera_id: str) -> str:
     """Run one camera until disabled, lease lost, drained or time-boxed (one per camera)."""
     hostname = str(self.request.hostname or "")
-    session = CameraSession(camera_id, hostname=hostname, handover=enqueue_session,
-                            watch_parent=not self.request.is_eager)
+    session = CameraSession(
+        camera_id, hostname=hostname, handover=enqueue_session, watch_parent=not self.request.is_eager
+    )
     return session.run().value
 
 
 def _enqueue_plain(camera_id: str) -> None:
-    camera_session.apply_async((camera_id,), queue=settings.CC_STREAM_QUEUE,
-                               expires=float(settings.CC_START_CLAIM_S))
+    camera_session.apply_async((camera_id,), queue=settings.CC_STREAM_QUEUE, expires=float(settings.CC_START_CLAIM_S))
 
 
 @shared_task(name="workers.tasks.assign_cameras", ignore_result=True, time_limit=60, soft_time_limit=50)
@@ -89,8 +93,14 @@ def job_submit(*, path: Path, fps: float = 5.0, watchlist: str | None = None) ->
     return job_id
 
 
-@shared_task(name="workers.tasks.analyze_video_job", ignore_result=True, acks_late=True,
-             time_limit=3600, soft_time_limit=3540, max_retries=0)
+@shared_task(
+    name="workers.tasks.analyze_video_job",
+    ignore_result=True,
+    acks_late=True,
+    time_limit=3600,
+    soft_time_limit=3540,
+    max_retries=0,
+)
 def analyze_video_job(job_id: str, path: str, fps: float = 5.0, watchlist: str | None = None) -> None:
     """Analyse an uploaded video, writing progress and the result to ``cc:job:<id>``."""
     started = time.monotonic()
@@ -107,8 +117,7 @@ def analyze_video_job(job_id: str, path: str, fps: float = 5.0, watchlist: str |
         logger.exception("video job %s failed", job_id)
         job_write(job_id, state="failed", progress=1.0, error=str(exc)[:500])
         return
-    job_write(job_id, state="done", progress=1.0, result=result,
-              seconds=round(time.monotonic() - started, 2))
+    job_write(job_id, state="done", progress=1.0, result=result, seconds=round(time.monotonic() - started, 2))
 
 
 # --- worker lifecycle: draining on warm shutdown -----------------------------------------------
@@ -136,5 +145,4 @@ def _undrain_on_start(sender: Any = None, **_: Any) -> None:
             logger.warning("could not clear draining flag of %s: %s", hostname, exc)
 
 
-__all__ = ["analyze_video_job", "assign_cameras", "camera_session", "enqueue_session", "job_status",
-           "job_submit"]
+__all__ = ["analyze_video_job", "assign_cameras", "camera_session", "enqueue_session", "job_status", "job_submit"]

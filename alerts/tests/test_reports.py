@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -89,7 +89,8 @@ def march(camera, park_camera, watchlist, admin_user):
 
 def _tables(user) -> dict[str, list[list]]:
     period = Period(start=datetime(2026, 3, 1).date(), end=datetime(2026, 3, 31).date())
-    return {t.key: t.rows for t in build_tables(scope=alerts_for(user), period=period)}
+    with translation.override("en"):
+        return {t.key: t.rows for t in build_tables(scope=alerts_for(user), period=period)}
 
 
 def test_counts_by_venue_kind_and_hour(march, supervisor):

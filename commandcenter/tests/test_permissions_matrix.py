@@ -172,10 +172,11 @@ def concrete(route: str, world: dict[str, object]) -> str:  # type: ignore[type-
     path = path.replace("<str:object_type>/<str:object_id>", f"watchlists.subject/{ids['subject']}")
     for prefix, key in _PK_BY_PREFIX.items():
         path = path.replace(f"/api/{prefix}/{{id}}/", f"/api/{prefix}/{ids[key] or '1'}/")
-    admin_model = re.match(r"^/admin/(\w+)/(\w+)/", path)
-    if "<path:object_id>" in path and admin_model:
-        path = path.replace("<path:object_id>", _admin_pk(admin_model.group(1), admin_model.group(2), world))
     path = path.replace("<int:content_type_id>/<path:object_id>", _shortcut(world))
+    admin_model = re.match(r"^/admin/(\w+)/(\w+)/", path)
+    if admin_model:
+        pk = _admin_pk(admin_model.group(1), admin_model.group(2), world)
+        path = re.sub(r"<(path:object_id|id|uuid:pk|int:pk)>", pk, path)
     path = re.sub(r"\^\((\?P<app_label>[^)]*)\)/\$", "venues/", path)
     return path.replace("<path:object_id>", "1").replace("<id>", "1")
 

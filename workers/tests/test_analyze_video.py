@@ -19,8 +19,9 @@ from workers.tests.test_session_hamilton import (
 
 
 @pytest.mark.slow
-def test_analyze_video_lists_both_enrolled_people_and_nobody_else(sample_file, watchlist, admin_user, settings,
-                                                                   tmp_path):
+def test_analyze_video_lists_both_enrolled_people_and_nobody_else(
+    sample_file, watchlist, admin_user, settings, tmp_path
+):
     from alerts.models import Alert, Evidence
 
     # given the two people and a stranger enrolled (tuning as in the live-session test)
@@ -33,8 +34,17 @@ def test_analyze_video_lists_both_enrolled_people_and_nobody_else(sample_file, w
     out = StringIO()
 
     # when the clip is analysed offline
-    call_command("analyze_video", str(sample_file(*HAMILTON)), "--json", "--fps", "5", "--no-incidents",
-                 "--watchlist", watchlist.name, stdout=out)
+    call_command(
+        "analyze_video",
+        str(sample_file(*HAMILTON)),
+        "--json",
+        "--fps",
+        "5",
+        "--no-incidents",
+        "--watchlist",
+        watchlist.name,
+        stdout=out,
+    )
 
     # then the report lists face matches for exactly the two people, with times inside the clip
     report = json.loads(out.getvalue())
@@ -58,3 +68,17 @@ def test_analyze_video_rejects_missing_file_and_unknown_watchlist(db, tmp_path):
     clip.write_bytes(b"0")
     with pytest.raises(CommandError, match="no watchlist"):
         call_command("analyze_video", str(clip), "--json", "--watchlist", "Nope")
+
+
+def test_upload_job_reports_failure_in_redis(tmp_path):
+    from workers.tasks import analyze_video_job, job_status, job_write
+
+    # given a queued job whose file is gone
+    job_write("test-job-missing", state="queued", progress=0.0)
+    # when the worker runs it
+    analyze_video_job("test-job-missing", str(tmp_path / "gone.mp4"), 5.0, None)
+    # then the job state says why, for the UI to show
+    status = job_status("test-job-missing")
+    assert status is not None
+    assert status["state"] == "failed"
+    assert "no such video file" in status["error"]

@@ -31,8 +31,13 @@ def enrol_people(sample_file, watchlist, actor, people: dict[str, str]) -> dict[
     subjects = {}
     for name, photo in people.items():
         parts = (*EXAMPLES, photo) if name != DISTRACTOR[0] else ("faces", "deepface", photo)
-        subject = Subject.objects.create(watchlist=watchlist, display_name=name, legal_basis_reference="Case 1/26",
-                                         added_by=actor, expires_at=timezone.now() + timedelta(days=30))
+        subject = Subject.objects.create(
+            watchlist=watchlist,
+            display_name=name,
+            legal_basis_reference="Case 1/26",
+            added_by=actor,
+            expires_at=timezone.now() + timedelta(days=30),
+        )
         path = sample_file(*parts)
         subject_enroll_photo(subject=subject, data=path.read_bytes(), filename=path.name, actor=actor)
         subjects[name] = subject
@@ -43,15 +48,22 @@ def enrol_people(sample_file, watchlist, actor, people: dict[str, str]) -> dict[
 def quick_config(**overrides: object) -> SessionConfig:
     """Session tuning for tests: short clips, fast capture retries, frequent heartbeats."""
     capture = CaptureSettings(open_timeout_s=2.0, read_timeout_s=2.0, backoff_initial_s=0.2, backoff_max_s=1.0)
-    values: dict[str, object] = {"clip_pre_s": 2.0, "clip_post_s": 1.5, "heartbeat_s": 0.5, "lease_ttl_s": 3.0,
-                                 "health_persist_s": 1.0, "capture": capture}
+    values: dict[str, object] = {
+        "clip_pre_s": 2.0,
+        "clip_post_s": 1.5,
+        "heartbeat_s": 0.5,
+        "lease_ttl_s": 3.0,
+        "health_persist_s": 1.0,
+        "capture": capture,
+    }
     values.update(overrides)
     return SessionConfig.from_settings(**values)
 
 
 @pytest.mark.slow
-def test_session_on_hamilton_clip_alerts_enrolled_people_only(sample_file, watchlist, admin_user, venue,
-                                                              settings, tmp_path):
+def test_session_on_hamilton_clip_alerts_enrolled_people_only(
+    sample_file, watchlist, admin_user, venue, settings, tmp_path
+):
     from alerts.models import Alert
     from venues.models import Camera
     from watchlists.models import FaceTemplate, NegativeExemplar
@@ -62,8 +74,14 @@ def test_session_on_hamilton_clip_alerts_enrolled_people_only(sample_file, watch
     watchlist.match_threshold = HAMILTON_THRESHOLD
     watchlist.save()
     subjects = enrol_people(sample_file, watchlist, admin_user, {**PEOPLE, DISTRACTOR[0]: DISTRACTOR[1]})
-    camera = Camera.objects.create(venue=venue, name="Stage", stream_url=f"file://{sample_file(*HAMILTON)}",
-                                   analysis_fps=4.0, crowd_enabled=False, fight_enabled=False)
+    camera = Camera.objects.create(
+        venue=venue,
+        name="Stage",
+        stream_url=f"file://{sample_file(*HAMILTON)}",
+        analysis_fps=4.0,
+        crowd_enabled=False,
+        fight_enabled=False,
+    )
 
     # when a session runs the clip once (real time, about 9 s)
     session = CameraSession(camera.pk, config=quick_config(**HAMILTON_TUNING), max_duration_s=11.0)

@@ -56,9 +56,16 @@ def test_rtsp_camera_offline_alert_and_recovery_without_anyone_acting(rtsp_serve
     from venues.models import Camera
 
     # given an RTSP camera analysed by a session
-    camera = Camera.objects.create(venue=venue, name="Door", stream_url=rtsp_server.url, offline_after_s=5,
-                                   analysis_fps=2.0, face_recognition_enabled=False, crowd_enabled=False,
-                                   fight_enabled=False)
+    camera = Camera.objects.create(
+        venue=venue,
+        name="Door",
+        stream_url=rtsp_server.url,
+        offline_after_s=5,
+        analysis_fps=2.0,
+        face_recognition_enabled=False,
+        crowd_enabled=False,
+        fight_enabled=False,
+    )
     session = CameraSession(camera.pk, config=quick_config())
     thread = start_in_thread(session)
     try:
@@ -66,7 +73,8 @@ def test_rtsp_camera_offline_alert_and_recovery_without_anyone_acting(rtsp_serve
         assert wait_until(lambda: health(camera.pk).get("state") == "online", 15.0, 0.2)
         assert wait_until(lambda: health(camera.pk).get("analysed_fps", 0) > 1.0, 8.0, 0.2)
         figures = health(camera.pk)
-        assert figures["input_fps"] > 5 and figures["lag_s"] < 2.0
+        assert figures["input_fps"] > 5
+        assert figures["lag_s"] < 2.0
         assert set(figures["stage_ms"]) >= {"decode", "motion", "detect", "embed", "match", "incidents"}
         assert wait_until(lambda: leases.redis_client().get(preview_key(camera.pk)) is not None, 5.0, 0.2)
         assert leases.redis_client().get(preview_key(camera.pk))[:2] == b"\xff\xd8"
@@ -82,8 +90,9 @@ def test_rtsp_camera_offline_alert_and_recovery_without_anyone_acting(rtsp_serve
         # when the server comes back on the same address
         rtsp_server.start()
         # then the camera is online again and the alert resolves itself
-        resolved = Alert.objects.filter(camera=camera, kind="camera_offline", status="resolved",
-                                        outcome="camera_restored")
+        resolved = Alert.objects.filter(
+            camera=camera, kind="camera_offline", status="resolved", outcome="camera_restored"
+        )
         assert wait_until(resolved.exists, 20.0, 0.2)
         assert wait_until(lambda: health(camera.pk).get("state") == "online", 10.0, 0.2)
         assert not open_offline.exists()

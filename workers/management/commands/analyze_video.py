@@ -32,8 +32,9 @@ class Command(BaseCommand):
             raise CommandError(f"no such video file: {path}")
         self._check_watchlist(options["watchlist"])
         try:
-            result = analyse_file(str(path), fps=fps, watchlist=options["watchlist"],
-                                  incidents=not options["no_incidents"])
+            result = analyse_file(
+                str(path), fps=fps, watchlist=options["watchlist"], incidents=not options["no_incidents"]
+            )
         except OSError as exc:
             raise CommandError(str(exc)) from exc
         if options["json"]:
@@ -51,5 +52,6 @@ class Command(BaseCommand):
         self.stdout.write(f"{result['duration_s']:.1f}s, {result['frames_analysed']} frames analysed")
         for item in result["detections"]:
             who = f" {item['subject']} ({item['watchlist']})" if item["kind"] == "face_match" else ""
-            self.stdout.write(f"  {item['start_s']:7.2f}-{item['end_s']:7.2f}s {item['kind']}{who}"
-                              f" score {item['score']:.3f}")
+            self.stdout.write(
+                f"  {item['start_s']:7.2f}-{item['end_s']:7.2f}s {item['kind']}{who} score {item['score']:.3f}"
+            )

@@ -162,7 +162,7 @@ class ClipRecorder:
         clip_format: ClipFormat = ClipFormat.WEBM_VP8,
         max_pending: int = 4,
     ) -> None:
-        self.ring = ring or FrameRing()
+        self.ring = ring if ring is not None else FrameRing()
         self.pre_s = pre_s
         self.post_s = post_s
         self.clip_format = clip_format

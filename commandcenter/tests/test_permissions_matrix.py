@@ -186,7 +186,10 @@ def _admin_pk(app: str, model: str, world: dict[str, object]) -> str:  # type: i
 
     if (app, model) == ("auth", "user"):
         return str(world["users"]["dispatcher"].pk)  # type: ignore[index]
-    row = apps.get_model(app, model).objects.order_by("pk").first()
+    try:
+        row = apps.get_model(app, model).objects.order_by("pk").first()
+    except LookupError:
+        return "1"
     return str(row.pk) if row else "1"
 
 

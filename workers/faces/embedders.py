@@ -32,7 +32,7 @@ from workers.faces.base import (
     ImageBGR,
     l2_normalise,
 )
-from workers.faces.landmarks import dlib_rectangle, face_region, five_points, shape_predictor
+from workers.faces.landmarks import dlib_rectangle, five_points, shape_predictor
 from workers.faces.provision import RECOGNITION_WEIGHTS, MissingWeightsError, weight_file
 
 logger = logging.getLogger(__name__)
@@ -42,13 +42,26 @@ CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 
 
+def _rgb_region(image_bgr: ImageBGR, face: DetectedFace, margin: float = 0.5) -> tuple[ImageBGR, int, int]:
+    """``landmarks.face_region`` (same bounds, same pixels) via ``cv2.cvtColor``.
+
+    numpy's ``[..., ::-1]`` copy of a 1,200 px region costs 6-20 ms; cvtColor well under 1.
+    """
+    height, width = image_bgr.shape[:2]
+    pad_x, pad_y = int(face.w * margin), int(face.h * margin)
+    x0, y0 = max(0, face.x - pad_x), max(0, face.y - pad_y)
+    x1, y1 = min(width, face.x + face.w + pad_x), min(height, face.y + face.h + pad_y)
+    region = cv2.cvtColor(np.ascontiguousarray(image_bgr[y0:y1, x0:x1]), cv2.COLOR_BGR2RGB)
+    return np.asarray(region, dtype=np.uint8), x0, y0
+
+
 def dlib_chip(
     image_bgr: ImageBGR, face: DetectedFace, *, size: int = CHIP_SIZE, padding: float = CHIP_PADDING
 ) -> ImageBGR:
     """Return dlib's 5-point aligned face chip (BGR), ``size`` px square."""
     import dlib
 
-    region, x0, y0 = face_region(image_bgr, face)
+    region, x0, y0 = _rgb_region(image_bgr, face)
     shape = shape_predictor()(region, dlib_rectangle(face, x0, y0))
     chip = dlib.get_face_chip(region, shape, size=size, padding=padding)
     return np.ascontiguousarray(np.asarray(chip)[:, :, ::-1])

@@ -23,7 +23,7 @@ from workers.faces.base import DetectedFace, FloatArray, ImageBGR, l2_normalise
 from workers.faces.provision import MissingWeightsError
 
 INPUT_SIZE = 160
-CHIP_PADDING = 0.4
+CHIP_PADDING = 0.3
 """dlib chip padding that frames the face like FaceNet's MTCNN box plus margin."""
 
 

@@ -1,4 +1,10 @@
-"""Fight/aggression score from dense-flow motion features over a sliding window."""
+"""Fight/aggression score from per-cell optical-flow statistics over a sliding window.
+
+Fights are bursts of motion that keeps changing direction in the same place. For every cell of
+an 8x8 grid the window keeps the summed flow vector, the summed speed and a direction histogram;
+walking people and passing cars move the same way for the whole window (high temporal coherence,
+peaked direction histogram), people hitting and grappling do not.
+"""
 
 from __future__ import annotations
 
@@ -12,27 +18,55 @@ from typing import Any
 
 import numpy as np
 
-from workers.incidents.flow import (
-    PAIR_FEATURE_NAMES,
-    FloatArray,
-    FlowFeatureExtractor,
-    Frame,
-)
+from workers.incidents.flow import CELL_CHANNELS, FloatArray, FlowFeatureExtractor, Frame
 
 logger = logging.getLogger(__name__)
 
 MODEL_PATH = Path(__file__).resolve().parent / "fight_model.json"
 
-# Features the shipped model uses (chosen by source-grouped cross-validation, see train_fight.py).
-DEFAULT_FEATURES: tuple[str, ...] = (
-    "orient_entropy",
-    "accel_ratio",
-    "local_coherence",
-    "reversal",
-    "blobs",
+WINDOW_FEATURE_NAMES: tuple[str, ...] = (
+    "temporal_coherence",
+    "cell_orient_entropy",
+    "cell_reversal",
+    "active_cells",
     "mean_speed",
     "moving_frac",
 )
+
+# Features the shipped model uses (chosen by source-grouped cross-validation, see train_fight.py).
+DEFAULT_FEATURES: tuple[str, ...] = ("temporal_coherence", "cell_orient_entropy")
+
+_VX, _VY, _ENERGY, _MOVING, _SPEED = (CELL_CHANNELS.index(c) for c in CELL_CHANNELS[:5])
+_ORIENT = CELL_CHANNELS.index("orient_0")
+_ACTIVE_CELL = 0.1
+_EPS = 1e-9
+
+
+def window_features(cells: FloatArray) -> FloatArray:
+    """WINDOW_FEATURE_NAMES values of a window of cell summaries shaped (pairs, rows, cols, ch)."""
+    grid = cells.reshape(len(cells), -1, cells.shape[-1])
+    vx, vy, energy = grid[..., _VX], grid[..., _VY], grid[..., _ENERGY]
+    cell_energy = energy.sum(axis=0)
+    total = float(cell_energy.sum())
+    if total <= _EPS:
+        return np.array([1.0, 0.0, 0.0, 0.0, float(grid[..., _SPEED].mean()), 0.0], np.float32)
+    weights = cell_energy / total
+    coherence = float(np.hypot(vx.sum(axis=0), vy.sum(axis=0)).sum() / total)
+    hist = grid[..., _ORIENT:].sum(axis=0)
+    p = hist / np.maximum(hist.sum(axis=1, keepdims=True), _EPS)
+    entropy = -(p * np.log(np.maximum(p, 1e-12))).sum(axis=1) / math.log(p.shape[1])
+    dot = vx[1:] * vx[:-1] + vy[1:] * vy[:-1]
+    later = energy[1:]
+    reversal = float(((dot < 0) * later).sum() / max(float(later.sum()), _EPS))
+    values = (
+        coherence,
+        float((entropy * weights).sum()),
+        reversal,
+        float((grid[..., _MOVING].mean(axis=0) > _ACTIVE_CELL).mean()),
+        float(grid[..., _SPEED].mean()),
+        float(grid[..., _MOVING].mean()),
+    )
+    return np.asarray(values, dtype=np.float32)
 
 
 def transform_features(values: FloatArray) -> FloatArray:
@@ -40,9 +74,9 @@ def transform_features(values: FloatArray) -> FloatArray:
     return np.log1p(np.maximum(values, 0.0) * 10.0).astype(np.float32)
 
 
-def window_vector(pairs: FloatArray, columns: list[int]) -> FloatArray:
-    """Window feature vector: mean of the selected per-pair features, transformed."""
-    return transform_features(pairs[:, columns].mean(axis=0))
+def window_vector(cells: FloatArray, columns: list[int]) -> FloatArray:
+    """Model input of one window: the selected window features, transformed."""
+    return transform_features(window_features(cells)[columns])
 
 
 @dataclass
@@ -60,11 +94,13 @@ class FightModel:
     width: int = 160
     window_s: float = 1.0
     min_pairs: int = 3
+    smooth_s: float = 0.0
+    fight_min_duration_s: float = 0.6
     meta: dict[str, Any] = field(default_factory=dict)
 
     def columns(self) -> list[int]:
-        """Indices of the model's features in PAIR_FEATURE_NAMES."""
-        return [PAIR_FEATURE_NAMES.index(name) for name in self.features]
+        """Indices of the model's features in WINDOW_FEATURE_NAMES."""
+        return [WINDOW_FEATURE_NAMES.index(name) for name in self.features]
 
     def probability(self, vector: FloatArray) -> float:
         """Fight probability 0..1 of one window feature vector."""
@@ -83,6 +119,9 @@ class FightModel:
         model = cls(**data)
         if not len(model.features) == len(model.mean) == len(model.scale) == len(model.coef):
             raise ValueError(f"inconsistent fight model file {path}")
+        unknown = set(model.features) - set(WINDOW_FEATURE_NAMES)
+        if unknown:
+            raise ValueError(f"unknown fight features {sorted(unknown)} in {path}")
         return model
 
 
@@ -95,12 +134,14 @@ class FightScorer:
         self._columns = self.model.columns()
         self._extractor = FlowFeatureExtractor(self.model.width)
         self._pairs: deque[tuple[float, FloatArray]] = deque()
+        self._scores: deque[tuple[float, float]] = deque()
         self._last_t: float | None = None
 
     def reset(self) -> None:
         """Drop all history (camera reconnect, scene change)."""
         self._extractor.reset()
         self._pairs.clear()
+        self._scores.clear()
         self._last_t = None
 
     def wants(self, t_seconds: float) -> bool:
@@ -112,14 +153,22 @@ class FightScorer:
     def update(self, frame_bgr: Frame, t_seconds: float) -> float:
         """Add a frame and return the current fight score (0 until the window has warmed up)."""
         self._last_t = t_seconds
-        features = self._extractor.push(frame_bgr, t_seconds)
-        if features is None:
+        cells = self._extractor.push_cells(frame_bgr, t_seconds)
+        if cells is None:
             self._pairs.clear()
+            self._scores.clear()
             return 0.0
-        self._pairs.append((t_seconds, features))
+        self._pairs.append((t_seconds, cells))
         while self._pairs and self._pairs[0][0] <= t_seconds - self.model.window_s:
             self._pairs.popleft()
         if len(self._pairs) < self.model.min_pairs:
             return 0.0
-        pairs = np.stack([p for _, p in self._pairs])
-        return self.model.probability(window_vector(pairs, self._columns))
+        window = np.stack([c for _, c in self._pairs])
+        return self._smoothed(self.model.probability(window_vector(window, self._columns)), t_seconds)
+
+    def _smoothed(self, probability: float, t_seconds: float) -> float:
+        """Mean window probability over the last `smooth_s` seconds (the raw one when 0)."""
+        self._scores.append((t_seconds, probability))
+        while self._scores and self._scores[0][0] <= t_seconds - self.model.smooth_s:
+            self._scores.popleft()
+        return float(np.mean([s for _, s in self._scores])) if self._scores else probability

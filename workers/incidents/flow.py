@@ -23,6 +23,18 @@ _MAX_DT = 1.0
 _LOCAL_CELLS = 8
 _MIN_BLOB = 12
 
+# Per-cell summary of one flow field on a CELLS x CELLS grid (see `cell_summary`).
+CELLS = 8
+CELL_ORIENT_BINS = 8
+CELL_CHANNELS: tuple[str, ...] = (
+    "vx",  # mean x-velocity of moving pixels (0 elsewhere)
+    "vy",  # mean y-velocity of moving pixels
+    "energy",  # mean speed of moving pixels (0 elsewhere)
+    "moving",  # fraction of moving pixels
+    "speed",  # mean speed of all pixels
+    *(f"orient_{i}" for i in range(CELL_ORIENT_BINS)),  # moving speed per direction bin
+)
+
 PAIR_FEATURE_NAMES: tuple[str, ...] = (
     "mean_speed",
     "moving_frac",
@@ -195,6 +207,32 @@ def pair_features(flow: _Flow, prev: _Flow | None) -> FloatArray:
     return np.asarray(values, dtype=np.float32)
 
 
+def cell_summary(flow: _Flow) -> FloatArray:
+    """Per-cell means (CELL_CHANNELS order) of a flow field on a CELLS x CELLS grid."""
+    h, w = flow.speed.shape
+    ch, cw = h // CELLS, w // CELLS
+    speed = flow.speed[: ch * CELLS, : cw * CELLS]
+    vx = flow.vx[: ch * CELLS, : cw * CELLS]
+    vy = flow.vy[: ch * CELLS, : cw * CELLS]
+    moving = (speed > MOVING_SPEED).astype(np.float32)
+    energy = speed * moving
+    cell = (np.arange(CELLS).repeat(ch)[:, None] * CELLS + np.arange(CELLS).repeat(cw)[None, :])
+    angles = np.arctan2(vy, vx)
+    bins = ((angles + np.pi) / (2 * np.pi) * CELL_ORIENT_BINS).astype(np.int32) % CELL_ORIENT_BINS
+    index = (cell * CELL_ORIENT_BINS + bins).ravel()
+    hist = np.bincount(index, weights=energy.ravel(), minlength=CELLS * CELLS * CELL_ORIENT_BINS)
+    flat = cell.ravel()
+
+    def pool(a: FloatArray) -> FloatArray:
+        return np.bincount(flat, weights=a.ravel(), minlength=CELLS * CELLS).astype(np.float32)
+
+    channels = [pool(vx * moving), pool(vy * moving), pool(energy), pool(moving), pool(speed)]
+    out = np.concatenate(
+        [np.stack(channels, axis=1), hist.reshape(CELLS * CELLS, CELL_ORIENT_BINS)], axis=1
+    )
+    return (out / float(ch * cw)).reshape(CELLS, CELLS, len(CELL_CHANNELS)).astype(np.float32)
+
+
 class FlowFeatureExtractor:
     """Turns a stream of frames into per-pair motion feature vectors."""
 
@@ -210,8 +248,8 @@ class FlowFeatureExtractor:
         self._grey = None
         self._flow = None
 
-    def push(self, frame_bgr: Frame, t_seconds: float) -> FloatArray | None:
-        """Add a frame; return the features of the pair it closes, or None for the first."""
+    def _next_flow(self, frame_bgr: Frame, t_seconds: float) -> tuple[_Flow, _Flow | None] | None:
+        """Flow of the pair this frame closes and the previous flow, or None for a first frame."""
         grey = prepare_grey(frame_bgr, self.width)
         prev, prev_t = self._grey, self._t
         self._grey, self._t = grey, t_seconds
@@ -219,7 +257,16 @@ class FlowFeatureExtractor:
         if prev is None or prev.shape != grey.shape or not 0.0 < dt <= _MAX_DT:
             self._flow = None
             return None
-        flow = compute_flow(prev, grey, dt)
-        features = pair_features(flow, self._flow)
-        self._flow = flow
-        return features
+        before = self._flow
+        self._flow = compute_flow(prev, grey, dt)
+        return self._flow, before
+
+    def push(self, frame_bgr: Frame, t_seconds: float) -> FloatArray | None:
+        """Add a frame; return the whole-frame features of the pair it closes (None for the first)."""
+        flows = self._next_flow(frame_bgr, t_seconds)
+        return None if flows is None else pair_features(*flows)
+
+    def push_cells(self, frame_bgr: Frame, t_seconds: float) -> FloatArray | None:
+        """Add a frame; return the cell summary of the pair it closes (None for the first)."""
+        flows = self._next_flow(frame_bgr, t_seconds)
+        return None if flows is None else cell_summary(flows[0])

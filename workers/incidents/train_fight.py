@@ -21,7 +21,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
 
 from workers.incidents.fight import DEFAULT_FEATURES, MODEL_PATH, FightModel, window_vector
-from workers.incidents.flow import PAIR_FEATURE_NAMES, FloatArray, FlowFeatureExtractor
+from workers.incidents.flow import CELL_CHANNELS, CELLS, FloatArray, FlowFeatureExtractor
 from workers.incidents.video import iter_frames
 from workers.sampledata import sample_path
 
@@ -29,13 +29,13 @@ logger = logging.getLogger(__name__)
 
 SEED = 7
 N_SPLITS = 5
-REGULARISATION_C = 0.03
+REGULARISATION_C = 0.01
 AGGRESSION_RECALL = 0.9
 
 
 @dataclass(frozen=True)
 class ClipFeatures:
-    """Per-pair motion features of one labelled clip."""
+    """Per-pair cell summaries (pairs, CELLS, CELLS, channels) of one labelled clip."""
 
     file: str
     label: int
@@ -51,16 +51,16 @@ def read_labels(root: Path) -> list[dict[str, str]]:
 
 
 def extract_clip(path: Path, fps: float, width: int) -> tuple[FloatArray, FloatArray]:
-    """Times and per-pair features of a clip sampled at `fps`."""
+    """Times and per-pair cell summaries of a clip sampled at `fps`."""
     extractor = FlowFeatureExtractor(width)
     times: list[float] = []
     pairs: list[FloatArray] = []
     for t, frame in iter_frames(path, fps):
-        features = extractor.push(frame, t)
-        if features is not None:
+        cells = extractor.push_cells(frame, t)
+        if cells is not None:
             times.append(t)
-            pairs.append(features)
-    empty = np.zeros((0, len(PAIR_FEATURE_NAMES)), dtype=np.float32)
+            pairs.append(cells)
+    empty = np.zeros((0, CELLS, CELLS, len(CELL_CHANNELS)), dtype=np.float32)
     return np.asarray(times, dtype=np.float32), np.stack(pairs) if pairs else empty
 
 
@@ -93,20 +93,22 @@ def clip_windows(
 
 def _design(
     clips: Sequence[ClipFeatures], model: FightModel
-) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+) -> tuple[FloatArray, npt.NDArray[np.int64], FloatArray]:
+    """Window vectors, labels and weights that give every clip the same total weight."""
     columns = model.columns()
     blocks = [clip_windows(c, columns, model.window_s, model.min_pairs) for c in clips]
     labels = [np.full(len(b), c.label, dtype=np.int64) for b, c in zip(blocks, clips, strict=True)]
-    return np.concatenate(blocks), np.concatenate(labels)
+    weights = [np.full(len(b), 1.0 / max(len(b), 1)) for b in blocks]
+    return np.concatenate(blocks), np.concatenate(labels), np.concatenate(weights) * len(clips)
 
 
 def fit_model(clips: Sequence[ClipFeatures], features: Sequence[str], seed: int) -> FightModel:
     """Fit scaler + logistic regression on all windows of the clips (thresholds left at 0.5)."""
     model = FightModel(list(features), [], [], [], 0.0, 0.5, 0.5)
-    x, y = _design(clips, model)
+    x, y, weights = _design(clips, model)
     scaler = StandardScaler().fit(x)
     lr = LogisticRegression(C=REGULARISATION_C, max_iter=5000, random_state=seed)
-    lr.fit(scaler.transform(x), y)
+    lr.fit(scaler.transform(x), y, sample_weight=weights)
     model.mean = [round(float(v), 8) for v in scaler.mean_]
     model.scale = [round(float(v), 8) for v in scaler.scale_]
     model.coef = [round(float(v), 8) for v in lr.coef_[0]]

@@ -21,6 +21,7 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
+sys.path.insert(0, str(REPO))
 
 
 def free_port() -> int:

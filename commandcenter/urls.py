@@ -11,6 +11,7 @@ from rest_framework.routers import DefaultRouter
 
 from alerts import views as alert_views
 from alerts.api import AlertViewSet
+from alerts.recordings import RecordingViewSet
 from alerts.api_dispatch import DeliveryViewSet
 from alerts.webhooks import cad_status
 from commandcenter import auth_views as cc_auth_views
@@ -27,6 +28,7 @@ router.register("watchlists", WatchlistViewSet, basename="watchlist")
 router.register("subjects", SubjectViewSet, basename="subject")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("photo-checks", PhotoCheckViewSet, basename="photo-check")
+router.register("recordings", RecordingViewSet, basename="recording")
 router.register("deliveries", DeliveryViewSet, basename="delivery")
 
 urlpatterns = [
@@ -38,6 +40,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("evidence/<uuid:evidence_id>/", alert_views.evidence_file, name="evidence-file"),
     path("faces/templates/<uuid:template_id>/crop.jpg", watchlist_views.template_crop, name="template-crop"),
+    path("watchlists/check/", watchlist_views.photo_check_page, name="photo-check"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/cad/status/", cad_status, name="cad-status"),  # signed CAD webhook, no session

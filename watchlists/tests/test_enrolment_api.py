@@ -166,3 +166,25 @@ def test_watchlist_import_and_identify_commands(
     best = report[0]["faces"][0]["candidates"][0]
     assert (best["subject"], best["watchlist"], best["passes"]) == ("Person One", "Missing persons", True)
     assert report[1]["code"] == "not_found"
+
+
+def test_photo_check_page_shows_candidates_and_needs_the_permission(client, supervisor, dispatcher, subject,
+                                                                     sample_file, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        subject_enroll_photo_for_test(subject, sample_file)
+    client.force_login(supervisor)
+    photo = _upload(sample_file, "faces", "deepface", "img2.jpg")
+    page = client.post("/watchlists/check/", {"photo": photo, "purpose": "case 5"})
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "Person 01" in body
+    assert "candidate match" in body
+    client.force_login(dispatcher)
+    assert client.get("/watchlists/check/").status_code == 403
+
+
+def subject_enroll_photo_for_test(subject, sample_file):  # type: ignore[no-untyped-def]
+    from watchlists.enrolment import subject_enroll_photo
+
+    data = sample_file("faces", "deepface", "img1.jpg").read_bytes()
+    return subject_enroll_photo(subject=subject, data=data, filename="img1.jpg", actor=subject.added_by)

@@ -51,20 +51,27 @@ def _rgb_region(image_bgr: ImageBGR, face: DetectedFace, margin: float = 0.5) ->
     pad_x, pad_y = int(face.w * margin), int(face.h * margin)
     x0, y0 = max(0, face.x - pad_x), max(0, face.y - pad_y)
     x1, y1 = min(width, face.x + face.w + pad_x), min(height, face.y + face.h + pad_y)
-    region = cv2.cvtColor(np.ascontiguousarray(image_bgr[y0:y1, x0:x1]), cv2.COLOR_BGR2RGB)
+    region = cv2.cvtColor(image_bgr[y0:y1, x0:x1], cv2.COLOR_BGR2RGB)
     return np.asarray(region, dtype=np.uint8), x0, y0
+
+
+def dlib_chip_rgb(
+    image_bgr: ImageBGR, face: DetectedFace, *, size: int = CHIP_SIZE, padding: float = CHIP_PADDING
+) -> ImageBGR:
+    """Return dlib's 5-point aligned face chip as RGB (what the networks take), ``size`` px square."""
+    import dlib
+
+    region, x0, y0 = _rgb_region(image_bgr, face)
+    shape = shape_predictor()(region, dlib_rectangle(face, x0, y0))
+    chip = dlib.get_face_chip(region, shape, size=size, padding=padding)
+    return np.ascontiguousarray(chip, dtype=np.uint8)
 
 
 def dlib_chip(
     image_bgr: ImageBGR, face: DetectedFace, *, size: int = CHIP_SIZE, padding: float = CHIP_PADDING
 ) -> ImageBGR:
     """Return dlib's 5-point aligned face chip (BGR), ``size`` px square."""
-    import dlib
-
-    region, x0, y0 = _rgb_region(image_bgr, face)
-    shape = shape_predictor()(region, dlib_rectangle(face, x0, y0))
-    chip = dlib.get_face_chip(region, shape, size=size, padding=padding)
-    return np.ascontiguousarray(np.asarray(chip)[:, :, ::-1])
+    return np.ascontiguousarray(dlib_chip_rgb(image_bgr, face, size=size, padding=padding)[:, :, ::-1])
 
 
 @cache
@@ -90,7 +97,7 @@ class DlibEmbedder:
 
     def embed(self, image_bgr: ImageBGR, face: DetectedFace) -> FloatArray:
         """Return the L2-normalised 128-d descriptor of ``face``."""
-        rgb_chip = np.ascontiguousarray(self.chip(image_bgr, face)[:, :, ::-1])
+        rgb_chip = dlib_chip_rgb(image_bgr, face)
         vector = self._model.compute_face_descriptor(rgb_chip, self.jitters)
         return l2_normalise(np.asarray(vector))
 
@@ -98,7 +105,7 @@ class DlibEmbedder:
         """Return descriptors of several faces, computed by dlib in one batch."""
         if not faces:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        chips = [np.ascontiguousarray(self.chip(image_bgr, f)[:, :, ::-1]) for f in faces]
+        chips = [dlib_chip_rgb(image_bgr, f) for f in faces]
         vectors = self._model.compute_face_descriptor(chips, self.jitters)
         return l2_normalise(np.asarray([np.asarray(v) for v in vectors]))
 
@@ -139,7 +146,7 @@ class DlibOnnxEmbedder:
         """Return descriptors of several faces in one forward pass."""
         if not faces:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        chips = [np.ascontiguousarray(dlib_chip(image_bgr, f)[:, :, ::-1]) for f in faces]
+        chips = [dlib_chip_rgb(image_bgr, f) for f in faces]
         (vectors,) = self._session.run(None, {"chip": self._tensor(chips, self._mean)})
         return l2_normalise(vectors)
 

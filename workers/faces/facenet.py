@@ -113,12 +113,12 @@ class FaceNetCv2Embedder:
 
     def embed_many(self, image_bgr: ImageBGR, faces: list[DetectedFace]) -> FloatArray:
         """Return embeddings of several faces (one forward pass each: the graph is batch-1)."""
-        from workers.faces.embedders import dlib_chip
+        from workers.faces.embedders import dlib_chip_rgb
 
         vectors = np.zeros((len(faces), self.dimensions), dtype=np.float32)
         for row, face in enumerate(faces):
-            chip = dlib_chip(image_bgr, face, size=INPUT_SIZE, padding=CHIP_PADDING)
-            self._net.setInput(_prewhiten(chip[:, :, ::-1]))
+            chip = dlib_chip_rgb(image_bgr, face, size=INPUT_SIZE, padding=CHIP_PADDING)
+            self._net.setInput(_prewhiten(chip))
             vectors[row] = np.asarray(self._net.forward()).reshape(-1)
         return l2_normalise(vectors)
 

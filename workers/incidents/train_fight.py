@@ -20,8 +20,15 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
 
-from workers.incidents.fight import DEFAULT_FEATURES, MODEL_PATH, FightModel, window_vector
-from workers.incidents.flow import CELL_CHANNELS, CELLS, FloatArray, FlowFeatureExtractor
+from workers.incidents.fight import (
+    DEFAULT_FEATURES,
+    MODEL_PATH,
+    WINDOW_FEATURE_NAMES,
+    FightModel,
+    transform_features,
+    window_features,
+)
+from workers.incidents.flow import FloatArray, FlowFeatureExtractor
 from workers.incidents.video import iter_frames
 from workers.sampledata import sample_path
 
@@ -31,17 +38,25 @@ SEED = 7
 N_SPLITS = 5
 REGULARISATION_C = 0.01
 AGGRESSION_RECALL = 0.9
+ANALYSIS_FPS = 10.0
+WIDTH = 160
+WINDOW_S = 1.0
+MIN_PAIRS = 3
+# Streaming settings written into the model file (see analyse.fight_triggers).
+SMOOTH_S = 0.5
+FIGHT_MIN_DURATION_S = 0.6
+
+Labels = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
 class ClipFeatures:
-    """Per-pair cell summaries (pairs, CELLS, CELLS, channels) of one labelled clip."""
+    """Transformed window features (windows, WINDOW_FEATURE_NAMES) of one labelled clip."""
 
     file: str
     label: int
     source: str
-    times: FloatArray
-    pairs: FloatArray
+    windows: FloatArray
 
 
 def read_labels(root: Path) -> list[dict[str, str]]:
@@ -50,53 +65,46 @@ def read_labels(root: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def extract_clip(path: Path, fps: float, width: int) -> tuple[FloatArray, FloatArray]:
-    """Times and per-pair cell summaries of a clip sampled at `fps`."""
+def extract_clip(path: Path, fps: float = ANALYSIS_FPS, width: int = WIDTH) -> FloatArray:
+    """Window feature vectors ending at every analysed frame, as FightScorer computes them."""
     extractor = FlowFeatureExtractor(width)
-    times: list[float] = []
-    pairs: list[FloatArray] = []
+    window: list[tuple[float, FloatArray]] = []
+    vectors: list[FloatArray] = []
     for t, frame in iter_frames(path, fps):
         cells = extractor.push_cells(frame, t)
-        if cells is not None:
-            times.append(t)
-            pairs.append(cells)
-    empty = np.zeros((0, CELLS, CELLS, len(CELL_CHANNELS)), dtype=np.float32)
-    return np.asarray(times, dtype=np.float32), np.stack(pairs) if pairs else empty
+        if cells is None:
+            window.clear()
+            continue
+        window = [(ts, c) for ts, c in window if ts > t - WINDOW_S] + [(t, cells)]
+        if len(window) >= MIN_PAIRS:
+            stacked = np.stack([c for _, c in window])
+            vectors.append(transform_features(window_features(stacked)))
+    if not vectors and window:  # clip shorter than min_pairs: score what there is
+        vectors.append(transform_features(window_features(np.stack([c for _, c in window]))))
+    empty = np.zeros((0, len(WINDOW_FEATURE_NAMES)), dtype=np.float32)
+    return np.stack(vectors) if vectors else empty
 
 
-def extract_dataset(
-    root: Path, rows: Sequence[dict[str, str]], fps: float = 10.0, width: int = 160
-) -> list[ClipFeatures]:
-    """Extract features of every labelled clip."""
-    clips = []
-    for row in rows:
-        times, pairs = extract_clip(root / row["file"], fps, width)
-        label = int(row["label"] == "fight")
-        clips.append(ClipFeatures(row["file"], label, row["source_video"], times, pairs))
+def extract_dataset(root: Path, rows: Sequence[dict[str, str]]) -> list[ClipFeatures]:
+    """Extract window features of every labelled clip."""
+    clips = [
+        ClipFeatures(
+            row["file"],
+            int(row["label"] == "fight"),
+            row["source_video"],
+            extract_clip(root / row["file"]),
+        )
+        for row in rows
+    ]
     logger.info("extracted %d clips", len(clips))
     return clips
 
 
-def clip_windows(
-    clip: ClipFeatures, columns: list[int], window_s: float, min_pairs: int
-) -> FloatArray:
-    """Window vectors ending at every pair once `min_pairs` are available (as FightScorer does)."""
-    vectors = []
-    for end in range(len(clip.times)):
-        inside = (clip.times[: end + 1] > clip.times[end] - window_s).nonzero()[0]
-        if len(inside) >= min_pairs:
-            vectors.append(window_vector(clip.pairs[inside], columns))
-    if not vectors and len(clip.times):
-        vectors.append(window_vector(clip.pairs, columns))
-    return np.stack(vectors) if vectors else np.zeros((0, len(columns)), dtype=np.float32)
-
-
 def _design(
-    clips: Sequence[ClipFeatures], model: FightModel
-) -> tuple[FloatArray, npt.NDArray[np.int64], FloatArray]:
+    clips: Sequence[ClipFeatures], columns: list[int]
+) -> tuple[FloatArray, Labels, FloatArray]:
     """Window vectors, labels and weights that give every clip the same total weight."""
-    columns = model.columns()
-    blocks = [clip_windows(c, columns, model.window_s, model.min_pairs) for c in clips]
+    blocks = [c.windows[:, columns] for c in clips]
     labels = [np.full(len(b), c.label, dtype=np.int64) for b, c in zip(blocks, clips, strict=True)]
     weights = [np.full(len(b), 1.0 / max(len(b), 1)) for b in blocks]
     return np.concatenate(blocks), np.concatenate(labels), np.concatenate(weights) * len(clips)
@@ -105,7 +113,10 @@ def _design(
 def fit_model(clips: Sequence[ClipFeatures], features: Sequence[str], seed: int) -> FightModel:
     """Fit scaler + logistic regression on all windows of the clips (thresholds left at 0.5)."""
     model = FightModel(list(features), [], [], [], 0.0, 0.5, 0.5)
-    x, y, weights = _design(clips, model)
+    model.analysis_fps, model.width, model.window_s = ANALYSIS_FPS, WIDTH, WINDOW_S
+    model.min_pairs, model.smooth_s = MIN_PAIRS, SMOOTH_S
+    model.fight_min_duration_s = FIGHT_MIN_DURATION_S
+    x, y, weights = _design(clips, model.columns())
     scaler = StandardScaler().fit(x)
     lr = LogisticRegression(C=REGULARISATION_C, max_iter=5000, random_state=seed)
     lr.fit(scaler.transform(x), y, sample_weight=weights)
@@ -118,33 +129,41 @@ def fit_model(clips: Sequence[ClipFeatures], features: Sequence[str], seed: int)
 
 def clip_score(model: FightModel, clip: ClipFeatures) -> float:
     """Clip-level score: mean window probability."""
-    windows = clip_windows(clip, model.columns(), model.window_s, model.min_pairs)
+    windows = clip.windows[:, model.columns()]
     if not len(windows):
         return 0.0
     return float(np.mean([model.probability(w) for w in windows]))
+
+
+def source_folds(
+    clips: Sequence[ClipFeatures], seed: int, n_splits: int = N_SPLITS
+) -> list[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]]:
+    """(train, test) index pairs; a source video is never on both sides."""
+    labels = np.array([c.label for c in clips])
+    groups = np.array([c.source for c in clips])
+    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return list(folds.split(np.zeros(len(clips)), labels, groups))
 
 
 def cross_validate(
     clips: Sequence[ClipFeatures], features: Sequence[str], seed: int, n_splits: int = N_SPLITS
 ) -> FloatArray:
     """Out-of-fold clip scores; folds never share a source video."""
-    labels = np.array([c.label for c in clips])
-    groups = np.array([c.source for c in clips])
-    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     scores = np.zeros(len(clips), dtype=np.float32)
-    for train_idx, test_idx in folds.split(np.zeros(len(clips)), labels, groups):
+    for train_idx, test_idx in source_folds(clips, seed, n_splits):
         model = fit_model([clips[i] for i in train_idx], features, seed)
         for i in test_idx:
             scores[i] = clip_score(model, clips[i])
     return scores
 
 
-def choose_thresholds(scores: FloatArray, labels: npt.NDArray[np.int64]) -> tuple[float, float]:
-    """Fight threshold maximising accuracy (ties: higher); aggression keeps recall >= 0.9."""
+def choose_thresholds(scores: FloatArray, labels: Labels) -> tuple[float, float]:
+    """Fight threshold maximising accuracy (ties: nearest 0.5); aggression keeps recall >= 0.9."""
     ordered = np.unique(scores)
     candidates = np.concatenate([[0.0], (ordered[1:] + ordered[:-1]) / 2, [1.0]])
     accuracy = [float(((scores >= c) == labels).mean()) for c in candidates]
-    fight = float(candidates[max(range(len(candidates)), key=lambda i: (accuracy[i], i))])
+    best = max(range(len(candidates)), key=lambda i: (accuracy[i], -abs(candidates[i] - 0.5)))
+    fight = float(candidates[best])
     positives = np.sort(scores[labels == 1])
     k = int(np.floor((1.0 - AGGRESSION_RECALL) * len(positives)))
     aggression = float(positives[k]) - 1e-4 if len(positives) else fight
@@ -167,6 +186,7 @@ def train(clips: Sequence[ClipFeatures], seed: int = SEED, n_splits: int = N_SPL
         "cv_auc": round(float(roc_auc_score(labels, oof)), 4),
         "cv_accuracy_at_threshold": round(float(((oof >= fight) == labels).mean()), 4),
         "C": REGULARISATION_C,
+        "clip_score": "mean window probability",
     }
     return model
 

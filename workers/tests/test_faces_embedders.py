@@ -12,7 +12,7 @@ from workers.faces.base import FaceEmbedder
 from workers.faces.calibration import shipped_threshold
 from workers.faces.detectors import build_detector
 from workers.faces.dlib_onnx import chip_tensor, onnx_bytes, read_dlib_resnet
-from workers.faces.embedders import build_embedder, dlib_chip, embedder_names
+from workers.faces.embedders import build_embedder, dlib_chip_rgb, embedder_names
 from workers.faces.image import decode_image
 from workers.faces.provision import RECOGNITION_WEIGHTS, weight_file
 
@@ -79,10 +79,10 @@ def test_dlib_onnx_gives_dlibs_own_descriptors(faces):
 def test_opencv_dnn_runs_the_same_onnx_graph(faces):
     model, mean = onnx_bytes(weight_file(RECOGNITION_WEIGHTS))
     image, detected = faces["img1.jpg"]
-    chip = dlib_chip(image, detected[0])[:, :, ::-1]
+    chip = dlib_chip_rgb(image, detected[0])
     net = cv2.dnn.readNetFromONNX(np.frombuffer(model, dtype=np.uint8))
 
-    net.setInput(chip_tensor([np.ascontiguousarray(chip)], mean))
+    net.setInput(chip_tensor([chip], mean))
     vector = np.asarray(net.forward())[0]
 
     expected = build_embedder("Dlib-onnx").embed(image, detected[0])
@@ -98,7 +98,8 @@ def test_embedder_shape_and_same_person_closer_than_different(faces, name, dimen
     vector = embed(faces, embedder, "img1.jpg")
 
     assert isinstance(embedder, FaceEmbedder)
-    assert vector.shape == (dimensions,) and vector.dtype == np.float32
+    assert vector.shape == (dimensions,)
+    assert vector.dtype == np.float32
     assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
     same = [distance(faces, embedder, a, b) for a, b in SAME]
     different = [distance(faces, embedder, a, b) for a, b in DIFFERENT]
@@ -115,7 +116,8 @@ def test_batch_embedding_equals_single(faces, name):
 
     batch = embedder.embed_many(image, detected)
 
-    assert batch.shape == (len(detected), embedder.dimensions) and len(detected) == 2
+    assert len(detected) == 2
+    assert batch.shape == (2, embedder.dimensions)
     singles = np.stack([embedder.embed(image, face) for face in detected])
     np.testing.assert_allclose(batch, singles, atol=1e-5)
     assert embedder.embed_many(image, []).shape == (0, embedder.dimensions)

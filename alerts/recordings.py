@@ -1,0 +1,112 @@
+"""Recorded footage: investigators upload a video and get the same analysis as live cameras (background job)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+import cv2
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework import permissions, serializers, status, viewsets
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from audit.models import AccessEvent
+from audit.services import access_record
+
+logger = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".h264", ".264", ".h265", ".265", ".hevc"}
+MAX_VIDEO_BYTES = 2 * 1024**3
+
+
+def _owner_key(job_id: str) -> str:
+    return f"cc:jobowner:{job_id}"
+
+
+class RecordingUploadSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A video file and the purpose (case reference) of analysing it."""
+
+    video = serializers.FileField()
+    purpose = serializers.CharField(max_length=300)
+    fps = serializers.FloatField(min_value=0.5, max_value=15.0, default=5.0)
+
+
+def _store(upload: Any) -> Path:
+    suffix = Path(upload.name).suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        raise serializers.ValidationError({"video": [f"Files of type {suffix or '(none)'} are not videos we read."]})
+    if upload.size > MAX_VIDEO_BYTES:
+        raise serializers.ValidationError({"video": ["The video is larger than 2 GB; cut it into parts."]})
+    folder = Path(settings.CC_JOB_UPLOAD_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{uuid.uuid4().hex}{suffix}"
+    with target.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    if not _readable(target):
+        target.unlink(missing_ok=True)
+        raise serializers.ValidationError({"video": ["The file cannot be decoded as video (corrupt or unsupported)."]})
+    return target
+
+
+def _readable(path: Path) -> bool:
+    capture = cv2.VideoCapture(str(path))
+    try:
+        ok, _ = capture.read()
+        return bool(ok)
+    finally:
+        capture.release()
+
+
+def visible_result(result: dict[str, Any], user: Any) -> dict[str, Any]:
+    """Face matches are shown only to users who may see watchlist subjects."""
+    if user.has_perm("watchlists.view_subject"):
+        return result
+    detections = [d for d in result.get("detections", []) if d.get("kind") != "face_match"]
+    return {**result, "detections": detections}
+
+
+class RecordingViewSet(viewsets.ViewSet):
+    """`POST /api/recordings/` (multipart video + purpose) starts a job; `GET /api/recordings/<job>/` polls it."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    serializer_class = RecordingUploadSerializer
+
+    def get_permissions(self):  # type: ignore[no-untyped-def]
+        return [permissions.IsAuthenticated()]
+
+    def _allowed(self, request: Request) -> bool:
+        return bool(request.user.has_perm("alerts.view_alert") and request.user.has_perm("alerts.act_on_alert")
+                    or request.user.has_perm("watchlists.check_photo"))
+
+    def create(self, request: Request) -> Response:
+        from workers.tasks import job_submit
+
+        if not self._allowed(request):
+            access_record(user=request.user, action=AccessEvent.Action.DENIED, object_type="recording")
+            return Response({"detail": "Your role cannot analyse recordings."}, status=status.HTTP_403_FORBIDDEN)
+        params = RecordingUploadSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        path = _store(params.validated_data["video"])
+        job_id = job_submit(path=path, fps=params.validated_data["fps"])
+        cache.set(_owner_key(job_id), request.user.pk, timeout=7 * 86400)
+        access_record(user=request.user, action=AccessEvent.Action.SEARCH, object_type="recording", object_id=job_id,
+                      purpose=params.validated_data["purpose"],
+                      detail={"file": params.validated_data["video"].name[:200]})
+        return Response({"job": job_id, "status_url": f"/api/recordings/{job_id}/"}, status=status.HTTP_202_ACCEPTED)
+
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        from workers.tasks import job_status
+
+        state = job_status(str(pk))
+        if state is None or cache.get(_owner_key(str(pk))) != request.user.pk:
+            return Response({"detail": "No such job."}, status=status.HTTP_404_NOT_FOUND)
+        if state.get("result"):
+            state = {**state, "result": visible_result(state["result"], request.user)}
+            access_record(user=request.user, action=AccessEvent.Action.VIEW, object_type="recording", object_id=pk)
+        return Response(state)

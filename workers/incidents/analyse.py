@@ -48,12 +48,16 @@ class ClipAnalysis:
 
 
 def fight_triggers(scorer: FightScorer, cooldown_s: float = COOLDOWN_S) -> list[IncidentTrigger]:
-    """The fight (high) and aggression (lower threshold, medium) triggers of a scorer's model."""
+    """The fight (high) and aggression (lower threshold, medium) triggers of a scorer's model.
+
+    The fight trigger's min duration comes from the model file (FIGHT_MIN_DURATION_S for old
+    files); the score it sees is already smoothed over the model's `smooth_s`.
+    """
     model = scorer.model
     return [
         IncidentTrigger(
             model.threshold_fight,
-            FIGHT_MIN_DURATION_S,
+            model.fight_min_duration_s,
             cooldown_s,
             kind="fight",
             severity="high",
@@ -77,9 +81,7 @@ def _detections(events: list[IncidentEvent]) -> list[Detection]:
     found: list[Detection] = []
     for e in ends:
         assert e.end_s is not None
-        if e.kind != "fight" and any(
-            f.start_s <= e.end_s and e.start_s <= (f.end_s or 0) for f in fights
-        ):
+        if e.kind != "fight" and any(f.start_s <= e.end_s and e.start_s <= (f.end_s or 0) for f in fights):
             continue
         found.append(
             Detection(
@@ -114,9 +116,7 @@ def analyse_clip(
         events.extend(e for trig in triggers if (e := trig.update(score, t)) is not None)
         if t + 1e-6 >= next_timeline_t:
             people = len(detector.detect(frame)) if detector is not None else None
-            result.timeline.append(
-                TimelinePoint(t=round(t, 3), people=people, fight_score=round(score, 4))
-            )
+            result.timeline.append(TimelinePoint(t=round(t, 3), people=people, fight_score=round(score, 4)))
             next_timeline_t = (int(t * fps + 1e-6) + 1) / fps
     events.extend(e for trig in triggers if (e := trig.close(t)) is not None)
     result.duration_s = round(t + 1.0 / sample_fps, 3) if result.frames_analysed else 0.0

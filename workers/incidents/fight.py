@@ -136,6 +136,7 @@ class FightScorer:
         self._pairs: deque[tuple[float, FloatArray]] = deque()
         self._scores: deque[tuple[float, float]] = deque()
         self._last_t: float | None = None
+        self._last_score = 0.0
 
     def reset(self) -> None:
         """Drop all history (camera reconnect, scene change)."""
@@ -143,6 +144,7 @@ class FightScorer:
         self._pairs.clear()
         self._scores.clear()
         self._last_t = None
+        self._last_score = 0.0
 
     def wants(self, t_seconds: float) -> bool:
         """True when a frame at t would be used at the model's analysis rate."""
@@ -151,20 +153,29 @@ class FightScorer:
         return t_seconds - self._last_t >= 0.9 / self.model.analysis_fps
 
     def update(self, frame_bgr: Frame, t_seconds: float) -> float:
-        """Add a frame and return the current fight score (0 until the window has warmed up)."""
+        """Add a frame and return the current fight score (0 until the window has warmed up).
+
+        A repeated (duplicate) frame returns the previous score and changes nothing.
+        """
         self._last_t = t_seconds
         cells = self._extractor.push_cells(frame_bgr, t_seconds)
         if cells is None:
+            if self._extractor.last_was_repeat:
+                return self._last_score
             self._pairs.clear()
             self._scores.clear()
+            self._last_score = 0.0
             return 0.0
         self._pairs.append((t_seconds, cells))
         while self._pairs and self._pairs[0][0] <= t_seconds - self.model.window_s:
             self._pairs.popleft()
         if len(self._pairs) < self.model.min_pairs:
+            self._last_score = 0.0
             return 0.0
         window = np.stack([c for _, c in self._pairs])
-        return self._smoothed(self.model.probability(window_vector(window, self._columns)), t_seconds)
+        probability = self.model.probability(window_vector(window, self._columns))
+        self._last_score = self._smoothed(probability, t_seconds)
+        return self._last_score
 
     def _smoothed(self, probability: float, t_seconds: float) -> float:
         """Mean window probability over the last `smooth_s` seconds (the raw one when 0)."""

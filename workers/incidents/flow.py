@@ -19,9 +19,13 @@ MOVING_SPEED = 0.08
 FAST_SPEED = 0.35
 _ORIENT_BINS = 8
 _GRID = 4
-_MAX_DT = 1.0
+_MAX_DT = 0.35
 _LOCAL_CELLS = 8
 _MIN_BLOB = 12
+# A frame is a repeat of the previous one (recorders often pad low-rate CCTV with copies)
+# when fewer than this share of pixels changed by more than _DUP_LEVEL grey levels.
+_DUP_LEVEL = 8
+_DUP_SHARE = 0.0005
 
 # Per-cell summary of one flow field on a CELLS x CELLS grid (see `cell_summary`).
 CELLS = 8
@@ -64,6 +68,12 @@ class _Flow:
     vx: FloatArray
     vy: FloatArray
     speed: FloatArray
+
+
+def is_repeat(prev: Frame, cur: Frame) -> bool:
+    """True when `cur` is (nearly) a copy of `prev`: no pixel group changed noticeably."""
+    changed = cv2.absdiff(prev, cur) > _DUP_LEVEL
+    return int(np.count_nonzero(changed)) < _DUP_SHARE * cur.size
 
 
 def prepare_grey(frame_bgr: Frame, width: int) -> Frame:
@@ -216,7 +226,7 @@ def cell_summary(flow: _Flow) -> FloatArray:
     vy = flow.vy[: ch * CELLS, : cw * CELLS]
     moving = (speed > MOVING_SPEED).astype(np.float32)
     energy = speed * moving
-    cell = (np.arange(CELLS).repeat(ch)[:, None] * CELLS + np.arange(CELLS).repeat(cw)[None, :])
+    cell = np.arange(CELLS).repeat(ch)[:, None] * CELLS + np.arange(CELLS).repeat(cw)[None, :]
     angles = np.arctan2(vy, vx)
     bins = ((angles + np.pi) / (2 * np.pi) * CELL_ORIENT_BINS).astype(np.int32) % CELL_ORIENT_BINS
     index = (cell * CELL_ORIENT_BINS + bins).ravel()
@@ -227,9 +237,7 @@ def cell_summary(flow: _Flow) -> FloatArray:
         return np.bincount(flat, weights=a.ravel(), minlength=CELLS * CELLS).astype(np.float32)
 
     channels = [pool(vx * moving), pool(vy * moving), pool(energy), pool(moving), pool(speed)]
-    out = np.concatenate(
-        [np.stack(channels, axis=1), hist.reshape(CELLS * CELLS, CELL_ORIENT_BINS)], axis=1
-    )
+    out = np.concatenate([np.stack(channels, axis=1), hist.reshape(CELLS * CELLS, CELL_ORIENT_BINS)], axis=1)
     return (out / float(ch * cw)).reshape(CELLS, CELLS, len(CELL_CHANNELS)).astype(np.float32)
 
 
@@ -242,6 +250,7 @@ class FlowFeatureExtractor:
         self._grey: Frame | None = None
         self._t = 0.0
         self._flow: _Flow | None = None
+        self.last_was_repeat = False
 
     def reset(self) -> None:
         """Forget the previous frame (after a gap or a scene change)."""
@@ -249,12 +258,20 @@ class FlowFeatureExtractor:
         self._flow = None
 
     def _next_flow(self, frame_bgr: Frame, t_seconds: float) -> tuple[_Flow, _Flow | None] | None:
-        """Flow of the pair this frame closes and the previous flow, or None for a first frame."""
+        """Flow of the pair this frame closes and the previous flow; None for a first frame.
+
+        A repeated frame is skipped (None, `last_was_repeat` set) so the next real change is
+        measured over its true time step instead of looking like a sudden burst.
+        """
         grey = prepare_grey(frame_bgr, self.width)
         prev, prev_t = self._grey, self._t
-        self._grey, self._t = grey, t_seconds
         dt = t_seconds - prev_t
-        if prev is None or prev.shape != grey.shape or not 0.0 < dt <= _MAX_DT:
+        same_shape = prev is not None and prev.shape == grey.shape
+        self.last_was_repeat = same_shape and 0.0 < dt <= _MAX_DT and prev is not None and is_repeat(prev, grey)
+        if self.last_was_repeat:
+            return None
+        self._grey, self._t = grey, t_seconds
+        if prev is None or not same_shape or not 0.0 < dt <= _MAX_DT:
             self._flow = None
             return None
         before = self._flow

@@ -211,9 +211,7 @@ def default_person_detector() -> PersonDetector:
     return CombinedPersonDetector(CenterFaceDetector(), HogPersonDetector())
 
 
-def count_in_zone(
-    boxes: Sequence[PersonBox], polygon: Sequence[Point], frame_w: int, frame_h: int
-) -> int:
+def count_in_zone(boxes: Sequence[PersonBox], polygon: Sequence[Point], frame_w: int, frame_h: int) -> int:
     """Number of boxes whose foot point lies inside a polygon given in normalised 0..1 coords."""
     if len(polygon) < 3:
         raise ValueError("a zone polygon needs at least 3 points")

@@ -73,7 +73,8 @@ def extract_clip(path: Path, fps: float = ANALYSIS_FPS, width: int = WIDTH) -> F
     for t, frame in iter_frames(path, fps):
         cells = extractor.push_cells(frame, t)
         if cells is None:
-            window.clear()
+            if not extractor.last_was_repeat:
+                window.clear()
             continue
         window = [(ts, c) for ts, c in window if ts > t - WINDOW_S] + [(t, cells)]
         if len(window) >= MIN_PAIRS:
@@ -100,9 +101,7 @@ def extract_dataset(root: Path, rows: Sequence[dict[str, str]]) -> list[ClipFeat
     return clips
 
 
-def _design(
-    clips: Sequence[ClipFeatures], columns: list[int]
-) -> tuple[FloatArray, Labels, FloatArray]:
+def _design(clips: Sequence[ClipFeatures], columns: list[int]) -> tuple[FloatArray, Labels, FloatArray]:
     """Window vectors, labels and weights that give every clip the same total weight."""
     blocks = [c.windows[:, columns] for c in clips]
     labels = [np.full(len(b), c.label, dtype=np.int64) for b, c in zip(blocks, clips, strict=True)]

@@ -59,9 +59,7 @@ class IncidentTrigger:
         above = score >= self.threshold
         if self.active:
             return self._update_active(score, t, above)
-        self._above_since = (
-            (self._above_since if self._above_since is not None else t) if above else None
-        )
+        self._above_since = (self._above_since if self._above_since is not None else t) if above else None
         if self._above_since is None or t < self._blocked_until:
             return None
         if t - self._above_since + 1e-9 < self.min_duration_s:
@@ -97,6 +95,4 @@ class IncidentTrigger:
         self._below_since = None
         self._blocked_until = end_s + self.cooldown_s
         logger.info("%s incident ended at %.2fs", self.kind, end_s)
-        return IncidentEvent(
-            self.kind, "end", end_s, self._start_s, end_s, self._peak, self.severity
-        )
+        return IncidentEvent(self.kind, "end", end_s, self._start_s, end_s, self._peak, self.severity)

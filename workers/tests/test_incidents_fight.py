@@ -1,24 +1,96 @@
-"""Fight scoring on real clips, the shipped JSON model and reproducible training."""
+"""Fight scoring: window features, repeated frames, real clips, the shipped JSON model, training."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from workers.incidents.analyse import analyse_clip
-from workers.incidents.fight import MODEL_PATH, FightModel, FightScorer
+from workers.incidents.analyse import analyse_clip, fight_triggers
+from workers.incidents.fight import (
+    MODEL_PATH,
+    WINDOW_FEATURE_NAMES,
+    FightModel,
+    FightScorer,
+    window_features,
+)
+from workers.incidents.flow import CELL_CHANNELS, CELLS, FlowFeatureExtractor
 from workers.incidents.train_fight import extract_dataset, read_labels, subset_rows, train
+
+
+def cells_moving(directions: list[tuple[float, float]]) -> np.ndarray:
+    """Cell summaries of pairs where only cell (0, 0) moves with the given (vx, vy) each pair."""
+    cells = np.zeros((len(directions), CELLS, CELLS, len(CELL_CHANNELS)), dtype=np.float32)
+    for i, (vx, vy) in enumerate(directions):
+        speed = float(np.hypot(vx, vy))
+        angle_bin = int((np.arctan2(vy, vx) + np.pi) / (2 * np.pi) * 8) % 8
+        cells[i, 0, 0, :5] = (vx, vy, speed, 1.0, speed)
+        cells[i, 0, 0, 5 + angle_bin] = speed
+    return cells
+
+
+def moving_square(x: int) -> np.ndarray:
+    """A 160x96 BGR frame with a white 16x16 square at column x."""
+    frame = np.zeros((96, 160, 3), dtype=np.uint8)
+    frame[40:56, x : x + 16] = 255
+    return frame
+
+
+def feature(values: np.ndarray, name: str) -> float:
+    return float(values[WINDOW_FEATURE_NAMES.index(name)])
+
+
+def test_window_features_tell_steady_from_back_and_forth_motion():
+    # given one cell moving right for 4 pairs, and one cell swinging right/left for 4 pairs
+    steady = window_features(cells_moving([(0.5, 0.0)] * 4))
+    swinging = window_features(cells_moving([(0.5, 0.0), (-0.5, 0.0)] * 2))
+    # then steady motion is fully coherent in one direction bin and never reverses
+    assert feature(steady, "temporal_coherence") == pytest.approx(1.0)
+    assert feature(steady, "cell_orient_entropy") == pytest.approx(0.0)
+    assert feature(steady, "cell_reversal") == 0.0
+    # and the swinging cell cancels out, splits over two direction bins and reverses every pair
+    assert feature(swinging, "temporal_coherence") == pytest.approx(0.0)
+    assert feature(swinging, "cell_orient_entropy") == pytest.approx(np.log(2) / np.log(8))
+    assert feature(swinging, "cell_reversal") == 1.0
+
+
+def test_repeated_frame_is_skipped_and_motion_measured_over_true_step():
+    # given a square moving 4 px per 0.2 s, seen once at 5 fps and once at 10 fps with copies
+    direct, padded = FlowFeatureExtractor(160), FlowFeatureExtractor(160)
+    direct.push_cells(moving_square(40), 0.0)
+    padded.push_cells(moving_square(40), 0.0)
+    # when the copy arrives at 0.1 s and the moved square at 0.2 s
+    repeat = padded.push_cells(moving_square(40), 0.1)
+    # then the copy yields nothing, is flagged, and the next pair equals the 5 fps pair
+    assert repeat is None
+    assert padded.last_was_repeat
+    np.testing.assert_array_equal(padded.push_cells(moving_square(44), 0.2), direct.push_cells(moving_square(44), 0.2))
 
 
 def test_shipped_model_json_loads():
     # given the shipped parameter file
     # when it is loaded
     model = FightModel.from_json()
-    # then it is plain JSON with consistent sizes and ordered thresholds
+    # then it is plain JSON with consistent sizes, known features and ordered thresholds
     assert json.loads(MODEL_PATH.read_text())["features"] == model.features
     assert len(model.coef) == len(model.mean) == len(model.scale) == len(model.features)
+    assert set(model.features) <= set(WINDOW_FEATURE_NAMES)
     assert 0.0 < model.threshold_aggression <= model.threshold_fight < 1.0
+    assert fight_triggers(FightScorer(model))[0].min_duration_s == model.fight_min_duration_s
+
+
+def test_model_file_with_unknown_feature_is_rejected(tmp_path: Path):
+    # given a model file naming a feature this version does not compute (an old per-pair one)
+    data = json.loads(MODEL_PATH.read_text())
+    data["features"] = ["orient_entropy", *data["features"][1:]]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    # when it is loaded
+    # then loading fails with the feature's name
+    with pytest.raises(ValueError, match="orient_entropy"):
+        FightModel.from_json(path)
 
 
 @pytest.mark.slow
@@ -37,9 +109,20 @@ def test_fight_clip_yields_fight_detection(sample_file):
 
 
 @pytest.mark.slow
-def test_no_fight_clip_yields_no_detection(sample_file):
-    # given a real CCTV clip of people queueing at a counter
+def test_low_rate_no_fight_clip_is_not_scored(sample_file):
+    # given a real CCTV clip of people queueing, recorded at ~2 fps and padded with copies
     clip = sample_file("fights", "violence_clips", "non_violence_1.mp4")
+    # when the clip is analysed
+    result = analyse_clip(clip)
+    # then steps over 0.35 s are not scored: the score stays 0 and nothing is detected
+    assert max(p["fight_score"] for p in result.timeline) == 0.0
+    assert result.detections == []
+
+
+@pytest.mark.slow
+def test_walking_crowd_yields_no_detection(sample_file):
+    # given a real clip of a dense crowd walking past a static camera
+    clip = sample_file("video", "mot_crowds", "MOT20-08-raw_shorter.h264")
     # when the clip is analysed
     result = analyse_clip(clip)
     # then the score stays under the fight threshold and nothing is detected
@@ -62,8 +145,6 @@ def test_training_is_reproducible(sample_file):
 
 def test_scorer_is_zero_until_window_warms_up():
     # given a scorer with the shipped model and a static black frame stream
-    import numpy as np
-
     scorer = FightScorer()
     frame = np.zeros((120, 160, 3), dtype=np.uint8)
     # when the first frames arrive

@@ -234,7 +234,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "1200/min"},
+    "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "1200/min", "token": "10/min"},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "City Command Center API",
@@ -338,4 +338,5 @@ CELERY_BEAT_SCHEDULE["audit-retention"] = {"task": "audit.tasks.retention", "sch
                                            "options": {"expires": 3600.0}}
 CELERY_BEAT_SCHEDULE["audit-notify-expiring"] = {"task": "audit.tasks.notify_expiring", "schedule": 6 * 3600.0,
                                                  "options": {"expires": 3600.0}}
+SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["rest_framework.permissions.IsAuthenticated"]  # no map for strangers
 # --- end of security and audit settings -----------------------------------------------------------

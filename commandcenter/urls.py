@@ -16,6 +16,7 @@ from alerts.api_dispatch import DeliveryViewSet
 from alerts.webhooks import cad_status
 from commandcenter import auth_views as cc_auth_views
 from commandcenter import views
+from commandcenter.token_api import TokenView
 from venues.api import CameraViewSet, VenueViewSet, ZoneViewSet
 from watchlists import views as watchlist_views
 from watchlists.api import PhotoCheckViewSet, SubjectViewSet, WatchlistViewSet
@@ -44,6 +45,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/cad/status/", cad_status, name="cad-status"),  # signed CAD webhook, no session
+    path("api/token/", TokenView.as_view(), name="api-token"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),  # CSP: no inline JS

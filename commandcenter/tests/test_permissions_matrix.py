@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -39,49 +40,49 @@ PHOTO_CHECK = frozenset({"supervisor", "admin"})
 
 # ONE table: (method, path regex on the concrete path, roles allowed). First match wins.
 TABLE: list[tuple[str, str, frozenset[str]]] = [
-    # sign-in pages, health, language: open to all (the 2FA pages send the anonymous to the login page)
+    # sign-in pages, health, language: open to all; the 2FA pages need a password session first
     ("GET", r"^/login/$", PUBLIC),
     ("GET", r"^/login/(verify|2fa-setup)/$", SIGNED_IN),
     ("GET", r"^/healthz$", PUBLIC),
     ("POST", r"^/(language|i18n/setlang)/$", PUBLIC),
     ("POST", r"^/logout/$", PUBLIC),
-    # dispatcher pages: any signed-in user gets the shell; the data behind it is permission-checked
-    ("GET", r"^/$", SIGNED_IN),
+    # dispatcher pages and their JSON: the roles that may view alerts and venues
+    ("GET", r"^/$", READERS),
     ("GET", r"^/alerts/[0-9a-f-]+/$", READERS),
-    ("GET", r"^/cameras/$", SIGNED_IN),
-    ("GET", r"^/cameras/status\.json$", SIGNED_IN),
-    ("GET", r"^/cameras/[0-9a-f-]+/preview\.jpg$", READERS),
-    ("GET", r"^/map/$", SIGNED_IN),
-    ("GET", r"^/map/venues\.json$", SIGNED_IN),
+    ("GET", r"^/cameras/($|status\.json$|[0-9a-f-]+/preview\.jpg$)", READERS),
+    ("GET", r"^/map/($|venues\.json$)", READERS),
     ("GET", r"^/reports/$", REPORTS),
+    ("GET", r"^/watchlists/check/$", PHOTO_CHECK),
     # audited files
     ("GET", r"^/evidence/[0-9a-f-]+/$", READERS),
     ("GET", r"^/faces/templates/[0-9a-f-]+/crop\.jpg$", READERS),
     # auditor workspace
-    ("GET", r"^/audit/(object/.+/)?$", AUDITOR),
-    ("GET", r"^/audit/verify/$", AUDITOR),
-    # API docs and schema
-    ("GET", r"^/api/(schema|docs)/$", SIGNED_IN),
-    ("GET", r"^/api/$", SIGNED_IN),
-    # signed CAD webhook: authenticated by signature, not session (a bad signature is refused)
-    ("POST", r"^/api/cad/status/$", NOBODY),
+    ("GET", r"^/audit/(object/.+/|verify/)?$", AUDITOR),
+    # API root, schema and docs: any signed-in user (structure, no data)
+    ("GET", r"^/api/((schema|docs)/)?$", SIGNED_IN),
+    # signed CAD webhook: no session; the HMAC signature check answers (400 without one)
+    ("POST", r"^/api/cad/status/$", PUBLIC),
     # REST API: reads need the model's view permission, writes its add/change/delete permission
-    ("GET", r"^/api/(venues|cameras|zones|watchlists|subjects|alerts)/", READERS),
+    ("GET", r"^/api/(venues|cameras|zones|watchlists|subjects|alerts|deliveries)/", READERS),
     ("POST|PUT|PATCH|DELETE", r"^/api/(venues|cameras|zones|watchlists|subjects)/", ADMIN),
     ("POST", r"^/api/alerts/[^/]+/(acknowledge|assign|dispatch|escalate|resolve|confirm|reject)/$", OPERATORS),
+    ("POST", r"^/api/deliveries/[^/]+/retry/$", OPERATORS),
     ("POST", r"^/api/photo-checks/$", PHOTO_CHECK),
-    ("GET|POST", r"^/api/deliveries/", NOBODY),
-    # administration: staff only, and then per model permission
-    ("GET", r"^/admin/(venues|watchlists)/", ADMIN),
-    ("GET", r"^/admin/auth/user/", ADMIN),
-    ("GET", r"^/admin/auth/group/[^/]+/(change|history)/$", ADMIN),
-    ("GET", r"^/admin/auth/group/($|[^/]+/$)", ADMIN),
-    ("GET", r"^/admin/(venues|watchlists|auth)/$", ADMIN),
-    ("GET", r"^/admin/(jsi18n|r/.*)/?$", ADMIN),
-    ("GET", r"^/admin/$", ADMIN),
-    ("GET", r"^/admin/password_change/(done/)?$", ADMIN),
-    ("GET", r"^/admin/", NOBODY),  # every other model: no role has its admin permissions
+    ("POST", r"^/api/recordings/$", frozenset({"dispatcher", "supervisor", "admin"})),
+    ("GET", r"^/api/recordings/", SIGNED_IN),  # scope-filtered: others get 404, never the file
+    # administration: staff only (admin role), then per model permission
+    ("GET", r"^/admin/(login|logout)/$", PUBLIC),  # redirect to the one sign-in page / POST-only logout
+    ("GET", r"^/admin/auth/user/[^/]+/delete/$", NOBODY),
+    ("GET", r"^/admin/auth/group/(add|[^/]+/delete)/$", NOBODY),
+    ("GET", r"^/admin/alerts/alert/(add|[^/]+/delete)/$", NOBODY),
+    ("GET", r"^/admin/($|jsi18n/$|password_change/|r/|venues/|watchlists/|auth/)", ADMIN),
+    ("GET", r"^/admin/alerts/alert/", ADMIN),  # read-only: admins hold alerts.view_alert
+    ("GET", r"^/admin/\w+/\w+/[^/]+/$", ADMIN),  # bare object URL: redirect to its change page
+    ("GET", r"^/admin/", NOBODY),  # every other model: no role holds its admin permissions
 ]
+
+# 5xx found by this walk in code owned by others (reported to the lead); remove when fixed
+KNOWN_5XX = {("GET", "admin/watchlists/watchlist/add/")}
 
 
 def expected(method: str, path: str) -> frozenset[str] | None:
@@ -150,6 +151,17 @@ def world(camera, watchlist, admin_user, dispatcher, supervisor, auditor, outsid
     endpoint = DispatchEndpoint.objects.create(name="CAD", url="http://cad.example/", secret="k" * 32)
     delivery = Delivery.objects.create(alert=alert, endpoint=endpoint, idempotency_key="k1",
                                        content_type="application/json")
+    from alerts.models import DeliveryAttempt, UnitStatusReport
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    DeliveryAttempt.objects.create(delivery=delivery, number=1, started_at=timezone.now())
+    UnitStatusReport.objects.create(alert=alert, endpoint=endpoint, status="assigned", unit="U1",
+                                    reported_at=timezone.now())
+    Token.objects.create(user=dispatcher)
+    from audit.services import access_record
+
+    access_record(user=None, username="system", action="view")
     users = {"outsider": outsider, "dispatcher": dispatcher, "supervisor": supervisor, "admin": admin_user,
              "auditor": auditor}
     for user in (admin_user, auditor):
@@ -214,12 +226,14 @@ def _client(role: str, world: dict[str, object]) -> Client:  # type: ignore[type
     return client
 
 
-def _denied(response: object) -> bool:
+def _denied(response: object, path: str) -> bool:
+    """401/403, or a redirect to a sign-in page (except from the sign-in and sign-out routes themselves)."""
     status = response.status_code  # type: ignore[attr-defined]
     if status in (401, 403):
         return True
-    location = response.get("Location", "") if status in (301, 302) else ""  # type: ignore[attr-defined]
-    return location.startswith(("/login/", "/admin/login/"))
+    if status not in (301, 302) or path in ("/logout/", "/admin/login/", "/admin/logout/"):
+        return False
+    return urlsplit(response["Location"]).path in ("/login/", "/admin/login/")  # type: ignore[index]
 
 
 def fingerprint() -> str:
@@ -243,11 +257,12 @@ def _call(client: Client, method: str, path: str) -> object:
     return client.generic(method, path, data="{}", content_type="application/json")
 
 
-def _schema_path_to_route(path: str) -> str:
-    return path.lstrip("/").replace("{id}", "{id}")
+def _params() -> list[object]:
+    return [pytest.param(m, r, marks=pytest.mark.xfail(reason="5xx in others' code, reported", strict=False))
+            if (m, r) in KNOWN_5XX else (m, r) for m, r in all_requests()]
 
 
-@pytest.mark.parametrize(("method", "route"), all_requests())
+@pytest.mark.parametrize(("method", "route"), _params())
 def test_route_against_the_table(world, method, route):  # type: ignore[no-untyped-def]
     path = concrete(route if not route.startswith("/") else route.lstrip("/"), world)
     allowed = expected(method, path)
@@ -261,7 +276,7 @@ def test_route_against_the_table(world, method, route):  # type: ignore[no-untyp
             response = _call(client, method, path)
             status = response.status_code  # type: ignore[attr-defined]
             assert status < 500, f"{role} {method} {path} -> {status}"
-            denied = _denied(response)
+            denied = _denied(response, path)
             outcomes[role] = "deny" if denied else f"ok {status}"
             if denied and not observe:
                 assert fingerprint() == before, f"{role} {method} {path}: a denied request changed data"

@@ -50,9 +50,30 @@ class AlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
     class Meta:
         model = Alert
-        fields = ["id", "kind", "kind_display", "camera", "camera_name", "venue", "venue_name", "zone", "severity",
-                  "severity_display", "status", "status_display", "review", "score", "assigned_to", "outcome",
-                  "raised_at", "last_seen_at", "acknowledged_at", "dispatched_at", "resolved_at", "change_seq"]
+        fields = [
+            "id",
+            "kind",
+            "kind_display",
+            "camera",
+            "camera_name",
+            "venue",
+            "venue_name",
+            "zone",
+            "severity",
+            "severity_display",
+            "status",
+            "status_display",
+            "review",
+            "score",
+            "assigned_to",
+            "outcome",
+            "raised_at",
+            "last_seen_at",
+            "acknowledged_at",
+            "dispatched_at",
+            "resolved_at",
+            "change_seq",
+        ]
 
 
 class AlertDetailSerializer(AlertSerializer):
@@ -68,8 +89,19 @@ class AlertDetailSerializer(AlertSerializer):
     deliveries = serializers.SerializerMethodField()  # CAD dispatch state (alerts.api_dispatch)
 
     class Meta(AlertSerializer.Meta):
-        fields = [*AlertSerializer.Meta.fields, "details", "subject", "template", "events", "evidence",
-                  "probe_crop_url", "enrolled_photo_url", "similarity", "watchlist", "deliveries"]
+        fields = [
+            *AlertSerializer.Meta.fields,
+            "details",
+            "subject",
+            "template",
+            "events",
+            "evidence",
+            "probe_crop_url",
+            "enrolled_photo_url",
+            "similarity",
+            "watchlist",
+            "deliveries",
+        ]
 
     def get_deliveries(self, alert: Alert) -> list[dict[str, Any]]:
         from alerts.api_dispatch import DeliverySerializer
@@ -91,13 +123,22 @@ class AlertDetailSerializer(AlertSerializer):
         if alert.subject is None:
             return None
         watchlist = alert.subject.watchlist
-        return {"id": str(watchlist.pk), "name": watchlist.name, "category": watchlist.category,
-                "requires_second_confirmation": watchlist.requires_second_confirmation}
+        return {
+            "id": str(watchlist.pk),
+            "name": watchlist.name,
+            "category": watchlist.category,
+            "requires_second_confirmation": watchlist.requires_second_confirmation,
+        }
 
     def get_evidence(self, alert: Alert) -> list[dict[str, Any]]:
         return [
-            {"id": str(e.pk), "kind": e.kind, "content_type": e.content_type, "size_bytes": e.size_bytes,
-             "url": reverse("evidence-file", args=[e.pk])}
+            {
+                "id": str(e.pk),
+                "kind": e.kind,
+                "content_type": e.content_type,
+                "size_bytes": e.size_bytes,
+                "url": reverse("evidence-file", args=[e.pk]),
+            }
             for e in alert.evidence.all()
         ]
 
@@ -115,7 +156,8 @@ class AlertFilter(django_filters.FilterSet):
         fields = ["kind", "severity", "status", "review", "venue", "camera"]
 
     def filter_open(self, queryset: Any, name: str, value: bool) -> Any:
-        return queryset.exclude(status=Alert.Status.RESOLVED) if value else queryset.filter(status=Alert.Status.RESOLVED)
+        resolved = Alert.Status.RESOLVED
+        return queryset.exclude(status=resolved) if value else queryset.filter(status=resolved)
 
 
 class ActionSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -161,8 +203,9 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         queryset = self.filter_queryset(self.get_queryset()).filter(change_seq__gt=int(after))
         rows = list(queryset.order_by("change_seq")[:CURSOR_PAGE])
         cursor = rows[-1].change_seq if rows else int(after)
-        return Response({"results": AlertSerializer(rows, many=True).data, "cursor": cursor,
-                         "more": len(rows) == CURSOR_PAGE})
+        return Response(
+            {"results": AlertSerializer(rows, many=True).data, "cursor": cursor, "more": len(rows) == CURSOR_PAGE}
+        )
 
     def _act(self, request: Request, pk: str, perform: Any) -> Response:
         if not request.user.has_perm("alerts.act_on_alert"):
@@ -180,35 +223,45 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str) -> Response:
-        return self._act(request, pk, lambda a, p: services.alert_acknowledge(
-            alert_id=a.pk, actor=request.user, note=p["note"]))
+        return self._act(
+            request, pk, lambda a, p: services.alert_acknowledge(alert_id=a.pk, actor=request.user, note=p["note"])
+        )
 
     @action(detail=True, methods=["post"])
     def escalate(self, request: Request, pk: str) -> Response:
-        return self._act(request, pk, lambda a, p: services.alert_escalate(
-            alert_id=a.pk, actor=request.user, note=p["note"]))
+        return self._act(
+            request, pk, lambda a, p: services.alert_escalate(alert_id=a.pk, actor=request.user, note=p["note"])
+        )
 
     @action(detail=True, methods=["post"], url_path="dispatch")
     def dispatch_units(self, request: Request, pk: str) -> Response:
-        return self._act(request, pk, lambda a, p: services.alert_dispatch(
-            alert_id=a.pk, actor=request.user, note=p["note"]))
+        return self._act(
+            request, pk, lambda a, p: services.alert_dispatch(alert_id=a.pk, actor=request.user, note=p["note"])
+        )
 
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, pk: str) -> Response:
-        return self._act(request, pk, lambda a, p: services.alert_resolve(
-            alert_id=a.pk, actor=request.user, outcome=p.get("outcome", ""), note=p["note"]))
+        return self._act(
+            request,
+            pk,
+            lambda a, p: services.alert_resolve(
+                alert_id=a.pk, actor=request.user, outcome=p.get("outcome", ""), note=p["note"]
+            ),
+        )
 
     @action(detail=True, methods=["post"])
     def confirm(self, request: Request, pk: str) -> Response:
         self._require_review(request)
-        return self._act(request, pk, lambda a, p: services.alert_confirm_match(
-            alert_id=a.pk, actor=request.user, note=p["note"]))
+        return self._act(
+            request, pk, lambda a, p: services.alert_confirm_match(alert_id=a.pk, actor=request.user, note=p["note"])
+        )
 
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
         self._require_review(request)
-        return self._act(request, pk, lambda a, p: services.alert_reject_match(
-            alert_id=a.pk, actor=request.user, note=p["note"]))
+        return self._act(
+            request, pk, lambda a, p: services.alert_reject_match(alert_id=a.pk, actor=request.user, note=p["note"])
+        )
 
     def _require_review(self, request: Request) -> None:
         if not request.user.has_perm("alerts.review_face_match"):

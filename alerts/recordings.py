@@ -81,8 +81,11 @@ class RecordingViewSet(viewsets.ViewSet):
         return [permissions.IsAuthenticated()]
 
     def _allowed(self, request: Request) -> bool:
-        return bool(request.user.has_perm("alerts.view_alert") and request.user.has_perm("alerts.act_on_alert")
-                    or request.user.has_perm("watchlists.check_photo"))
+        user = request.user
+        return bool(
+            (user.has_perm("alerts.view_alert") and user.has_perm("alerts.act_on_alert"))
+            or user.has_perm("watchlists.check_photo")
+        )
 
     def create(self, request: Request) -> Response:
         from workers.tasks import job_submit
@@ -95,9 +98,14 @@ class RecordingViewSet(viewsets.ViewSet):
         path = _store(params.validated_data["video"])
         job_id = job_submit(path=path, fps=params.validated_data["fps"])
         cache.set(_owner_key(job_id), request.user.pk, timeout=7 * 86400)
-        access_record(user=request.user, action=AccessEvent.Action.SEARCH, object_type="recording", object_id=job_id,
-                      purpose=params.validated_data["purpose"],
-                      detail={"file": params.validated_data["video"].name[:200]})
+        access_record(
+            user=request.user,
+            action=AccessEvent.Action.SEARCH,
+            object_type="recording",
+            object_id=job_id,
+            purpose=params.validated_data["purpose"],
+            detail={"file": params.validated_data["video"].name[:200]},
+        )
         return Response({"job": job_id, "status_url": f"/api/recordings/{job_id}/"}, status=status.HTTP_202_ACCEPTED)
 
     def retrieve(self, request: Request, pk: str | None = None) -> Response:

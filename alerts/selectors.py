@@ -25,15 +25,31 @@ def alerts_for(user: AbstractBaseUser | AnonymousUser):  # type: ignore[no-untyp
 def evidence_get(*, user: AbstractBaseUser | AnonymousUser, evidence_id: Any, purpose: str = "") -> Evidence:
     """One evidence file, if the user may see its alert; audited in the same transaction."""
     if not user.has_perm("alerts.view_evidence"):
-        access_record(user=user, action=AccessEvent.Action.DENIED, object_type="alerts.evidence",
-                      object_id=evidence_id, detail={"permission": "alerts.view_evidence"})
+        access_record(
+            user=user,
+            action=AccessEvent.Action.DENIED,
+            object_type="alerts.evidence",
+            object_id=evidence_id,
+            detail={"permission": "alerts.view_evidence"},
+        )
         raise PermissionDenied("alerts.view_evidence")
     with transaction.atomic():
         evidence = Evidence.objects.select_related("alert").get(pk=evidence_id)
         if not alerts_for(user).filter(pk=evidence.alert_id).exists():
-            access_record(user=user, action=AccessEvent.Action.DENIED, object_type="alerts.evidence",
-                          object_id=evidence_id, detail={"reason": "outside venue scope"})
+            access_record(
+                user=user,
+                action=AccessEvent.Action.DENIED,
+                object_type="alerts.evidence",
+                object_id=evidence_id,
+                detail={"reason": "outside venue scope"},
+            )
             raise PermissionDenied("outside venue scope")
-        access_record(user=user, action=AccessEvent.Action.VIEW, object_type="alerts.evidence",
-                      object_id=evidence.pk, purpose=purpose, detail={"alert": str(evidence.alert_id)})
+        access_record(
+            user=user,
+            action=AccessEvent.Action.VIEW,
+            object_type="alerts.evidence",
+            object_id=evidence.pk,
+            purpose=purpose,
+            detail={"alert": str(evidence.alert_id)},
+        )
     return evidence

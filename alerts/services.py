@@ -82,24 +82,44 @@ def alert_raise(
             result = _alert_seen_again(existing, score=score, details=details or {}, seen_at=seen_at)
         else:
             alert = Alert.objects.create(
-                kind=kind, camera=camera, venue_id=camera.venue_id, zone=zone, severity=severity,
-                score=round(float(score), 4), subject=subject, template=template, track_key=track_key,
-                details=details or {}, raised_at=seen_at, last_seen_at=seen_at, probe_embedding=probe_embedding,
+                kind=kind,
+                camera=camera,
+                venue_id=camera.venue_id,
+                zone=zone,
+                severity=severity,
+                score=round(float(score), 4),
+                subject=subject,
+                template=template,
+                track_key=track_key,
+                details=details or {},
+                raised_at=seen_at,
+                last_seen_at=seen_at,
+                probe_embedding=probe_embedding,
                 review=Alert.Review.PENDING if kind == Alert.Kind.FACE_MATCH else Alert.Review.NOT_APPLICABLE,
             )
             alert.refresh_from_db(fields=["change_seq"])
-            AlertEvent.objects.create(alert=alert, action=AlertEvent.Action.RAISED, to_status=alert.status,
-                                      data={"score": alert.score}, created_at=seen_at)
-            access_record(user=None, action=AccessEvent.Action.CREATE, object_type="alert", object_id=alert.pk,
-                          username="system", detail={"kind": kind, "camera": str(camera.pk)})
+            AlertEvent.objects.create(
+                alert=alert,
+                action=AlertEvent.Action.RAISED,
+                to_status=alert.status,
+                data={"score": alert.score},
+                created_at=seen_at,
+            )
+            access_record(
+                user=None,
+                action=AccessEvent.Action.CREATE,
+                object_type="alert",
+                object_id=alert.pk,
+                username="system",
+                detail={"kind": kind, "camera": str(camera.pk)},
+            )
             result = RaiseResult(alert=alert, created=True)
         result.evidence = evidence_attach(alert=result.alert, files=evidence)
         if result.created:  # kinds an endpoint takes without a dispatcher (never face matches)
             from alerts.dispatching import delivery_auto_schedule
 
             delivery_auto_schedule(alert=result.alert)
-        push_alert_changed(alert_id=result.alert.pk, venue_id=result.alert.venue_id,
-                           change_seq=result.alert.change_seq)
+        push_alert_changed(alert_id=result.alert.pk, venue_id=result.alert.venue_id, change_seq=result.alert.change_seq)
     return result
 
 
@@ -127,8 +147,13 @@ def evidence_attach(*, alert: Alert, files: Iterable[EvidenceFile]) -> list[Evid
     """Store evidence files for an alert (private storage; served only by audited views)."""
     stored = []
     for item in files:
-        evidence = Evidence(alert=alert, kind=item.kind, content_type=item.content_type,
-                            size_bytes=len(item.content), sha256=hashlib.sha256(item.content).hexdigest())
+        evidence = Evidence(
+            alert=alert,
+            kind=item.kind,
+            content_type=item.content_type,
+            size_bytes=len(item.content),
+            sha256=hashlib.sha256(item.content).hexdigest(),
+        )
         evidence.file.save(item.filename, ContentFile(item.content), save=False)
         evidence.save()
         stored.append(evidence)
@@ -151,8 +176,9 @@ def _transition(
     allowed = set(allowed_from)
     if expected_status is not None:
         if expected_status not in allowed:
-            raise AlertActionError(_("This action is not possible for an alert that is %(status)s.")
-                                   % {"status": expected_status})
+            raise AlertActionError(
+                _("This action is not possible for an alert that is %(status)s.") % {"status": expected_status}
+            )
         allowed = {expected_status}
     with transaction.atomic():
         before = Alert.objects.select_for_update().filter(pk=alert_id).values_list("status", flat=True).first()
@@ -166,10 +192,22 @@ def _transition(
                 % {"status": current.get_status_display()},
                 current.status,
             )
-        AlertEvent.objects.create(alert=current, action=action, actor=actor, from_status=before or "",
-                                  to_status=current.status, note=note, data=data or {})
-        access_record(user=actor, action=AccessEvent.Action.ALERT_ACTION, object_type="alert",
-                      object_id=current.pk, detail={"action": action, "note": note[:200]})
+        AlertEvent.objects.create(
+            alert=current,
+            action=action,
+            actor=actor,
+            from_status=before or "",
+            to_status=current.status,
+            note=note,
+            data=data or {},
+        )
+        access_record(
+            user=actor,
+            action=AccessEvent.Action.ALERT_ACTION,
+            object_type="alert",
+            object_id=current.pk,
+            detail={"action": action, "note": note[:200]},
+        )
         push_alert_changed(alert_id=current.pk, venue_id=current.venue_id, change_seq=current.change_seq)
     return current
 
@@ -177,8 +215,12 @@ def _transition(
 def alert_acknowledge(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = "") -> Alert:
     """New -> acknowledged; exactly one of two dispatchers acting at once wins."""
     return _transition(
-        alert_id=alert_id, actor=actor, allowed_from=[Alert.Status.NEW], expected_status=None,
-        action=AlertEvent.Action.ACKNOWLEDGED, note=note,
+        alert_id=alert_id,
+        actor=actor,
+        allowed_from=[Alert.Status.NEW],
+        expected_status=None,
+        action=AlertEvent.Action.ACKNOWLEDGED,
+        note=note,
         updates={"status": Alert.Status.ACKNOWLEDGED, "acknowledged_at": timezone.now(), "assigned_to": actor},
     )
 
@@ -188,8 +230,12 @@ def alert_assign(
 ) -> Alert:
     """Give an open alert to a user."""
     return _transition(
-        alert_id=alert_id, actor=actor, allowed_from=OPEN_STATUSES, expected_status=expected_status,
-        action=AlertEvent.Action.ASSIGNED, updates={"assigned_to": assignee},
+        alert_id=alert_id,
+        actor=actor,
+        allowed_from=OPEN_STATUSES,
+        expected_status=expected_status,
+        action=AlertEvent.Action.ASSIGNED,
+        updates={"assigned_to": assignee},
         data={"assignee": assignee.get_username()},
     )
 
@@ -198,8 +244,12 @@ def alert_escalate(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = 
     """New or acknowledged -> escalated (to a supervisor), severity raised one step."""
     alert = Alert.objects.get(pk=alert_id)
     return _transition(
-        alert_id=alert_id, actor=actor, allowed_from=[Alert.Status.NEW, Alert.Status.ACKNOWLEDGED],
-        expected_status=None, action=AlertEvent.Action.ESCALATED, note=note,
+        alert_id=alert_id,
+        actor=actor,
+        allowed_from=[Alert.Status.NEW, Alert.Status.ACKNOWLEDGED],
+        expected_status=None,
+        action=AlertEvent.Action.ESCALATED,
+        note=note,
         updates={"status": Alert.Status.ESCALATED, "severity": min(alert.severity + 1, Alert.Severity.CRITICAL)},
     )
 
@@ -213,10 +263,13 @@ def alert_dispatch(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = 
 
     with transaction.atomic():
         updated = _transition(
-            alert_id=alert_id, actor=actor,
+            alert_id=alert_id,
+            actor=actor,
             allowed_from=[Alert.Status.NEW, Alert.Status.ACKNOWLEDGED, Alert.Status.ESCALATED],
             # compare-and-set on the status just read (a joined from_status overflows max_length=15)
-            expected_status=alert.status, action=AlertEvent.Action.DISPATCHED, note=note,
+            expected_status=alert.status,
+            action=AlertEvent.Action.DISPATCHED,
+            note=note,
             updates={"status": Alert.Status.DISPATCHED, "dispatched_at": timezone.now()},
         )
         # CAD deliveries are stored with the dispatch (outbox) and queued on commit
@@ -229,8 +282,13 @@ def alert_resolve(*, alert_id: uuid.UUID, actor: AbstractBaseUser, outcome: str,
     if outcome not in Alert.Outcome.values or not outcome:
         raise AlertActionError(_("Choose an outcome to resolve the alert."))
     return _transition(
-        alert_id=alert_id, actor=actor, allowed_from=OPEN_STATUSES, expected_status=None,
-        action=AlertEvent.Action.RESOLVED, note=note, data={"outcome": outcome},
+        alert_id=alert_id,
+        actor=actor,
+        allowed_from=OPEN_STATUSES,
+        expected_status=None,
+        action=AlertEvent.Action.RESOLVED,
+        note=note,
+        data={"outcome": outcome},
         updates={"status": Alert.Status.RESOLVED, "resolved_at": timezone.now(), "outcome": outcome},
     )
 
@@ -239,16 +297,26 @@ def alert_system_resolve(*, alert: Alert, outcome: str, note: str = "") -> bool:
     """Resolve an alert on the system's behalf (e.g. camera back online); False if already closed."""
     with transaction.atomic():
         rows = Alert.objects.filter(pk=alert.pk, status__in=OPEN_STATUSES).update(
-            status=Alert.Status.RESOLVED, resolved_at=timezone.now(), outcome=outcome,
-            change_seq=NextChangeSeq(), updated_at=timezone.now(),
+            status=Alert.Status.RESOLVED,
+            resolved_at=timezone.now(),
+            outcome=outcome,
+            change_seq=NextChangeSeq(),
+            updated_at=timezone.now(),
         )
         if not rows:
             return False
         alert.refresh_from_db()
-        AlertEvent.objects.create(alert=alert, action=AlertEvent.Action.RESOLVED, to_status=alert.status, note=note,
-                                  data={"outcome": outcome})
-        access_record(user=None, action=AccessEvent.Action.UPDATE, object_type="alert", object_id=alert.pk,
-                      username="system", detail={"action": "resolved", "outcome": outcome})
+        AlertEvent.objects.create(
+            alert=alert, action=AlertEvent.Action.RESOLVED, to_status=alert.status, note=note, data={"outcome": outcome}
+        )
+        access_record(
+            user=None,
+            action=AccessEvent.Action.UPDATE,
+            object_type="alert",
+            object_id=alert.pk,
+            username="system",
+            detail={"action": "resolved", "outcome": outcome},
+        )
         push_alert_changed(alert_id=alert.pk, venue_id=alert.venue_id, change_seq=alert.change_seq)
     return True
 
@@ -262,11 +330,18 @@ def alert_confirm_match(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: s
     if alert.review == Alert.Review.PARTLY_CONFIRMED:
         if alert.confirmed_by_id == actor.pk:
             raise AlertActionError(_("The second confirmation must come from a different person."))
-        return _review(alert_id=alert_id, actor=actor, expected=Alert.Review.PARTLY_CONFIRMED,
-                       new=Alert.Review.CONFIRMED, note=note, extra={})
+        return _review(
+            alert_id=alert_id,
+            actor=actor,
+            expected=Alert.Review.PARTLY_CONFIRMED,
+            new=Alert.Review.CONFIRMED,
+            note=note,
+            extra={},
+        )
     new = Alert.Review.PARTLY_CONFIRMED if needs_two else Alert.Review.CONFIRMED
-    return _review(alert_id=alert_id, actor=actor, expected=Alert.Review.PENDING, new=new, note=note,
-                   extra={"confirmed_by": actor})
+    return _review(
+        alert_id=alert_id, actor=actor, expected=Alert.Review.PENDING, new=new, note=note, extra={"confirmed_by": actor}
+    )
 
 
 def alert_reject_match(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = "") -> Alert:
@@ -277,21 +352,36 @@ def alert_reject_match(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: st
     if alert.kind != Alert.Kind.FACE_MATCH:
         raise AlertActionError(_("Only face matches are confirmed or rejected."))
     if alert.review not in (Alert.Review.PENDING, Alert.Review.PARTLY_CONFIRMED):
-        raise AlertConflict(_("This match was already reviewed (%(review)s).")
-                            % {"review": alert.get_review_display()}, alert.status)
+        raise AlertConflict(
+            _("This match was already reviewed (%(review)s).") % {"review": alert.get_review_display()}, alert.status
+        )
     with transaction.atomic():
-        updated = _review(alert_id=alert_id, actor=actor, expected=alert.review, new=Alert.Review.REJECTED,
-                          note=note, extra={"status": Alert.Status.RESOLVED, "resolved_at": timezone.now(),
-                                            "outcome": Alert.Outcome.FALSE_ALARM})
+        updated = _review(
+            alert_id=alert_id,
+            actor=actor,
+            expected=alert.review,
+            new=Alert.Review.REJECTED,
+            note=note,
+            extra={
+                "status": Alert.Status.RESOLVED,
+                "resolved_at": timezone.now(),
+                "outcome": Alert.Outcome.FALSE_ALARM,
+            },
+        )
         if alert.subject is not None and alert.probe_embedding is not None:
-            negative_exemplar_record(subject=alert.subject, embedding=list(alert.probe_embedding),
-                                     model_name=str(alert.details.get("model_name", "Dlib")), actor=actor,
-                                     alert_id=alert.pk)
+            negative_exemplar_record(
+                subject=alert.subject,
+                embedding=list(alert.probe_embedding),
+                model_name=str(alert.details.get("model_name", "Dlib")),
+                actor=actor,
+                alert_id=alert.pk,
+            )
     return updated
 
 
-def _review(*, alert_id: uuid.UUID, actor: AbstractBaseUser, expected: str, new: str, note: str,
-            extra: dict[str, Any]) -> Alert:
+def _review(
+    *, alert_id: uuid.UUID, actor: AbstractBaseUser, expected: str, new: str, note: str, extra: dict[str, Any]
+) -> Alert:
     action = AlertEvent.Action.REJECTED if new == Alert.Review.REJECTED else AlertEvent.Action.CONFIRMED
     with transaction.atomic():
         rows = Alert.objects.filter(pk=alert_id, review=expected, status__in=OPEN_STATUSES).update(
@@ -299,11 +389,25 @@ def _review(*, alert_id: uuid.UUID, actor: AbstractBaseUser, expected: str, new:
         )
         current = Alert.objects.get(pk=alert_id)
         if rows == 0:
-            raise AlertConflict(_("Someone else reviewed this match first; it is now %(review)s.")
-                                % {"review": current.get_review_display()}, current.status)
-        AlertEvent.objects.create(alert=current, action=action, actor=actor, to_status=current.status,
-                                  note=note, data={"review_from": expected, "review": new})
-        access_record(user=actor, action=AccessEvent.Action.ALERT_ACTION, object_type="alert",
-                      object_id=current.pk, detail={"action": action, "review": new})
+            raise AlertConflict(
+                _("Someone else reviewed this match first; it is now %(review)s.")
+                % {"review": current.get_review_display()},
+                current.status,
+            )
+        AlertEvent.objects.create(
+            alert=current,
+            action=action,
+            actor=actor,
+            to_status=current.status,
+            note=note,
+            data={"review_from": expected, "review": new},
+        )
+        access_record(
+            user=actor,
+            action=AccessEvent.Action.ALERT_ACTION,
+            object_type="alert",
+            object_id=current.pk,
+            detail={"action": action, "review": new},
+        )
         push_alert_changed(alert_id=current.pk, venue_id=current.venue_id, change_seq=current.change_seq)
     return current

@@ -37,18 +37,24 @@ class TokenView(views.APIView):
         params = TokenRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         try:
-            user = authenticate(request._request, username=params.validated_data["username"],
-                                password=params.validated_data["password"])
+            user = authenticate(
+                request._request, username=params.validated_data["username"], password=params.validated_data["password"]
+            )
         except PermissionDenied as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
         if user is None:
             return Response({"detail": "Wrong username or password."}, status=status.HTTP_400_BAD_REQUEST)
         code = params.validated_data.get("otp", "").strip()
         if two_factor_required(user) and (not code or match_token(user, code) is None):
-            access_record(user=user, action=AccessEvent.Action.LOGIN_FAILED, object_type="api.token",
-                          detail={"reason": "one-time code missing or wrong"})
-            return Response({"detail": "Your role needs a current one-time code in `otp`."},
-                            status=status.HTTP_400_BAD_REQUEST)
+            access_record(
+                user=user,
+                action=AccessEvent.Action.LOGIN_FAILED,
+                object_type="api.token",
+                detail={"reason": "one-time code missing or wrong"},
+            )
+            return Response(
+                {"detail": "Your role needs a current one-time code in `otp`."}, status=status.HTTP_400_BAD_REQUEST
+            )
         token, _ = Token.objects.get_or_create(user=user)
         access_record(user=user, action=AccessEvent.Action.LOGIN, object_type="api.token")
         return Response({"token": token.key})

@@ -80,8 +80,14 @@ def subject_deactivate(*, actor: AbstractBaseUser | None, subject: Subject, reas
         _remove_templates(subject, actor)
         from audit.services import access_record
 
-        access_record(user=actor, action="update", object_type="watchlists.subject", object_id=subject.pk,
-                      username="system" if actor is None else "", detail={"deactivated": True, "reason": reason})
+        access_record(
+            user=actor,
+            action="update",
+            object_type="watchlists.subject",
+            object_id=subject.pk,
+            username="system" if actor is None else "",
+            detail={"deactivated": True, "reason": reason},
+        )
         gallery_changed()
     return subject
 

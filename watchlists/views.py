@@ -45,8 +45,12 @@ def photo_check_page(request: HttpRequest) -> HttpResponse:
     faces = None
     if request.method == "POST" and form.is_valid():
         try:
-            faces = photo_check(user=request.user, data=form.cleaned_data["photo"].read(),
-                                purpose=form.cleaned_data["purpose"], source="page")
+            faces = photo_check(
+                user=request.user,
+                data=form.cleaned_data["photo"].read(),
+                purpose=form.cleaned_data["purpose"],
+                source="page",
+            )
         except EnrolmentError as exc:
             form.add_error("photo", exc.message)
     return render(request, "watchlists/check.html", {"form": form, "faces": faces})

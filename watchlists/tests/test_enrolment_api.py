@@ -168,8 +168,9 @@ def test_watchlist_import_and_identify_commands(
     assert report[1]["code"] == "not_found"
 
 
-def test_photo_check_page_shows_candidates_and_needs_the_permission(client, supervisor, dispatcher, subject,
-                                                                     sample_file, django_capture_on_commit_callbacks):
+def test_photo_check_page_shows_candidates_and_needs_the_permission(
+    client, supervisor, dispatcher, subject, sample_file, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         subject_enroll_photo_for_test(subject, sample_file)
     client.force_login(supervisor)

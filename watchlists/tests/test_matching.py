@@ -192,8 +192,12 @@ def test_deactivating_or_deleting_a_subject_removes_templates_and_files(
     gone = _subject(watchlist, admin_user, "Gone")
     files = []
     for subject in (kept, gone):
-        template = subject_enroll_photo(subject=subject, data=sample_file("faces", "deepface", "img1.jpg").read_bytes(),
-                                        filename="img1.jpg", actor=admin_user)
+        template = subject_enroll_photo(
+            subject=subject,
+            data=sample_file("faces", "deepface", "img1.jpg").read_bytes(),
+            filename="img1.jpg",
+            actor=admin_user,
+        )
         files.append((template.source_photo.path, template.face_crop.path))
     with django_capture_on_commit_callbacks(execute=True):
         subject_deactivate(actor=admin_user, subject=kept, reason="case closed")

@@ -34,12 +34,8 @@ def _manage(env: dict[str, str], *args: str) -> None:
 
 
 def prepare(env: dict[str, str], *, demo: bool) -> None:
-    """Models, migrations, users and (optionally) the demo venue."""
-    _manage(env, "provision_models")
-    _manage(env, "migrate", "--noinput")
-    if demo:
-        _manage(env, "create_users", "--demo")
-        _manage(env, "demo_setup")
+    """Models, migrations, users and (optionally) the demo venue, in one process."""
+    _manage(env, "prepare", *(["--demo"] if demo else []))
 
 
 def _start_services(env: dict[str, str]) -> list[str]:

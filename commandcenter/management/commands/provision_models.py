@@ -19,6 +19,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--skip-verify", action="store_true", help="only place the files")
+        parser.add_argument("--force-verify", action="store_true", help="verify even if these files passed before")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from workers.faces.provision import MissingWeightsError, provision_weights, verify_represent
@@ -34,10 +35,24 @@ class Command(BaseCommand):
             self.stdout.write(f"weights already in place under {home / '.deepface' / 'weights'}")
         if options["skip_verify"]:
             return
+        stamp = home / ".verified"
+        fingerprint = _fingerprint(copied)
+        if not options["force_verify"] and stamp.is_file() and stamp.read_text() == fingerprint:
+            self.stdout.write("verified earlier with these exact weight files (use --force-verify to re-run)")
+            return
         started = time.perf_counter()
         try:
             dimensions = verify_represent(home)
         except Exception as exc:
             raise CommandError(f"DeepFace represent failed after provisioning: {exc}") from exc
         elapsed = time.perf_counter() - started
+        stamp.write_text(fingerprint)
         self.stdout.write(f"verified: DeepFace Dlib represent -> {dimensions}-d embedding in {elapsed:.1f} s")
+
+
+def _fingerprint(paths: list[Path]) -> str:
+    """Names, sizes and modification times of the placed weights plus the deepface version."""
+    from importlib.metadata import version
+
+    parts = [f"{p.name}:{p.stat().st_size}:{int(p.stat().st_mtime)}" for p in sorted(paths)]
+    return ";".join([f"deepface={version('deepface')}", *parts])

@@ -49,6 +49,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     from django.conf import settings
 
     options = settings.DATABASES["default"].setdefault("OPTIONS", {})
+    assert isinstance(options, dict)
     options["options"] = "-c cc.audit_truncate=on"
 
 

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from alerts import services
 from alerts.models import Alert, AlertEvent, Evidence
 from alerts.selectors import alerts_for
+from commandcenter.api import acting_user
 from commandcenter.permissions import ModelPermissions
 
 CURSOR_PAGE = 500
@@ -224,19 +225,19 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str) -> Response:
         return self._act(
-            request, pk, lambda a, p: services.alert_acknowledge(alert_id=a.pk, actor=request.user, note=p["note"])
+            request, pk, lambda a, p: services.alert_acknowledge(alert_id=a.pk, actor=acting_user(request), note=p["note"])
         )
 
     @action(detail=True, methods=["post"])
     def escalate(self, request: Request, pk: str) -> Response:
         return self._act(
-            request, pk, lambda a, p: services.alert_escalate(alert_id=a.pk, actor=request.user, note=p["note"])
+            request, pk, lambda a, p: services.alert_escalate(alert_id=a.pk, actor=acting_user(request), note=p["note"])
         )
 
     @action(detail=True, methods=["post"], url_path="dispatch")
     def dispatch_units(self, request: Request, pk: str) -> Response:
         return self._act(
-            request, pk, lambda a, p: services.alert_dispatch(alert_id=a.pk, actor=request.user, note=p["note"])
+            request, pk, lambda a, p: services.alert_dispatch(alert_id=a.pk, actor=acting_user(request), note=p["note"])
         )
 
     @action(detail=True, methods=["post"])
@@ -245,7 +246,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             request,
             pk,
             lambda a, p: services.alert_resolve(
-                alert_id=a.pk, actor=request.user, outcome=p.get("outcome", ""), note=p["note"]
+                alert_id=a.pk, actor=acting_user(request), outcome=p.get("outcome", ""), note=p["note"]
             ),
         )
 
@@ -253,14 +254,14 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def confirm(self, request: Request, pk: str) -> Response:
         self._require_review(request)
         return self._act(
-            request, pk, lambda a, p: services.alert_confirm_match(alert_id=a.pk, actor=request.user, note=p["note"])
+            request, pk, lambda a, p: services.alert_confirm_match(alert_id=a.pk, actor=acting_user(request), note=p["note"])
         )
 
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
         self._require_review(request)
         return self._act(
-            request, pk, lambda a, p: services.alert_reject_match(alert_id=a.pk, actor=request.user, note=p["note"])
+            request, pk, lambda a, p: services.alert_reject_match(alert_id=a.pk, actor=acting_user(request), note=p["note"])
         )
 
     def _require_review(self, request: Request) -> None:
@@ -273,7 +274,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             assignee = get_user_model().objects.filter(username=params.get("assignee", "")).first()
             if assignee is None:
                 raise services.AlertActionError("Unknown user to assign to.")
-            return services.alert_assign(alert_id=alert.pk, actor=request.user, assignee=assignee)
+            return services.alert_assign(alert_id=alert.pk, actor=acting_user(request), assignee=assignee)
 
         return self._act(request, pk, perform)
 

@@ -26,7 +26,7 @@ from functools import partial
 
 import requests
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
@@ -189,7 +189,7 @@ def delivery_schedule(
     *,
     alert: Alert,
     endpoints: Iterable[DispatchEndpoint] | None = None,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     note: str = "",
 ) -> list[Delivery]:
     """Store the next revision of the incident per endpoint (default all active); send on commit."""
@@ -222,7 +222,7 @@ def _delivery_create(
     *,
     alert: Alert,
     endpoint: DispatchEndpoint,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     note: str,
     now: datetime,
 ) -> Delivery:
@@ -484,7 +484,7 @@ def _history(
     note: str,
     outcome: str,
     http_status: int | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
 ) -> None:
     """An alert history entry about a delivery, and a push so open dashboards refresh the alert."""
     AlertEvent.objects.create(
@@ -514,7 +514,7 @@ def _alert_touch(alert_id: uuid.UUID) -> None:
 # --- dispatcher and system actions ----------------------------------------------------------------
 
 
-def delivery_retry(*, delivery_id: int, actor: AbstractBaseUser) -> Delivery:
+def delivery_retry(*, delivery_id: int, actor: User) -> Delivery:
     """Send a failed delivery again (same bytes, same key), with a fresh attempt budget."""
     with transaction.atomic():
         rows = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.FAILED).update(
@@ -543,7 +543,7 @@ def delivery_retry(*, delivery_id: int, actor: AbstractBaseUser) -> Delivery:
     return delivery
 
 
-def delivery_cancel(*, delivery_id: int, actor: AbstractBaseUser) -> Delivery:
+def delivery_cancel(*, delivery_id: int, actor: User) -> Delivery:
     """Stop retrying a pending delivery."""
     with transaction.atomic():
         rows = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING).update(

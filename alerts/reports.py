@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet
 from django.db.models.functions import ExtractHour
 from django.http import Http404, HttpResponse
@@ -233,7 +233,7 @@ def _bar_widths(table: Table) -> list[float]:
 
 
 def csv_response(
-    *, user: AbstractBaseUser | AnonymousUser, scope: QuerySet[Alert], period: Period, table: str
+    *, user: User | AnonymousUser, scope: QuerySet[Alert], period: Period, table: str
 ) -> HttpResponse:
     """One table as CSV; the export is audited."""
     if table not in TABLES:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
@@ -14,7 +14,7 @@ from audit.services import access_record
 from venues.selectors import sees_all_venues, venues_for
 
 
-def alerts_for(user: AbstractBaseUser | AnonymousUser):  # type: ignore[no-untyped-def]
+def alerts_for(user: User | AnonymousUser):  # type: ignore[no-untyped-def]
     """Alerts at venues the user may see."""
     queryset = Alert.objects.select_related("camera", "venue", "zone", "assigned_to")
     if sees_all_venues(user):
@@ -22,7 +22,7 @@ def alerts_for(user: AbstractBaseUser | AnonymousUser):  # type: ignore[no-untyp
     return queryset.filter(venue__in=venues_for(user))
 
 
-def evidence_get(*, user: AbstractBaseUser | AnonymousUser, evidence_id: Any, purpose: str = "") -> Evidence:
+def evidence_get(*, user: User | AnonymousUser, evidence_id: Any, purpose: str = "") -> Evidence:
     """One evidence file, if the user may see its alert; audited in the same transaction."""
     if not user.has_perm("alerts.view_evidence"):
         access_record(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -163,7 +163,7 @@ def evidence_attach(*, alert: Alert, files: Iterable[EvidenceFile]) -> list[Evid
 def _transition(
     *,
     alert_id: uuid.UUID,
-    actor: AbstractBaseUser,
+    actor: User,
     allowed_from: Iterable[str],
     expected_status: str | None,
     action: str,
@@ -212,7 +212,7 @@ def _transition(
     return current
 
 
-def alert_acknowledge(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = "") -> Alert:
+def alert_acknowledge(*, alert_id: uuid.UUID, actor: User, note: str = "") -> Alert:
     """New -> acknowledged; exactly one of two dispatchers acting at once wins."""
     return _transition(
         alert_id=alert_id,
@@ -226,7 +226,7 @@ def alert_acknowledge(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str
 
 
 def alert_assign(
-    *, alert_id: uuid.UUID, actor: AbstractBaseUser, assignee: AbstractBaseUser, expected_status: str | None = None
+    *, alert_id: uuid.UUID, actor: User, assignee: User, expected_status: str | None = None
 ) -> Alert:
     """Give an open alert to a user."""
     return _transition(
@@ -240,7 +240,7 @@ def alert_assign(
     )
 
 
-def alert_escalate(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = "") -> Alert:
+def alert_escalate(*, alert_id: uuid.UUID, actor: User, note: str = "") -> Alert:
     """New or acknowledged -> escalated (to a supervisor), severity raised one step."""
     alert = Alert.objects.get(pk=alert_id)
     return _transition(
@@ -254,7 +254,7 @@ def alert_escalate(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = 
     )
 
 
-def alert_dispatch(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = "") -> Alert:
+def alert_dispatch(*, alert_id: uuid.UUID, actor: User, note: str = "") -> Alert:
     """Send units: only for confirmed face matches, never on a machine guess alone."""
     alert = Alert.objects.get(pk=alert_id)
     if alert.kind == Alert.Kind.FACE_MATCH and alert.review != Alert.Review.CONFIRMED:
@@ -277,7 +277,7 @@ def alert_dispatch(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = 
     return updated
 
 
-def alert_resolve(*, alert_id: uuid.UUID, actor: AbstractBaseUser, outcome: str, note: str = "") -> Alert:
+def alert_resolve(*, alert_id: uuid.UUID, actor: User, outcome: str, note: str = "") -> Alert:
     """Close an open alert with an outcome."""
     if outcome not in Alert.Outcome.values or not outcome:
         raise AlertActionError(_("Choose an outcome to resolve the alert."))
@@ -321,7 +321,7 @@ def alert_system_resolve(*, alert: Alert, outcome: str, note: str = "") -> bool:
     return True
 
 
-def alert_confirm_match(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = "") -> Alert:
+def alert_confirm_match(*, alert_id: uuid.UUID, actor: User, note: str = "") -> Alert:
     """A person confirms a face-match candidate; watchlists may require a second, different person."""
     alert = Alert.objects.select_related("subject__watchlist").get(pk=alert_id)
     if alert.kind != Alert.Kind.FACE_MATCH:
@@ -344,7 +344,7 @@ def alert_confirm_match(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: s
     )
 
 
-def alert_reject_match(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: str = "") -> Alert:
+def alert_reject_match(*, alert_id: uuid.UUID, actor: User, note: str = "") -> Alert:
     """'Not this person': close the candidate and keep the probe as a negative exemplar of the subject."""
     from watchlists.services import negative_exemplar_record
 
@@ -380,7 +380,7 @@ def alert_reject_match(*, alert_id: uuid.UUID, actor: AbstractBaseUser, note: st
 
 
 def _review(
-    *, alert_id: uuid.UUID, actor: AbstractBaseUser, expected: str, new: str, note: str, extra: dict[str, Any]
+    *, alert_id: uuid.UUID, actor: User, expected: str, new: str, note: str, extra: dict[str, Any]
 ) -> Alert:
     action = AlertEvent.Action.REJECTED if new == Alert.Review.REJECTED else AlertEvent.Action.CONFIRMED
     with transaction.atomic():

@@ -8,6 +8,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from commandcenter.api import acting_user
+
 
 class ServiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """ModelAdmin that calls `save_service(actor=, <kwarg>=obj)` and `delete_service`."""
@@ -17,11 +19,11 @@ class ServiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     delete_service: Callable[..., Any]
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        type(self).save_service(actor=request.user, **{self.save_kwarg: obj})
+        type(self).save_service(actor=acting_user(request), **{self.save_kwarg: obj})
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        type(self).delete_service(actor=request.user, instance=obj)
+        type(self).delete_service(actor=acting_user(request), instance=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         for obj in queryset:
-            type(self).delete_service(actor=request.user, instance=obj)
+            type(self).delete_service(actor=acting_user(request), instance=obj)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from rest_framework import serializers, viewsets
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 
 
 def django_errors_to_drf(exc: DjangoValidationError) -> ValidationError:
@@ -25,8 +26,9 @@ class ServiceModelViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
     save_kwarg: str
     delete_service: Callable[..., Any]
 
-    def _save(self, serializer: serializers.ModelSerializer) -> None:  # type: ignore[type-arg]
-        instance = serializer.instance or serializer.Meta.model()
+    def _save(self, serializer: serializers.BaseSerializer[Any]) -> None:
+        model: type[Any] = serializer.Meta.model  # type: ignore[attr-defined]
+        instance = serializer.instance or model()
         for key, value in serializer.validated_data.items():
             if not isinstance(value, list) or not hasattr(getattr(instance, key, None), "set"):
                 setattr(instance, key, value)
@@ -36,10 +38,10 @@ class ServiceModelViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             raise django_errors_to_drf(exc) from exc
         serializer.instance = instance
 
-    def perform_create(self, serializer: serializers.ModelSerializer) -> None:  # type: ignore[type-arg]
+    def perform_create(self, serializer: serializers.BaseSerializer[Any]) -> None:
         self._save(serializer)
 
-    def perform_update(self, serializer: serializers.ModelSerializer) -> None:  # type: ignore[type-arg]
+    def perform_update(self, serializer: serializers.BaseSerializer[Any]) -> None:
         self._save(serializer)
 
     def perform_destroy(self, instance: Any) -> None:
@@ -49,3 +51,11 @@ class ServiceModelViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             raise ValidationError(
                 {"non_field_errors": ["It is still referenced (e.g. by cameras or alerts); disable it instead."]}
             ) from exc
+
+
+def acting_user(request: Any) -> User:
+    """The signed-in user of a request that passed authentication (for typed service calls)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied("Sign in first.")
+    return user

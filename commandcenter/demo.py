@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from venues.models import Camera, Venue, Zone
@@ -54,7 +55,7 @@ def generated_clip(target: Path) -> Path:
 
     frames = [cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR)]
     target.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), 10, (640, 360))
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter.fourcc(*"mp4v"), 10, (640, 360))
     for index in range(100):
         canvas = np.full((360, 640, 3), 40, np.uint8)
         photo = cv2.resize(frames[(index // 50) % 2], (300, 300))
@@ -111,10 +112,10 @@ def demo_setup() -> list[str]:
     return done
 
 
-def _demo_watchlist(actor: object) -> list[str]:
+def _demo_watchlist(actor: User) -> list[str]:
     watchlist = Watchlist.objects.filter(name=DEMO_WATCHLIST).first() or watchlist_save(
         actor=actor,
-        watchlist=Watchlist(  # type: ignore[arg-type]
+        watchlist=Watchlist(
             name=DEMO_WATCHLIST,
             category=Watchlist.Category.MISSING,
             owner=actor,
@@ -130,7 +131,7 @@ def _demo_watchlist(actor: object) -> list[str]:
             continue
         subject = subject_save(
             actor=actor,
-            subject=Subject(  # type: ignore[arg-type]
+            subject=Subject(
                 watchlist=watchlist,
                 display_name=name,
                 legal_basis_reference="DEMO",
@@ -140,7 +141,7 @@ def _demo_watchlist(actor: object) -> list[str]:
             ),
         )
         try:
-            subject_enroll_photo(subject=subject, data=photo.read_bytes(), filename=photo.name, actor=actor)  # type: ignore[arg-type]
+            subject_enroll_photo(subject=subject, data=photo.read_bytes(), filename=photo.name, actor=actor)
             done.append(f"enrolled {name}")
         except EnrolmentError as exc:
             logger.warning("demo enrolment of %s failed: %s", name, exc.message)

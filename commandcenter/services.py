@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from audit.models import AccessEvent
@@ -19,8 +19,8 @@ def user_ensure(
     role: str,
     email: str = "",
     all_venues: bool = True,
-    actor: AbstractBaseUser | None = None,
-) -> tuple[AbstractBaseUser, bool]:
+    actor: User | None = None,
+) -> tuple[User, bool]:
     """Create a user with a role (or reset the password of an existing one); return (user, created)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.urls import path
 
 from commandcenter.admin import ServiceAdmin
+from commandcenter.api import acting_user
 from venues import services
 from venues.fleet import FleetFileError, fleet_import
 from venues.models import Camera, OpeningHours, OperatorScope, Venue, Zone
@@ -55,7 +56,7 @@ class VenueAdmin(ServiceAdmin):
             try:
                 report = fleet_import(
                     data=upload.read(),
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=acting_user(request),  # type: ignore[arg-type]
                     dry_run=form.cleaned_data["dry_run"],
                 )
             except FleetFileError as exc:

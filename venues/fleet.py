@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -87,7 +87,7 @@ def read_rows(data: bytes) -> list[dict[str, str]]:
     return rows
 
 
-def fleet_import(*, data: bytes, actor: AbstractBaseUser | None, dry_run: bool = False) -> FleetReport:
+def fleet_import(*, data: bytes, actor: User | None, dry_run: bool = False) -> FleetReport:
     """Create or update venues and cameras row by row; a bad row is rejected alone."""
     report = FleetReport()
     with transaction.atomic():
@@ -98,7 +98,7 @@ def fleet_import(*, data: bytes, actor: AbstractBaseUser | None, dry_run: bool =
     return report
 
 
-def _import_row(number: int, row: dict[str, str], actor: AbstractBaseUser | None) -> RowResult:
+def _import_row(number: int, row: dict[str, str], actor: User | None) -> RowResult:
     result = RowResult(row=number, venue=row.get("venue", ""), camera=row.get("camera", ""))
     if not result.venue:
         result.errors["venue"] = ["The venue name is empty."]
@@ -114,7 +114,7 @@ def _import_row(number: int, row: dict[str, str], actor: AbstractBaseUser | None
     return result
 
 
-def _upsert_venue(row: dict[str, str], actor: AbstractBaseUser | None) -> tuple[Venue, str]:
+def _upsert_venue(row: dict[str, str], actor: User | None) -> tuple[Venue, str]:
     venue = Venue.objects.filter(name=row["venue"]).first()
     action = "updated" if venue else "created"
     venue = venue or Venue(name=row["venue"])
@@ -124,7 +124,7 @@ def _upsert_venue(row: dict[str, str], actor: AbstractBaseUser | None) -> tuple[
     return venue_save(actor=actor, venue=venue), action
 
 
-def _upsert_camera(venue: Venue, row: dict[str, str], actor: AbstractBaseUser | None) -> str:
+def _upsert_camera(venue: Venue, row: dict[str, str], actor: User | None) -> str:
     if not row.get("camera"):
         raise ValidationError({"camera": ["A row with a stream_url needs a camera name."]})
     camera = Camera.objects.filter(venue=venue, name=row["camera"]).first()

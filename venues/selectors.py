@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q
 
 from commandcenter.roles import ALL_VENUE_ROLES
 from venues.models import Camera, OperatorScope, Venue
 
 
-def sees_all_venues(user: AbstractBaseUser | AnonymousUser) -> bool:
+def sees_all_venues(user: User | AnonymousUser) -> bool:
     """Superusers, admins, auditors and operators scoped to all venues see every venue."""
     if not user.is_authenticated:
         return False
@@ -20,7 +20,7 @@ def sees_all_venues(user: AbstractBaseUser | AnonymousUser) -> bool:
     return OperatorScope.objects.filter(user=user, all_venues=True).exists()
 
 
-def venues_for(user: AbstractBaseUser | AnonymousUser):  # type: ignore[no-untyped-def]
+def venues_for(user: User | AnonymousUser):  # type: ignore[no-untyped-def]
     """The venues a user may see (empty for anonymous or unscoped operators)."""
     if not user.is_authenticated:
         return Venue.objects.none()
@@ -32,6 +32,6 @@ def venues_for(user: AbstractBaseUser | AnonymousUser):  # type: ignore[no-untyp
     return Venue.objects.filter(Q(operators=scope) | Q(district__in=scope.districts)).distinct()
 
 
-def cameras_for(user: AbstractBaseUser | AnonymousUser):  # type: ignore[no-untyped-def]
+def cameras_for(user: User | AnonymousUser):  # type: ignore[no-untyped-def]
     """The cameras at venues the user may see."""
     return Camera.objects.filter(venue__in=venues_for(user)).select_related("venue")

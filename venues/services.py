@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,25 +15,25 @@ from venues.models import Camera, Venue, Zone
 logger = logging.getLogger(__name__)
 
 
-def venue_save(*, actor: AbstractBaseUser | None, venue: Venue) -> Venue:
+def venue_save(*, actor: User | None, venue: Venue) -> Venue:
     """Create or update a venue."""
     result: Venue = audited_save(actor=actor, instance=venue)
     return result
 
 
-def camera_save(*, actor: AbstractBaseUser | None, camera: Camera) -> Camera:
+def camera_save(*, actor: User | None, camera: Camera) -> Camera:
     """Create or update a camera; running sessions pick up the change at their next settings poll."""
     result: Camera = audited_save(actor=actor, instance=camera)
     return result
 
 
-def zone_save(*, actor: AbstractBaseUser | None, zone: Zone) -> Zone:
+def zone_save(*, actor: User | None, zone: Zone) -> Zone:
     """Create or update a zone."""
     result: Zone = audited_save(actor=actor, instance=zone)
     return result
 
 
-def object_delete(*, actor: AbstractBaseUser | None, instance: Venue | Camera | Zone) -> None:
+def object_delete(*, actor: User | None, instance: Venue | Camera | Zone) -> None:
     """Delete a venue, camera or zone (venues and cameras with alerts are protected)."""
     audited_delete(actor=actor, instance=instance)
 

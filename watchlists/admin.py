@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from audit.models import AccessEvent
 from audit.services import access_record
 from commandcenter.admin import ServiceAdmin
+from commandcenter.api import acting_user
 from watchlists import services
 from watchlists.bulk import job_progress_get, job_progress_set
 from watchlists.calibration import expected_false_alerts_for
@@ -174,7 +175,7 @@ class SubjectAdmin(ServiceAdmin):
                     subject=subject,
                     data=photo.read(),
                     filename=photo.name,
-                    actor=request.user,
+                    actor=acting_user(request),
                     choose=form.cleaned_data.get("choose"),
                 )
             except EnrolmentError as exc:

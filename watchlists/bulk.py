@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -114,7 +114,7 @@ def watchlist_import(
     watchlist: Watchlist,
     rows: list[dict[str, str]],
     photos: PhotoSource,
-    actor: AbstractBaseUser,
+    actor: User,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Create subjects (one per name or reference) and enrol each row's photo; errors are per row."""
@@ -138,7 +138,7 @@ def watchlist_import(
 
 
 def _subject_for(
-    row: dict[str, str], watchlist: Watchlist, actor: AbstractBaseUser, subjects: dict[str, Subject]
+    row: dict[str, str], watchlist: Watchlist, actor: User, subjects: dict[str, Subject]
 ) -> Subject:
     name = row.get("name", "")
     if not name:

@@ -57,7 +57,8 @@ def calibrate(folder: Path, *, target_fmr: float, watchlist_size: int) -> dict[s
 
     pairs = _pairs(folder)
     vectors = _embed_folder(folder, {name for a, b, _ in pairs for name in (a, b)})
-    genuine, impostor = [], []
+    genuine: list[float] = []
+    impostor: list[float] = []
     for a, b, same in pairs:
         if a in vectors and b in vectors:
             (genuine if same else impostor).append(cosine_distance(vectors[a], vectors[b]))

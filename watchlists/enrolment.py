@@ -7,7 +7,7 @@ from pathlib import PurePath
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.db import transaction
 
@@ -67,7 +67,7 @@ def subject_enroll_photo(
     subject: Subject,
     data: bytes,
     filename: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     choose: int | None = None,
 ) -> FaceTemplate:
     """Add one photo of a subject as a face template (embedding, crop, quality); audited."""
@@ -101,7 +101,7 @@ def subject_enroll_photo(
     return template
 
 
-def template_delete(*, template: FaceTemplate, actor: AbstractBaseUser | None) -> None:
+def template_delete(*, template: FaceTemplate, actor: User | None) -> None:
     """Remove a template with its photo and crop files (files go after commit)."""
     files = [template.source_photo, template.face_crop]
     with transaction.atomic():
@@ -116,4 +116,10 @@ def template_delete(*, template: FaceTemplate, actor: AbstractBaseUser | None) -
             detail={"subject": str(subject_id)},
         )
         gallery_changed()
-        transaction.on_commit(lambda: [f.storage.delete(f.name) for f in files if f.name])
+        transaction.on_commit(lambda: _delete_files(files))
+
+
+def _delete_files(files: list[Any]) -> None:
+    for field_file in files:
+        if field_file.name:
+            field_file.storage.delete(field_file.name)

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 from audit.models import AccessEvent
 from audit.services import access_record
@@ -68,7 +68,7 @@ def identify_photo(data: bytes, *, k: int = 3) -> list[FaceResult]:
 
 
 def photo_check(
-    *, user: AbstractBaseUser | AnonymousUser | None, data: bytes, purpose: str, source: str = "api"
+    *, user: User | AnonymousUser | None, data: bytes, purpose: str, source: str = "api"
 ) -> list[dict[str, Any]]:
     """A user's audited photo check against the watchlists (purpose is required)."""
     if not purpose.strip():

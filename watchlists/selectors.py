@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
@@ -13,7 +14,7 @@ from audit.services import access_record
 from watchlists.models import FaceTemplate, Subject
 
 
-def _require(user: AbstractBaseUser | AnonymousUser, perm: str, object_type: str, object_id: Any = "") -> None:
+def _require(user: User | AnonymousUser, perm: str, object_type: str, object_id: Any = "") -> None:
     if not user.has_perm(perm):
         access_record(
             user=user,
@@ -25,7 +26,7 @@ def _require(user: AbstractBaseUser | AnonymousUser, perm: str, object_type: str
         raise PermissionDenied(perm)
 
 
-def subject_list(*, user: AbstractBaseUser | AnonymousUser, purpose: str = ""):  # type: ignore[no-untyped-def]
+def subject_list(*, user: User | AnonymousUser, purpose: str = ""):  # type: ignore[no-untyped-def]
     """Subjects the user may list; the listing itself is audited by `subject_list_audit`."""
     _require(user, "watchlists.view_subject", "watchlists.subject")
     return Subject.objects.select_related("watchlist").order_by("display_name")
@@ -33,8 +34,8 @@ def subject_list(*, user: AbstractBaseUser | AnonymousUser, purpose: str = ""): 
 
 def subject_list_audit(
     *,
-    user: AbstractBaseUser | AnonymousUser,
-    subjects: list[Subject],
+    user: User | AnonymousUser,
+    subjects: Iterable[Subject],
     purpose: str = "",
     query: dict[str, Any] | None = None,
 ) -> None:
@@ -48,7 +49,7 @@ def subject_list_audit(
     )
 
 
-def subject_get(*, user: AbstractBaseUser | AnonymousUser, subject_id: Any, purpose: str = "") -> Subject:
+def subject_get(*, user: User | AnonymousUser, subject_id: Any, purpose: str = "") -> Subject:
     """One subject, permission-checked and audited in the same transaction."""
     _require(user, "watchlists.view_subject", "watchlists.subject", subject_id)
     with transaction.atomic():
@@ -63,7 +64,7 @@ def subject_get(*, user: AbstractBaseUser | AnonymousUser, subject_id: Any, purp
     return subject
 
 
-def template_get(*, user: AbstractBaseUser | AnonymousUser, template_id: Any, purpose: str = "") -> FaceTemplate:
+def template_get(*, user: User | AnonymousUser, template_id: Any, purpose: str = "") -> FaceTemplate:
     """One face template (for its image), permission-checked and audited."""
     _require(user, "watchlists.view_facetemplate", "watchlists.facetemplate", template_id)
     with transaction.atomic():

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -38,7 +39,7 @@ def check_threshold(value: float) -> None:
         )
 
 
-def watchlist_save(*, actor: AbstractBaseUser | None, watchlist: Watchlist) -> Watchlist:
+def watchlist_save(*, actor: User | None, watchlist: Watchlist) -> Watchlist:
     """Create or update a watchlist; 'wanted' lists require a second confirmation by default."""
     if watchlist._state.adding and watchlist.match_threshold is None:
         watchlist.match_threshold = watchlist_default_threshold()
@@ -59,7 +60,7 @@ def check_expiry(subject: Subject) -> None:
         raise ValidationError({"expires_at": _("Entries may be kept at most 3 years; renew them when due.")})
 
 
-def subject_save(*, actor: AbstractBaseUser | None, subject: Subject) -> Subject:
+def subject_save(*, actor: User | None, subject: Subject) -> Subject:
     """Create or update a subject (expiry required); deactivating one removes its templates and photos."""
     if subject._state.adding and actor is not None and not subject.added_by_id:
         subject.added_by = actor  # type: ignore[assignment]
@@ -72,7 +73,7 @@ def subject_save(*, actor: AbstractBaseUser | None, subject: Subject) -> Subject
     return result
 
 
-def subject_deactivate(*, actor: AbstractBaseUser | None, subject: Subject, reason: str = "") -> Subject:
+def subject_deactivate(*, actor: User | None, subject: Subject, reason: str = "") -> Subject:
     """Stop matching a subject now and remove its face templates, photos and crops (audited)."""
     with transaction.atomic():
         subject.status = Subject.Status.INACTIVE
@@ -92,14 +93,14 @@ def subject_deactivate(*, actor: AbstractBaseUser | None, subject: Subject, reas
     return subject
 
 
-def _remove_templates(subject: Subject, actor: AbstractBaseUser | None) -> None:
+def _remove_templates(subject: Subject, actor: User | None) -> None:
     from watchlists.enrolment import template_delete
 
     for template in list(subject.templates.all()):
         template_delete(template=template, actor=actor)
 
 
-def object_delete(*, actor: AbstractBaseUser | None, instance: Watchlist | Subject) -> None:
+def object_delete(*, actor: User | None, instance: Watchlist | Subject) -> None:
     """Delete a watchlist or subject; a subject's templates, photos and crops go with it."""
     with transaction.atomic():
         if isinstance(instance, Subject):
@@ -109,7 +110,7 @@ def object_delete(*, actor: AbstractBaseUser | None, instance: Watchlist | Subje
 
 
 def negative_exemplar_record(
-    *, subject: Subject, embedding: list[float], model_name: str, actor: AbstractBaseUser, alert_id: object
+    *, subject: Subject, embedding: list[float], model_name: str, actor: User, alert_id: uuid.UUID | None
 ) -> NegativeExemplar:
     """Remember a probe a reviewer said is not this subject, so it does not alert again."""
     exemplar = NegativeExemplar.objects.create(

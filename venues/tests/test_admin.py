@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from commandcenter.tests.otp import login_verified
 from venues.models import Camera, Venue
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +58,7 @@ def _venue_form(**overrides):  # type: ignore[no-untyped-def]
 
 
 def test_admin_adds_a_venue_and_a_camera(client, admin_user):
-    client.force_login(admin_user)
+    login_verified(client, admin_user)
     response = client.post("/admin/venues/venue/add/", _venue_form())
     assert response.status_code == 302, response.content.decode()[:2000]
     venue = Venue.objects.get(name="Market 1")
@@ -67,7 +68,7 @@ def test_admin_adds_a_venue_and_a_camera(client, admin_user):
 
 
 def test_admin_shows_field_errors_for_bad_input(client, admin_user, venue):
-    client.force_login(admin_user)
+    login_verified(client, admin_user)
     response = client.post("/admin/venues/camera/add/", _camera_form(venue, stream_url="ftp://x/y"))
     assert response.status_code == 200
     assert "Unsupported stream URL scheme &#x27;ftp&#x27;" in response.content.decode()
@@ -78,7 +79,7 @@ def test_admin_shows_field_errors_for_bad_input(client, admin_user, venue):
 
 
 def test_admin_rejects_a_zone_with_two_points(client, admin_user, camera):
-    client.force_login(admin_user)
+    login_verified(client, admin_user)
     response = client.post(
         "/admin/venues/zone/add/",
         {"camera": str(camera.pk), "name": "door", "polygon": "[[0, 0], [1, 1]]", "enabled": "on"},

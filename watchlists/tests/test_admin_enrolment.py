@@ -10,6 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from commandcenter.tests.otp import login_verified
 from watchlists.models import FaceTemplate, Subject
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -28,7 +29,7 @@ def test_admin_enrols_a_photo_and_is_asked_to_pick_a_face(client, admin_user, wa
         added_by=admin_user,
         expires_at=timezone.now() + datetime.timedelta(days=9),
     )
-    client.force_login(admin_user)
+    login_verified(client, admin_user)
     url = f"/admin/watchlists/subject/{subject.pk}/enrol/"
     couple = sample_file("faces", "deepface", "couple.jpg").read_bytes()
     page = client.post(url, {"photo": SimpleUploadedFile("couple.jpg", couple)})
@@ -47,7 +48,7 @@ def test_bulk_zip_enrols_and_reports_progress(client, admin_user, watchlist, sam
         archive.writestr("subjects.csv", "name,photo,reference\nPerson One,p/img1.jpg,R1\nNo Face,p/dogs.jpg,R2\n")
         archive.writestr("p/img1.jpg", sample_file("faces", "deepface", "img1.jpg").read_bytes())
         archive.writestr("p/dogs.jpg", sample_file("faces", "dlib_detection", "dogs.jpg").read_bytes())
-    client.force_login(admin_user)
+    login_verified(client, admin_user)
     response = client.post(
         f"/admin/watchlists/watchlist/{watchlist.pk}/import/",
         {"archive": SimpleUploadedFile("batch.zip", buffer.getvalue())},
@@ -61,7 +62,7 @@ def test_bulk_zip_enrols_and_reports_progress(client, admin_user, watchlist, sam
 
 
 def test_bulk_import_refuses_a_non_zip(client, admin_user, watchlist):
-    client.force_login(admin_user)
+    login_verified(client, admin_user)
     response = client.post(
         f"/admin/watchlists/watchlist/{watchlist.pk}/import/",
         {"archive": SimpleUploadedFile("batch.zip", b"not a zip")},

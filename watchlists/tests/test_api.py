@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.models import AccessEvent
+from commandcenter.tests.otp import login_verified
 from watchlists.models import Subject, Watchlist
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +78,7 @@ def test_subject_expiry_in_the_past_or_too_far_is_rejected(api_client, admin_use
 
 
 def test_subject_without_expiry_is_rejected_by_admin(client, admin_user, watchlist):
-    client.force_login(admin_user)
+    login_verified(client, admin_user)
     response = client.post(
         "/admin/watchlists/subject/add/",
         {

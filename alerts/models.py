@@ -143,6 +143,10 @@ class Alert(models.Model):
             ),
         ]
         indexes = [
+            # API list and history: all alerts newest first
+            models.Index(fields=["-raised_at"], name="alert_raised_idx"),
+            # dashboard sort: most severe, then newest
+            models.Index(fields=["-severity", "-raised_at"], name="alert_severity_raised_idx"),
             # dashboard list: open alerts newest first
             models.Index(fields=["status", "-raised_at"], name="alert_status_raised_idx"),
             # scoped dashboards and reports per venue

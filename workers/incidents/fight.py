@@ -3,7 +3,9 @@
 Fights are bursts of motion that keeps changing direction in the same place. For every cell of
 an 8x8 grid the window keeps the summed flow vector, the summed speed and a direction histogram;
 walking people and passing cars move the same way for the whole window (high temporal coherence,
-peaked direction histogram), people hitting and grappling do not.
+peaked direction histogram), people hitting and grappling do not. Models with `roi_min_cells` > 0
+measure the grid on a crop around the busy part of the frame (see flow.MotionCropExtractor), which
+magnifies small, distant people.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from workers.incidents.flow import CELL_CHANNELS, FloatArray, FlowFeatureExtractor, Frame
+from workers.incidents.flow import (
+    CELL_CHANNELS,
+    FloatArray,
+    FlowFeatureExtractor,
+    Frame,
+    MotionCropExtractor,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +104,7 @@ class FightModel:
     min_pairs: int = 3
     smooth_s: float = 0.0
     fight_min_duration_s: float = 0.6
+    roi_min_cells: int = 0  # 0: whole frame; else grid on a motion crop >= this many cells wide
     meta: dict[str, Any] = field(default_factory=dict)
 
     def columns(self) -> list[int]:
@@ -125,6 +134,13 @@ class FightModel:
         return model
 
 
+def cell_extractor(width: int, roi_min_cells: int) -> FlowFeatureExtractor | MotionCropExtractor:
+    """The cell-summary source a model was trained with: whole frame or motion crop."""
+    if roi_min_cells > 0:
+        return MotionCropExtractor(width, roi_min_cells)
+    return FlowFeatureExtractor(width)
+
+
 class FightScorer:
     """Per-camera streaming fight score: update(frame, t) -> 0..1 over the last window."""
 
@@ -132,11 +148,12 @@ class FightScorer:
         """Use the given model or the shipped `fight_model.json`."""
         self.model = model if model is not None else FightModel.from_json()
         self._columns = self.model.columns()
-        self._extractor = FlowFeatureExtractor(self.model.width)
+        self._extractor = cell_extractor(self.model.width, self.model.roi_min_cells)
         self._pairs: deque[tuple[float, FloatArray]] = deque()
         self._scores: deque[tuple[float, float]] = deque()
         self._last_t: float | None = None
         self._last_score = 0.0
+        self._rewarming = False
 
     def reset(self) -> None:
         """Drop all history (camera reconnect, scene change)."""
@@ -159,19 +176,25 @@ class FightScorer:
         """
         self._last_t = t_seconds
         cells = self._extractor.push_cells(frame_bgr, t_seconds)
+        if getattr(self._extractor, "roi_changed", False):
+            self._pairs.clear()  # new crop, new cell coordinates; the last score holds meanwhile
+            self._rewarming = True
         if cells is None:
             if self._extractor.last_was_repeat:
                 return self._last_score
             self._pairs.clear()
             self._scores.clear()
             self._last_score = 0.0
+            self._rewarming = False
             return 0.0
         self._pairs.append((t_seconds, cells))
         while self._pairs and self._pairs[0][0] <= t_seconds - self.model.window_s:
             self._pairs.popleft()
         if len(self._pairs) < self.model.min_pairs:
-            self._last_score = 0.0
-            return 0.0
+            if not self._rewarming:
+                self._last_score = 0.0
+            return self._last_score
+        self._rewarming = False
         window = np.stack([c for _, c in self._pairs])
         probability = self.model.probability(window_vector(window, self._columns))
         self._last_score = self._smoothed(probability, t_seconds)

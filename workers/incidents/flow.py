@@ -287,3 +287,117 @@ class FlowFeatureExtractor:
         """Add a frame; return the cell summary of the pair it closes (None for the first)."""
         flows = self._next_flow(frame_bgr, t_seconds)
         return None if flows is None else cell_summary(flows[0])
+
+
+# Motion crop: the share of the busiest cell's window energy a cell needs to be part of the crop.
+_ROI_ACTIVE_SHARE = 0.25
+_ROI_EVERY_S = 1.0
+_ROI_WINDOW_S = 1.0
+
+Roi = tuple[float, float, float, float]
+
+
+def motion_roi(cells: FloatArray, min_cells: int) -> Roi | None:
+    """Box (x0, y0, x1, y1 in 0..1) around the busy cells of a window of cell summaries.
+
+    `cells` is shaped (pairs, CELLS, CELLS, channels). The box is grown by one cell, is at least
+    `min_cells` cells on each side and stays inside the frame; None when nothing moves.
+    """
+    energy = cells[..., CELL_CHANNELS.index("energy")].sum(axis=0)
+    if float(energy.max()) <= 1e-9:
+        return None
+    rows, cols = np.nonzero(energy >= _ROI_ACTIVE_SHARE * float(energy.max()))
+    y0, y1 = _span(int(rows.min()) - 1, int(rows.max()) + 2, min_cells)
+    x0, x1 = _span(int(cols.min()) - 1, int(cols.max()) + 2, min_cells)
+    return x0 / CELLS, y0 / CELLS, x1 / CELLS, y1 / CELLS
+
+
+def _span(start: float, end: float, min_cells: int) -> tuple[float, float]:
+    """Cell range [start, end) widened to min_cells around its middle and clipped to the grid."""
+    if end - start < min_cells:
+        middle = (start + end) / 2
+        start, end = middle - min_cells / 2, middle + min_cells / 2
+    start, end = max(0.0, start), min(float(CELLS), end)
+    if end - start < min_cells:
+        start, end = (0.0, float(min_cells)) if start == 0.0 else (CELLS - float(min_cells), float(CELLS))
+    return start, end
+
+
+def crop(frame_bgr: Frame, roi: Roi) -> Frame:
+    """The part of a frame inside a normalised box."""
+    h, w = frame_bgr.shape[:2]
+    x0, y0, x1, y1 = roi
+    return np.ascontiguousarray(frame_bgr[int(y0 * h) : int(y1 * h), int(x0 * w) : int(x1 * w)])
+
+
+def _contains(outer: Roi, inner: Roi) -> bool:
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
+
+
+class MotionCropExtractor:
+    """Cell summaries of a crop around where the frame moves, at the extractor's full width.
+
+    Small, distant people cover a few pixels at the analysis width; re-measuring the busy part of
+    the frame at that width magnifies them. Every second the crop is re-chosen from the last
+    second of whole-frame cells; it is kept while the busy cells stay inside it. A new crop is
+    primed with the previous frame so no flow pair is lost; `roi_changed` tells the caller that
+    cell coordinates changed (its window must restart).
+    """
+
+    def __init__(self, width: int = 160, min_cells: int = 3) -> None:
+        """Analyse the frame and the crop at `width` px; the crop spans >= min_cells of 8."""
+        self.min_cells = min_cells
+        self._frame = FlowFeatureExtractor(width)
+        self._crop = FlowFeatureExtractor(width)
+        self._recent: list[tuple[float, FloatArray]] = []
+        self._roi: Roi | None = None
+        self._next_roi = float("-inf")
+        self._previous: tuple[float, Frame] | None = None
+        self.last_was_repeat = False
+        self.roi_changed = False
+
+    @property
+    def roi(self) -> Roi | None:
+        """The current crop box (normalised), None before anything moved."""
+        return self._roi
+
+    def reset(self) -> None:
+        """Forget all history (after a gap or a scene change)."""
+        self._frame.reset()
+        self._crop.reset()
+        self._recent.clear()
+        self._roi = None
+        self._next_roi = float("-inf")
+        self._previous = None
+
+    def push_cells(self, frame_bgr: Frame, t_seconds: float) -> FloatArray | None:
+        """Add a frame; return the crop's cell summary of the pair it closes (None when none)."""
+        cells = self._frame.push_cells(frame_bgr, t_seconds)
+        self.roi_changed = False
+        if cells is not None:
+            self._recent = [(t, c) for t, c in self._recent if t > t_seconds - _ROI_WINDOW_S]
+            self._recent.append((t_seconds, cells))
+        elif not self._frame.last_was_repeat:
+            self._recent.clear()
+        if t_seconds >= self._next_roi and self._recent:
+            self._choose_roi()
+            self._next_roi = t_seconds + _ROI_EVERY_S
+        if not self._frame.last_was_repeat:
+            self._previous = (t_seconds, frame_bgr)
+        if self._roi is None:
+            self.last_was_repeat = self._frame.last_was_repeat
+            return None
+        out = self._crop.push_cells(crop(frame_bgr, self._roi), t_seconds)
+        self.last_was_repeat = self._crop.last_was_repeat
+        return out
+
+    def _choose_roi(self) -> None:
+        """Re-choose the crop; keep it while the busy part stays inside; prime a new one."""
+        roi = motion_roi(np.stack([c for _, c in self._recent]), self.min_cells)
+        if roi is None or (self._roi is not None and _contains(self._roi, roi)):
+            return
+        self._roi, self.roi_changed = roi, True
+        self._crop.reset()
+        if self._previous is not None:
+            t_prev, frame_prev = self._previous
+            self._crop.push_cells(crop(frame_prev, roi), t_prev)

@@ -16,7 +16,7 @@ from workers.incidents.fight import (
     FightScorer,
     window_features,
 )
-from workers.incidents.flow import CELL_CHANNELS, CELLS, FlowFeatureExtractor
+from workers.incidents.flow import CELL_CHANNELS, CELLS, FlowFeatureExtractor, MotionCropExtractor, motion_roi
 from workers.incidents.train_fight import extract_dataset, read_labels, subset_rows, train
 
 
@@ -67,6 +67,56 @@ def test_repeated_frame_is_skipped_and_motion_measured_over_true_step():
     assert repeat is None
     assert padded.last_was_repeat
     np.testing.assert_array_equal(padded.push_cells(moving_square(44), 0.2), direct.push_cells(moving_square(44), 0.2))
+
+
+def test_motion_roi_boxes_the_busy_cell_with_a_margin_inside_the_frame():
+    # given a 1 s window in which only cell (row 5, col 6) moves
+    cells = cells_moving([(0.5, 0.0)] * 4)
+    cells = np.roll(cells, (5, 6), axis=(1, 2))
+    # when the crop is chosen with at least 3 of 8 cells per side
+    roi = motion_roi(cells, 3)
+    # then it spans one cell around the mover, shifted back inside the right edge
+    assert roi == (5 / 8, 4 / 8, 8 / 8, 7 / 8)
+    # and a window without motion has no crop
+    assert motion_roi(np.zeros_like(cells), 3) is None
+
+
+def test_motion_crop_magnifies_a_small_distant_mover():
+    # given a 640x360 stream in which a 12x24 px "person" walks in the lower-left corner
+    def frame(x: int) -> np.ndarray:
+        image = np.full((360, 640, 3), 90, dtype=np.uint8)
+        image[290:314, x : x + 12] = 230
+        return image
+
+    whole, cropped = FlowFeatureExtractor(160), MotionCropExtractor(160, 3)
+    moving = CELL_CHANNELS.index("moving")
+    shares = []
+    # when both extractors see 1.5 s of it at 10 fps
+    for i in range(16):
+        a, b = whole.push_cells(frame(40 + 8 * i), i / 10), cropped.push_cells(frame(40 + 8 * i), i / 10)
+        if a is not None and b is not None:
+            shares.append((float(a[..., moving].sum()), float(b[..., moving].sum())))
+    # then the crop sits around the mover and its cells see over twice the moving area
+    assert cropped.roi is not None
+    x0, y0, x1, y1 = cropped.roi
+    assert x0 <= 100 / 640 <= x1
+    assert y0 <= 300 / 360 <= y1
+    assert x1 - x0 <= 0.5
+    assert len(shares) == 15  # the new crop is primed with the previous frame: no pair lost
+    assert all(crop_share > 2 * whole_share > 0 for whole_share, crop_share in shares)
+
+
+def test_model_file_without_crop_setting_scores_the_whole_frame(tmp_path: Path):
+    # given a model file written before the motion crop existed
+    data = json.loads(MODEL_PATH.read_text())
+    del data["roi_min_cells"]
+    path = tmp_path / "whole.json"
+    path.write_text(json.dumps(data))
+    # when it is loaded and scored with
+    model = FightModel.from_json(path)
+    # then it measures the whole frame, as it was trained
+    assert model.roi_min_cells == 0
+    assert isinstance(FightScorer(model)._extractor, FlowFeatureExtractor)
 
 
 def test_shipped_model_json_loads():

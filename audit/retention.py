@@ -69,8 +69,13 @@ class RetentionReport:
         return {kind: len(ids) for kind, ids in self.purged.items()}
 
     def as_dict(self) -> dict[str, Any]:
-        return {"now": self.now.isoformat(), "dry_run": self.dry_run, "counts": self.counts(),
-                "ids": self.purged, "files": self.files}
+        return {
+            "now": self.now.isoformat(),
+            "dry_run": self.dry_run,
+            "counts": self.counts(),
+            "ids": self.purged,
+            "files": self.files,
+        }
 
 
 def _confirmed_q() -> Q:
@@ -83,10 +88,12 @@ def expired_evidence(*, now: datetime, policy: RetentionPolicy) -> dict[str, lis
     resolved = Evidence.objects.filter(alert__status=Alert.Status.RESOLVED).order_by("created_at", "pk")
     confirmed_alerts = Alert.objects.filter(_confirmed_q()).values("pk")
     return {
-        "evidence_unconfirmed": list(resolved.filter(created_at__lt=now - policy.unconfirmed_evidence)
-                                     .exclude(alert__in=confirmed_alerts)),
-        "evidence_confirmed": list(resolved.filter(created_at__lt=now - policy.confirmed_evidence,
-                                                   alert__in=confirmed_alerts)),
+        "evidence_unconfirmed": list(
+            resolved.filter(created_at__lt=now - policy.unconfirmed_evidence).exclude(alert__in=confirmed_alerts)
+        ),
+        "evidence_confirmed": list(
+            resolved.filter(created_at__lt=now - policy.confirmed_evidence, alert__in=confirmed_alerts)
+        ),
     }
 
 
@@ -94,15 +101,21 @@ def expired_probe_embeddings(*, now: datetime, policy: RetentionPolicy) -> list[
     """Resolved alerts still holding a probe embedding past the evidence period that applies to them."""
     confirmed = _confirmed_q()
     due = (~confirmed & Q(raised_at__lt=now - policy.unconfirmed_evidence)) | (
-        confirmed & Q(raised_at__lt=now - policy.confirmed_evidence))
+        confirmed & Q(raised_at__lt=now - policy.confirmed_evidence)
+    )
     holding = Alert.objects.filter(due, status=Alert.Status.RESOLVED, probe_embedding__isnull=False)
     return [str(pk) for pk in holding.order_by("raised_at", "pk").values_list("pk", flat=True)]
 
 
 def _audit_purge(kind: str, ids: list[str], now: datetime, extra: dict[str, Any] | None = None) -> None:
-    access_record(user=None, username="system", action=AccessEvent.Action.PURGE, object_type=kind,
-                  purpose="retention",
-                  detail={"count": len(ids), "ids": ids[:AUDIT_IDS_LIMIT], "now": now.isoformat(), **(extra or {})})
+    access_record(
+        user=None,
+        username="system",
+        action=AccessEvent.Action.PURGE,
+        object_type=kind,
+        purpose="retention",
+        detail={"count": len(ids), "ids": ids[:AUDIT_IDS_LIMIT], "now": now.isoformat(), **(extra or {})},
+    )
 
 
 def _delete_files_on_commit(names: list[str]) -> None:
@@ -132,8 +145,7 @@ def evidence_purge(*, now: datetime, policy: RetentionPolicy, dry_run: bool, rep
             _delete_files_on_commit(names)
 
 
-def probe_embeddings_purge(*, now: datetime, policy: RetentionPolicy, dry_run: bool,
-                           report: RetentionReport) -> None:
+def probe_embeddings_purge(*, now: datetime, policy: RetentionPolicy, dry_run: bool, report: RetentionReport) -> None:
     """Clear the probe embeddings of resolved alerts past their evidence period (audited)."""
     ids = expired_probe_embeddings(now=now, policy=policy)
     report.purged["probe_embeddings"] = ids
@@ -146,29 +158,41 @@ def probe_embeddings_purge(*, now: datetime, policy: RetentionPolicy, dry_run: b
 
 def subjects_expire(*, now: datetime, dry_run: bool, report: RetentionReport) -> None:
     """Deactivate active subjects whose expiry has passed (each audited as an update)."""
-    ids = [str(pk) for pk in Subject.objects.filter(status=Subject.Status.ACTIVE, expires_at__lte=now)
-           .order_by("expires_at", "pk").values_list("pk", flat=True)]
+    ids = [
+        str(pk)
+        for pk in Subject.objects.filter(status=Subject.Status.ACTIVE, expires_at__lte=now)
+        .order_by("expires_at", "pk")
+        .values_list("pk", flat=True)
+    ]
     report.purged["subjects_deactivated"] = ids
     if dry_run or not ids:
         return
     with transaction.atomic():
         for subject_id in ids:
             changed = Subject.objects.filter(pk=subject_id, status=Subject.Status.ACTIVE).update(
-                status=Subject.Status.INACTIVE, updated_at=now)
+                status=Subject.Status.INACTIVE, updated_at=now
+            )
             if changed:
-                access_record(user=None, username="system", action=AccessEvent.Action.UPDATE,
-                              object_type="watchlists.subject", object_id=subject_id, purpose="retention: expired",
-                              detail={"status": Subject.Status.INACTIVE})
+                access_record(
+                    user=None,
+                    username="system",
+                    action=AccessEvent.Action.UPDATE,
+                    object_type="watchlists.subject",
+                    object_id=subject_id,
+                    purpose="retention: expired",
+                    detail={"status": Subject.Status.INACTIVE},
+                )
         gallery_changed()
 
 
-def subject_faces_purge(*, now: datetime, policy: RetentionPolicy, dry_run: bool,
-                        report: RetentionReport) -> None:
+def subject_faces_purge(*, now: datetime, policy: RetentionPolicy, dry_run: bool, report: RetentionReport) -> None:
     """Remove templates (photo, crop, embedding) and negative exemplars of subjects expired past the grace."""
     expired = Subject.objects.filter(expires_at__lte=now - policy.subject_grace)
     templates = list(FaceTemplate.objects.filter(subject__in=expired).order_by("subject", "pk"))
-    negatives = [str(pk) for pk in NegativeExemplar.objects.filter(subject__in=expired).order_by("pk")
-                 .values_list("pk", flat=True)]
+    negatives = [
+        str(pk)
+        for pk in NegativeExemplar.objects.filter(subject__in=expired).order_by("pk").values_list("pk", flat=True)
+    ]
     report.purged["subject_templates"] = [str(t.pk) for t in templates]
     report.purged["negative_exemplars"] = negatives
     report.files.extend(f.name for t in templates for f in (t.source_photo, t.face_crop) if f.name)
@@ -206,8 +230,9 @@ def previews_ttl_enforce(*, policy: RetentionPolicy, dry_run: bool, report: Rete
     """Live previews must expire on their own; give any preview key without a TTL the configured one."""
     client = redis.Redis.from_url(settings.REDIS_URL)
     try:
-        stuck = [key.decode() for key in client.scan_iter(match=f"{PREVIEW_PREFIX}*", count=500)
-                 if client.ttl(key) == -1]
+        stuck = [
+            key.decode() for key in client.scan_iter(match=f"{PREVIEW_PREFIX}*", count=500) if client.ttl(key) == -1
+        ]
         if not dry_run:
             for key in stuck:
                 client.expire(key, policy.preview_ttl_s)
@@ -216,8 +241,9 @@ def previews_ttl_enforce(*, policy: RetentionPolicy, dry_run: bool, report: Rete
     report.purged["previews_without_ttl"] = stuck
 
 
-def retention_run(*, now: datetime | None = None, dry_run: bool = False,
-                  policy: RetentionPolicy | None = None) -> RetentionReport:
+def retention_run(
+    *, now: datetime | None = None, dry_run: bool = False, policy: RetentionPolicy | None = None
+) -> RetentionReport:
     """Apply every retention period once; safe to run twice (a second run finds nothing)."""
     now = now or timezone.now()
     policy = policy or RetentionPolicy.from_settings()
@@ -246,10 +272,16 @@ def _owner_emails(subject: Subject) -> list[str]:
 def subjects_notify_expiring(*, now: datetime | None = None) -> list[str]:
     """E-mail the watchlist owner (and whoever added it) once before a subject expires; audited."""
     now = now or timezone.now()
-    due = (Subject.objects.filter(status=Subject.Status.ACTIVE, expiry_notified_at__isnull=True,
-                                  expires_at__gt=now,
-                                  expires_at__lte=now + timedelta(days=settings.CC_SUBJECT_EXPIRY_NOTICE_DAYS))
-           .select_related("watchlist__owner", "added_by").order_by("expires_at", "pk"))
+    due = (
+        Subject.objects.filter(
+            status=Subject.Status.ACTIVE,
+            expiry_notified_at__isnull=True,
+            expires_at__gt=now,
+            expires_at__lte=now + timedelta(days=settings.CC_SUBJECT_EXPIRY_NOTICE_DAYS),
+        )
+        .select_related("watchlist__owner", "added_by")
+        .order_by("expires_at", "pk")
+    )
     notified = []
     for subject in due:
         recipients = _owner_emails(subject)
@@ -257,17 +289,26 @@ def subjects_notify_expiring(*, now: datetime | None = None) -> list[str]:
             send_mail(
                 subject=f"[Command Center] watchlist entry {subject.pk} expires {subject.expires_at:%Y-%m-%d}",
                 message=_notice_text(subject),
-                from_email=None, recipient_list=recipients, fail_silently=False,
+                from_email=None,
+                recipient_list=recipients,
+                fail_silently=False,
             )
         else:
             logger.warning("subject %s expires soon but its owners have no e-mail address", subject.pk)
         with transaction.atomic():
             marked = Subject.objects.filter(pk=subject.pk, expiry_notified_at__isnull=True).update(
-                expiry_notified_at=now)
+                expiry_notified_at=now
+            )
             if marked:
-                access_record(user=None, username="system", action=AccessEvent.Action.NOTIFY,
-                              object_type="watchlists.subject", object_id=subject.pk, purpose="expiry notice",
-                              detail={"recipients": recipients, "expires_at": subject.expires_at.isoformat()})
+                access_record(
+                    user=None,
+                    username="system",
+                    action=AccessEvent.Action.NOTIFY,
+                    object_type="watchlists.subject",
+                    object_id=subject.pk,
+                    purpose="expiry notice",
+                    detail={"recipients": recipients, "expires_at": subject.expires_at.isoformat()},
+                )
                 notified.append(str(subject.pk))
     return notified
 

@@ -28,14 +28,21 @@ class EventFilter:
     until: datetime | None = None
 
     def as_detail(self) -> dict[str, Any]:
-        return {key: (value.isoformat() if isinstance(value, datetime) else value)
-                for key, value in asdict(self).items() if value}
+        return {
+            key: (value.isoformat() if isinstance(value, datetime) else value)
+            for key, value in asdict(self).items()
+            if value
+        }
 
 
 def _require(user: AbstractBaseUser | AnonymousUser, perm: str, detail: dict[str, Any] | None = None) -> None:
     if not user.has_perm(perm):
-        access_record(user=user, action=AccessEvent.Action.DENIED, object_type="audit.accessevent",
-                      detail={"permission": perm, **(detail or {})})
+        access_record(
+            user=user,
+            action=AccessEvent.Action.DENIED,
+            object_type="audit.accessevent",
+            detail={"permission": perm, **(detail or {})},
+        )
         raise PermissionDenied(perm)
 
 
@@ -58,39 +65,61 @@ def _filtered(filters: EventFilter) -> QuerySet[AccessEvent]:
     return queryset
 
 
-def events_search(*, user: AbstractBaseUser | AnonymousUser, filters: EventFilter,
-                  purpose: str = "") -> QuerySet[AccessEvent]:
+def events_search(
+    *, user: AbstractBaseUser | AnonymousUser, filters: EventFilter, purpose: str = ""
+) -> QuerySet[AccessEvent]:
     """The access log filtered as asked; the search (with its filter) is recorded."""
     _require(user, "audit.view_accessevent")
-    access_record(user=user, action=AccessEvent.Action.SEARCH, object_type="audit.accessevent", purpose=purpose,
-                  detail={"filter": filters.as_detail()})
+    access_record(
+        user=user,
+        action=AccessEvent.Action.SEARCH,
+        object_type="audit.accessevent",
+        purpose=purpose,
+        detail={"filter": filters.as_detail()},
+    )
     return _filtered(filters)
 
 
-def events_export(*, user: AbstractBaseUser | AnonymousUser, filters: EventFilter,
-                  purpose: str = "") -> QuerySet[AccessEvent]:
+def events_export(
+    *, user: AbstractBaseUser | AnonymousUser, filters: EventFilter, purpose: str = ""
+) -> QuerySet[AccessEvent]:
     """The rows of a CSV export; the export (with its filter) is recorded before a byte leaves."""
     _require(user, "audit.view_accessevent")
     _require(user, "audit.export_accessevent", {"filter": filters.as_detail()})
     queryset = _filtered(filters)
-    access_record(user=user, action=AccessEvent.Action.EXPORT, object_type="audit.accessevent", purpose=purpose,
-                  detail={"filter": filters.as_detail(), "format": "csv"})
+    access_record(
+        user=user,
+        action=AccessEvent.Action.EXPORT,
+        object_type="audit.accessevent",
+        purpose=purpose,
+        detail={"filter": filters.as_detail(), "format": "csv"},
+    )
     return queryset
 
 
-def object_history(*, user: AbstractBaseUser | AnonymousUser, object_type: str, object_id: str,
-                   purpose: str = "") -> QuerySet[AccessEvent]:
+def object_history(
+    *, user: AbstractBaseUser | AnonymousUser, object_type: str, object_id: str, purpose: str = ""
+) -> QuerySet[AccessEvent]:
     """Every record about one object: direct reads and changes, listings that showed it, its evidence
     or templates, purges that named it."""
     _require(user, "audit.view_accessevent")
-    access_record(user=user, action=AccessEvent.Action.VIEW, object_type="audit.accessevent", purpose=purpose,
-                  detail={"history_of": {"object_type": object_type, "object_id": object_id}})
+    access_record(
+        user=user,
+        action=AccessEvent.Action.VIEW,
+        object_type="audit.accessevent",
+        purpose=purpose,
+        detail={"history_of": {"object_type": object_type, "object_id": object_id}},
+    )
     types = ALERT_TYPES if object_type in ALERT_TYPES else (object_type,)
     about = Q(object_type__in=types, object_id=object_id)
     if object_id:
-        about |= (Q(detail__contains={"alert": object_id}) | Q(detail__contains={"subject": object_id})
-                  | Q(detail__contains={"shown": [object_id]}) | Q(detail__contains={"ids": [object_id]})
-                  | Q(detail__contains={"alerts": [object_id]}))
+        about |= (
+            Q(detail__contains={"alert": object_id})
+            | Q(detail__contains={"subject": object_id})
+            | Q(detail__contains={"shown": [object_id]})
+            | Q(detail__contains={"ids": [object_id]})
+            | Q(detail__contains={"alerts": [object_id]})
+        )
     return AccessEvent.objects.filter(about).order_by("-id")
 
 
@@ -98,7 +127,16 @@ def chain_check(*, user: AbstractBaseUser | AnonymousUser) -> tuple[ChainReport,
     """Verify the chain now (recorded, with the head it reached) and list the retention anchors."""
     _require(user, "audit.verify_accessevent")
     report = chain_verify()
-    access_record(user=user, action=AccessEvent.Action.VERIFY, object_type="audit.accessevent",
-                  detail={"ok": report.ok, "rows": report.rows_checked, "first_broken_id": report.first_broken_id,
-                          "head_id": report.head_id, "head_hash": report.head_hash})
+    access_record(
+        user=user,
+        action=AccessEvent.Action.VERIFY,
+        object_type="audit.accessevent",
+        detail={
+            "ok": report.ok,
+            "rows": report.rows_checked,
+            "first_broken_id": report.first_broken_id,
+            "head_id": report.head_id,
+            "head_hash": report.head_hash,
+        },
+    )
     return report, list(ChainAnchor.objects.order_by("-id")[:50])

@@ -6,8 +6,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -57,7 +56,7 @@ def row_payload(row: AccessEvent) -> dict[str, Any]:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(dt_timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def chain_hash(prev_hash: str, payload: dict[str, Any]) -> str:
@@ -123,8 +122,20 @@ class ChainReport:
         return self.first_broken_id is None
 
 
-_HASHED_FIELDS = ("id", "at", "user_id", "username", "role", "action", "object_type", "object_id", "purpose",
-                  "ip", "user_agent", "detail")
+_HASHED_FIELDS = (
+    "id",
+    "at",
+    "user_id",
+    "username",
+    "role",
+    "action",
+    "object_type",
+    "object_id",
+    "purpose",
+    "ip",
+    "user_agent",
+    "detail",
+)
 
 
 def chain_start() -> tuple[int, str, int | None]:
@@ -202,5 +213,11 @@ def audited_delete(*, actor: AbstractBaseUser | None, instance: Any, purpose: st
         object_id = instance.pk
         label = model_label(instance)
         instance.delete()
-        access_record(user=actor, action=AccessEvent.Action.DELETE, object_type=label, object_id=object_id,
-                      purpose=purpose, username="system" if actor is None else "")
+        access_record(
+            user=actor,
+            action=AccessEvent.Action.DELETE,
+            object_type=label,
+            object_id=object_id,
+            purpose=purpose,
+            username="system" if actor is None else "",
+        )

@@ -33,8 +33,9 @@ def on_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any
 
 
 @receiver(user_login_failed, dispatch_uid="audit_login_failed")
-def on_login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None,
-                    **kwargs: Any) -> None:
+def on_login_failed(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
     from commandcenter.security import login_failure_register, login_locked
 
     username = str(credentials.get("username", ""))[:150]
@@ -42,7 +43,12 @@ def on_login_failed(sender: Any, credentials: dict[str, Any], request: HttpReque
     locked = login_locked(username=username, ip=ip)
     reason = "locked" if locked else "bad_credentials"
     logger.info("failed sign-in for %s from %s (%s)", username, ip, reason)
-    access_record(user=None, username=username, action=AccessEvent.Action.LOGIN_FAILED, object_type="auth",
-                  detail={"reason": reason})
+    access_record(
+        user=None,
+        username=username,
+        action=AccessEvent.Action.LOGIN_FAILED,
+        object_type="auth",
+        detail={"reason": reason},
+    )
     if not locked:
         login_failure_register(username=username, ip=ip)

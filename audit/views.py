@@ -20,8 +20,22 @@ from audit import selectors
 from audit.forms import EventFilterForm
 
 PAGE_SIZE = 50
-CSV_COLUMNS = ["id", "at", "user_id", "username", "role", "action", "object_type", "object_id", "purpose", "ip",
-               "user_agent", "detail", "prev_hash", "hash"]
+CSV_COLUMNS = [
+    "id",
+    "at",
+    "user_id",
+    "username",
+    "role",
+    "action",
+    "object_type",
+    "object_id",
+    "purpose",
+    "ip",
+    "user_agent",
+    "detail",
+    "prev_hash",
+    "hash",
+]
 
 
 def _page(request: HttpRequest, queryset: Any) -> Any:
@@ -48,8 +62,9 @@ def event_list(request: HttpRequest) -> HttpResponse:
         rows = selectors.events_export(user=request.user, filters=filters, purpose=purpose)
         return _csv_response(rows)
     rows = selectors.events_search(user=request.user, filters=filters, purpose=purpose)
-    return render(request, "audit/log.html", {"form": form, "page": _page(request, rows),
-                                              "query": _query_without_page(request)})
+    return render(
+        request, "audit/log.html", {"form": form, "page": _page(request, rows), "query": _query_without_page(request)}
+    )
 
 
 @never_cache
@@ -57,10 +72,22 @@ def event_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def object_history(request: HttpRequest, object_type: str, object_id: str) -> HttpResponse:
     """Everything the log says about one subject, alert, evidence file or other object."""
-    rows = selectors.object_history(user=request.user, object_type=object_type[:50], object_id=object_id[:64],
-                                    purpose=request.GET.get("purpose", "")[:300])
-    return render(request, "audit/object.html", {"object_type": object_type, "object_id": object_id,
-                                                 "page": _page(request, rows), "query": _query_without_page(request)})
+    rows = selectors.object_history(
+        user=request.user,
+        object_type=object_type[:50],
+        object_id=object_id[:64],
+        purpose=request.GET.get("purpose", "")[:300],
+    )
+    return render(
+        request,
+        "audit/object.html",
+        {
+            "object_type": object_type,
+            "object_id": object_id,
+            "page": _page(request, rows),
+            "query": _query_without_page(request),
+        },
+    )
 
 
 @never_cache
@@ -100,5 +127,3 @@ def _csv_response(rows: Any) -> StreamingHttpResponse:
     response["Content-Disposition"] = f'attachment; filename="access-log-{stamp}.csv"'
     response["Cache-Control"] = "private, no-store"
     return response
-
-

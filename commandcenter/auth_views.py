@@ -43,8 +43,13 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         username = self.cleaned_data.get("username") or ""
         ip = client_ip(self.request) if self.request else None
         if username and login_locked(username=username, ip=ip):
-            access_record(user=None, username=username[:150], action=AccessEvent.Action.LOGIN_FAILED,
-                          object_type="auth", detail={"reason": "locked"})
+            access_record(
+                user=None,
+                username=username[:150],
+                action=AccessEvent.Action.LOGIN_FAILED,
+                object_type="auth",
+                detail={"reason": "locked"},
+            )
             raise forms.ValidationError(lockout_message(), code="locked")
         return super().clean()
 
@@ -64,14 +69,14 @@ class LoginView(LanguageLoginView):
 class TokenForm(forms.Form):
     """A six-digit code from the authenticator app."""
 
-    token = forms.RegexField(label=gettext_lazy("Code from your authenticator app"), regex=r"^\s*\d{6,8}\s*$",
-                             max_length=12, strip=True)
+    token = forms.RegexField(
+        label=gettext_lazy("Code from your authenticator app"), regex=r"^\s*\d{6,8}\s*$", max_length=12, strip=True
+    )
 
 
 def _next_url(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or "/"
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                       require_https=request.is_secure()):
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return target
     return "/"
 
@@ -80,8 +85,12 @@ def _otp_failed(request: HttpRequest, reason: str) -> bool:
     """Audit a wrong code and count it toward the lockout; True when the user is now locked out."""
     username = request.user.get_username()
     ip = client_ip(request)
-    access_record(user=request.user, action=AccessEvent.Action.LOGIN_FAILED, object_type="auth",
-                  detail={"reason": reason, "factor": "totp"})
+    access_record(
+        user=request.user,
+        action=AccessEvent.Action.LOGIN_FAILED,
+        object_type="auth",
+        detail={"reason": reason, "factor": "totp"},
+    )
     login_failure_register(username=username, ip=ip)
     return login_locked(username=username, ip=ip)
 
@@ -99,8 +108,12 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
         if device is not None:
             otp_login(request, device)
             login_throttle_reset(username=request.user.get_username(), ip=client_ip(request))
-            access_record(user=request.user, action=AccessEvent.Action.LOGIN, object_type="auth",
-                          detail={"factor": "totp", "device": device.persistent_id})
+            access_record(
+                user=request.user,
+                action=AccessEvent.Action.LOGIN,
+                object_type="auth",
+                detail={"factor": "totp", "device": device.persistent_id},
+            )
             return HttpResponseRedirect(_next_url(request))
         if _otp_failed(request, "bad_otp"):
             logout(request)
@@ -125,13 +138,21 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             otp_login(request, device)
-            access_record(user=request.user, action=AccessEvent.Action.CREATE, object_type="otp_totp.totpdevice",
-                          object_id=device.pk, detail={"factor": "totp"})
+            access_record(
+                user=request.user,
+                action=AccessEvent.Action.CREATE,
+                object_type="otp_totp.totpdevice",
+                object_id=device.pk,
+                detail={"factor": "totp"},
+            )
             return HttpResponseRedirect(_next_url(request))
         if _otp_failed(request, "bad_otp_enrolment"):
             logout(request)
             return render(request, "registration/login.html", {"locked_message": lockout_message()}, status=403)
         form.add_error("token", _("That code is not valid. Check the time on your device and try again."))
     secret = device.config_url.split("secret=", 1)[1].split("&", 1)[0]
-    return render(request, "registration/otp_setup.html",
-                  {"form": form, "next": _next_url(request), "config_url": device.config_url, "secret": secret})
+    return render(
+        request,
+        "registration/otp_setup.html",
+        {"form": form, "next": _next_url(request), "config_url": device.config_url, "secret": secret},
+    )

@@ -8,10 +8,10 @@ import hashlib
 import io
 import logging
 import warnings
-from urllib.parse import urlsplit
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
@@ -72,16 +72,26 @@ def _sniff(data: bytes) -> str | None:
 def _check_declared(kind: str, filename: str, content_type: str | None) -> None:
     suffix = ("." + filename.rsplit(".", 1)[-1].lower()) if "." in filename else ""
     if suffix and suffix not in _FORMAT_SUFFIXES[kind]:
-        raise UploadRejected("extension_mismatch", _(
-            "The file is named %(suffix)s but its content is %(kind)s.") % {"suffix": suffix, "kind": kind.upper()})
+        raise UploadRejected(
+            "extension_mismatch",
+            _("The file is named %(suffix)s but its content is %(kind)s.") % {"suffix": suffix, "kind": kind.upper()},
+        )
     declared = (content_type or "").split(";")[0].strip().lower()
     if declared and declared != "application/octet-stream" and declared not in _FORMAT_TYPES[kind]:
-        raise UploadRejected("content_type_mismatch", _(
-            "The file was sent as %(type)s but its content is %(kind)s.") % {"type": declared, "kind": kind.upper()})
+        raise UploadRejected(
+            "content_type_mismatch",
+            _("The file was sent as %(type)s but its content is %(kind)s.") % {"type": declared, "kind": kind.upper()},
+        )
 
 
-def image_upload_check(*, data: bytes, filename: str = "", content_type: str | None = None,
-                       max_bytes: int | None = None, max_pixels: int | None = None) -> CheckedImage:
+def image_upload_check(
+    *,
+    data: bytes,
+    filename: str = "",
+    content_type: str | None = None,
+    max_bytes: int | None = None,
+    max_pixels: int | None = None,
+) -> CheckedImage:
     """Accept only a complete JPEG, PNG or WebP whose content matches its name and type, within
     CC_MAX_UPLOAD_BYTES and CC_MAX_IMAGE_PIXELS (checked from the header before any decoding)."""
     max_bytes = max_bytes or settings.CC_MAX_UPLOAD_BYTES
@@ -89,17 +99,21 @@ def image_upload_check(*, data: bytes, filename: str = "", content_type: str | N
     if not data:
         raise UploadRejected("empty", _("The file is empty."))
     if len(data) > max_bytes:
-        raise UploadRejected("too_large", _("The file is %(size)d bytes; the limit is %(limit)d bytes.")
-                             % {"size": len(data), "limit": max_bytes})
+        raise UploadRejected(
+            "too_large",
+            _("The file is %(size)d bytes; the limit is %(limit)d bytes.") % {"size": len(data), "limit": max_bytes},
+        )
     kind = _sniff(data)
     if kind is None:
         raise UploadRejected("unsupported_format", _("The file is not a JPEG, PNG or WebP image."))
     _check_declared(kind, filename, content_type)
     width, height = _header_size(data, kind)
     if width * height > max_pixels:
-        raise UploadRejected("too_many_pixels", _(
-            "The image is %(w)d x %(h)d pixels (%(n)d); the limit is %(limit)d pixels.")
-            % {"w": width, "h": height, "n": width * height, "limit": max_pixels})
+        raise UploadRejected(
+            "too_many_pixels",
+            _("The image is %(w)d x %(h)d pixels (%(n)d); the limit is %(limit)d pixels.")
+            % {"w": width, "h": height, "n": width * height, "limit": max_pixels},
+        )
     _decode_fully(data)
     return CheckedImage(format=kind, width=width, height=height)
 
@@ -111,8 +125,9 @@ def _header_size(data: bytes, kind: str) -> tuple[int, int]:
             image = Image.open(io.BytesIO(data), formats=list(_PIL_FORMATS))
             width, height = image.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise UploadRejected("too_many_pixels", _("The image has too many pixels to be decoded safely (%(error)s).")
-                             % {"error": exc}) from exc
+        raise UploadRejected(
+            "too_many_pixels", _("The image has too many pixels to be decoded safely (%(error)s).") % {"error": exc}
+        ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise UploadRejected("corrupt", _("The image header cannot be read: %(error)s") % {"error": exc}) from exc
     if _PIL_FORMATS.get(image.format or "") != kind:
@@ -128,8 +143,9 @@ def _decode_fully(data: bytes) -> None:
         raise UploadRejected("too_many_pixels", _("The image has too many pixels to be decoded safely.")) from exc
     except (OSError, EOFError) as exc:
         if "truncated" in str(exc) or isinstance(exc, EOFError):
-            raise UploadRejected("truncated", _("The image is truncated (the file ends before the picture does)."))\
-                from exc
+            raise UploadRejected(
+                "truncated", _("The image is truncated (the file ends before the picture does).")
+            ) from exc
         raise UploadRejected("corrupt", _("The image cannot be decoded: %(error)s") % {"error": exc}) from exc
     except (SyntaxError, ValueError) as exc:
         raise UploadRejected("corrupt", _("The image cannot be decoded: %(error)s") % {"error": exc}) from exc
@@ -138,8 +154,11 @@ def _decode_fully(data: bytes) -> None:
 def validate_image_upload(upload: Any) -> None:
     """Django/DRF field validator for an UploadedFile: raises ValidationError with the precise reason."""
     if upload.size is not None and upload.size > settings.CC_MAX_UPLOAD_BYTES:
-        raise ValidationError(_("The file is %(size)d bytes; the limit is %(limit)d bytes.")
-                              % {"size": upload.size, "limit": settings.CC_MAX_UPLOAD_BYTES}, code="too_large")
+        raise ValidationError(
+            _("The file is %(size)d bytes; the limit is %(limit)d bytes.")
+            % {"size": upload.size, "limit": settings.CC_MAX_UPLOAD_BYTES},
+            code="too_large",
+        )
     upload.seek(0)
     data = upload.read()
     upload.seek(0)
@@ -170,8 +189,13 @@ def login_failure_register(*, username: str, ip: str | None) -> int:
     if failures == settings.CC_LOGIN_MAX_FAILURES:
         cache.touch(key, timeout=settings.CC_LOGIN_LOCKOUT_S)
         logger.warning("login locked for %s from %s after %s failures", username[:150], ip, failures)
-        access_record(user=None, username=username[:150], action=AccessEvent.Action.LOCKOUT, object_type="auth",
-                      detail={"failures": failures, "lockout_s": settings.CC_LOGIN_LOCKOUT_S})
+        access_record(
+            user=None,
+            username=username[:150],
+            action=AccessEvent.Action.LOCKOUT,
+            object_type="auth",
+            detail={"failures": failures, "lockout_s": settings.CC_LOGIN_LOCKOUT_S},
+        )
     return int(failures)
 
 
@@ -182,15 +206,17 @@ def login_throttle_reset(*, username: str, ip: str | None) -> None:
 
 def lockout_message() -> str:
     return _("Too many failed sign-in attempts. Try again in %(minutes)d minutes.") % {
-        "minutes": max(1, settings.CC_LOGIN_LOCKOUT_S // 60)}
+        "minutes": max(1, settings.CC_LOGIN_LOCKOUT_S // 60)
+    }
 
 
 class ThrottledModelBackend(ModelBackend):
     """ModelBackend that refuses (without checking the password) a locked username + address, on
     every sign-in path (our login page, admin, anything calling `authenticate`)."""
 
-    def authenticate(self, request: HttpRequest | None, username: str | None = None, password: str | None = None,
-                     **kwargs: Any) -> AbstractBaseUser | None:
+    def authenticate(
+        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> AbstractBaseUser | None:
         name = username or kwargs.get("username") or ""
         if name and login_locked(username=name, ip=client_ip(request) if request else None):
             raise PermissionDenied(lockout_message())
@@ -225,8 +251,12 @@ class TwoFactorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        if (user.is_authenticated and not user.is_verified()  # type: ignore[union-attr]
-                and not self._open(request) and two_factor_required(user)):
+        if (
+            user.is_authenticated
+            and not user.is_verified()  # type: ignore[union-attr]
+            and not self._open(request)
+            and two_factor_required(user)
+        ):
             return self._refuse(request)
         return self.get_response(request)
 
@@ -239,15 +269,19 @@ class TwoFactorMiddleware:
             return False
 
     def _refuse(self, request: HttpRequest) -> HttpResponse:
-        access_record(user=request.user, action=AccessEvent.Action.DENIED, object_type="page",
-                      detail={"method": request.method, "path": request.path[:200],
-                              "reason": "second_factor_required"})
+        access_record(
+            user=request.user,
+            action=AccessEvent.Action.DENIED,
+            object_type="page",
+            detail={"method": request.method, "path": request.path[:200], "reason": "second_factor_required"},
+        )
         if request.path_info.startswith("/api/"):
             return JsonResponse({"detail": _("Two-factor verification required.")}, status=403)
         return HttpResponseRedirect(f"{reverse('otp-verify')}?{urlencode({'next': request.get_full_path()})}")
 
 
 # --- security headers ------------------------------------------------------------------------------------
+
 
 class SecurityHeadersMiddleware:
     """Content-Security-Policy (self only), Permissions-Policy and cross-origin isolation headers."""
@@ -281,9 +315,17 @@ class DeniedAuditMiddleware:
         try:
             response = self.get_response(request)
             if self._denied(request, response) and not context.denial_recorded():
-                access_record(user=request.user, action=AccessEvent.Action.DENIED, object_type="page",
-                              detail={"method": request.method, "path": request.path[:200],
-                                      "status": response.status_code, "role": user_role(request.user)})
+                access_record(
+                    user=request.user,
+                    action=AccessEvent.Action.DENIED,
+                    object_type="page",
+                    detail={
+                        "method": request.method,
+                        "path": request.path[:200],
+                        "status": response.status_code,
+                        "role": user_role(request.user),
+                    },
+                )
             return response
         finally:
             context.denials_restore(token)

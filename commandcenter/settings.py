@@ -304,7 +304,8 @@ MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.Authenticatio
 MIDDLEWARE += ["commandcenter.security.DeniedAuditMiddleware", "commandcenter.security.TwoFactorMiddleware"]
 AUTHENTICATION_BACKENDS = ["commandcenter.security.ThrottledModelBackend"]
 CC_REQUIRE_2FA_FOR = env_str("CC_REQUIRE_2FA_FOR", "admin,auditor")
-if not {r.strip() for r in CC_REQUIRE_2FA_FOR.split(",") if r.strip()} <= {"dispatcher", "supervisor", "admin", "auditor"}:
+CC_2FA_ROLE_SET = {r.strip() for r in CC_REQUIRE_2FA_FOR.split(",") if r.strip()}
+if not CC_2FA_ROLE_SET.issubset({"dispatcher", "supervisor", "admin", "auditor"}):
     raise ImproperlyConfigured(f"CC_REQUIRE_2FA_FOR lists unknown roles: {CC_REQUIRE_2FA_FOR!r}")
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "City Command Center")
 CC_LOGIN_MAX_FAILURES = env_int("CC_LOGIN_MAX_FAILURES", 5, minimum=2, maximum=100)

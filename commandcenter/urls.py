@@ -11,8 +11,8 @@ from rest_framework.routers import DefaultRouter
 
 from alerts import views as alert_views
 from alerts.api import AlertViewSet
-from alerts.recordings import RecordingViewSet
 from alerts.api_dispatch import DeliveryViewSet
+from alerts.recordings import RecordingViewSet
 from alerts.webhooks import cad_status
 from commandcenter import auth_views as cc_auth_views
 from commandcenter import views

@@ -4,33 +4,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0003_roles'),
+        ("audit", "0003_roles"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='accessevent',
-            name='action',
-            field=models.CharField(choices=[('view', 'View'), ('search', 'Search'), ('export', 'Export'), ('create', 'Create'), ('update', 'Update'), ('delete', 'Delete'), ('login', 'Login'), ('logout', 'Logout'), ('login_failed', 'Failed login'), ('alert_action', 'Alert action'), ('denied', 'Denied'), ('purge', 'Retention purge'), ('notify', 'Notification sent'), ('lockout', 'Login locked out'), ('verify', 'Chain verified')], db_index=True, max_length=20, verbose_name='action'),
+            model_name="accessevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("view", "View"),
+                    ("search", "Search"),
+                    ("export", "Export"),
+                    ("create", "Create"),
+                    ("update", "Update"),
+                    ("delete", "Delete"),
+                    ("login", "Login"),
+                    ("logout", "Logout"),
+                    ("login_failed", "Failed login"),
+                    ("alert_action", "Alert action"),
+                    ("denied", "Denied"),
+                    ("purge", "Retention purge"),
+                    ("notify", "Notification sent"),
+                    ("lockout", "Login locked out"),
+                    ("verify", "Chain verified"),
+                ],
+                db_index=True,
+                max_length=20,
+                verbose_name="action",
+            ),
         ),
         migrations.CreateModel(
-            name='ChainAnchor',
+            name="ChainAnchor",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(verbose_name='purged at')),
-                ('last_purged_id', models.BigIntegerField(verbose_name='last purged row')),
-                ('last_purged_hash', models.CharField(max_length=64, verbose_name='hash of the last purged row')),
-                ('last_purged_at', models.DateTimeField(verbose_name='time of the last purged row')),
-                ('purged_rows', models.BigIntegerField(verbose_name='rows purged')),
-                ('reason', models.CharField(max_length=200, verbose_name='reason')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(verbose_name="purged at")),
+                ("last_purged_id", models.BigIntegerField(verbose_name="last purged row")),
+                ("last_purged_hash", models.CharField(max_length=64, verbose_name="hash of the last purged row")),
+                ("last_purged_at", models.DateTimeField(verbose_name="time of the last purged row")),
+                ("purged_rows", models.BigIntegerField(verbose_name="rows purged")),
+                ("reason", models.CharField(max_length=200, verbose_name="reason")),
             ],
             options={
-                'verbose_name': 'chain anchor',
-                'verbose_name_plural': 'chain anchors',
-                'ordering': ['-id'],
-                'constraints': [models.UniqueConstraint(fields=('last_purged_id',), name='chainanchor_unique_last_id')],
+                "verbose_name": "chain anchor",
+                "verbose_name_plural": "chain anchors",
+                "ordering": ["-id"],
+                "constraints": [models.UniqueConstraint(fields=("last_purged_id",), name="chainanchor_unique_last_id")],
             },
         ),
     ]

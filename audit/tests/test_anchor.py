@@ -12,8 +12,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _rows(user, n=5):  # type: ignore[no-untyped-def]
-    return [access_record(user=user, action="view", object_type="watchlists.subject", object_id=f"s{i}")
-            for i in range(n)]
+    return [
+        access_record(user=user, action="view", object_type="watchlists.subject", object_id=f"s{i}") for i in range(n)
+    ]
 
 
 def test_purge_through_writes_an_anchor_and_verify_starts_from_it(admin_user):
@@ -53,7 +54,7 @@ def test_the_purge_flag_alone_cannot_delete_rows_no_anchor_covers(admin_user):
     # given a session that sets the purge flag by hand
     rows = _rows(admin_user, 3)
     chain_purge_through(through_id=rows[0].id, reason="test")
-    with pytest.raises(DatabaseError) as info, transaction.atomic(), connection.cursor() as cursor:
+    with pytest.raises(DatabaseError) as info, transaction.atomic(), connection.cursor() as cursor:  # noqa: PT012
         cursor.execute("SET LOCAL cc.audit_purge = 'on'")
         cursor.execute("DELETE FROM audit_accessevent WHERE id = %s", [rows[2].id])
     # then the database refuses: no anchor covers that row
@@ -61,15 +62,18 @@ def test_the_purge_flag_alone_cannot_delete_rows_no_anchor_covers(admin_user):
     assert AccessEvent.objects.filter(pk=rows[2].id).exists()
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE audit_chainanchor SET last_purged_hash = 'x'",
-    "DELETE FROM audit_chainanchor",
-    "TRUNCATE audit_chainanchor",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_chainanchor SET last_purged_hash = 'x'",
+        "DELETE FROM audit_chainanchor",
+        "TRUNCATE audit_chainanchor",
+    ],
+)
 def test_anchors_are_append_only(admin_user, statement):
     rows = _rows(admin_user, 2)
     chain_purge_through(through_id=rows[0].id, reason="test")
-    with pytest.raises(DatabaseError) as info, transaction.atomic(), connection.cursor() as cursor:
+    with pytest.raises(DatabaseError) as info, transaction.atomic(), connection.cursor() as cursor:  # noqa: PT012
         cursor.execute("SET LOCAL cc.audit_truncate = 'off'")
         cursor.execute(statement)
     assert "audit_chainanchor is append-only" in str(info.value)
@@ -79,6 +83,6 @@ def test_anchors_are_append_only(admin_user, statement):
 def test_purge_cannot_go_backwards(admin_user):
     rows = _rows(admin_user, 3)
     chain_purge_through(through_id=rows[1].id, reason="test")
-    with pytest.raises(DatabaseError, match="does not exist|already behind"), transaction.atomic():
+    with pytest.raises(DatabaseError, match=r"does not exist|already behind"), transaction.atomic():
         chain_purge_through(through_id=rows[0].id, reason="again")
     assert ChainAnchor.objects.count() == 1

@@ -13,8 +13,10 @@ pytestmark = pytest.mark.django_db
 
 
 def _three_rows(user):  # type: ignore[no-untyped-def]
-    return [access_record(user=user, action="view", object_type="watchlists.subject", object_id=f"s{i}",
-                          purpose="case 1") for i in range(3)]
+    return [
+        access_record(user=user, action="view", object_type="watchlists.subject", object_id=f"s{i}", purpose="case 1")
+        for i in range(3)
+    ]
 
 
 def test_rows_are_chained(admin_user):
@@ -25,14 +27,17 @@ def test_rows_are_chained(admin_user):
     assert (report.ok, report.rows_checked) == (True, 3)
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE audit_accessevent SET purpose = 'nothing to see' WHERE object_id = 's1'",
-    "DELETE FROM audit_accessevent WHERE object_id = 's1'",
-    "TRUNCATE audit_accessevent",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_accessevent SET purpose = 'nothing to see' WHERE object_id = 's1'",
+        "DELETE FROM audit_accessevent WHERE object_id = 's1'",
+        "TRUNCATE audit_accessevent",
+    ],
+)
 def test_direct_sql_changes_are_refused_by_the_database(admin_user, statement):
     _three_rows(admin_user)
-    with pytest.raises(DatabaseError) as info, transaction.atomic(), connection.cursor() as cursor:
+    with pytest.raises(DatabaseError) as info, transaction.atomic(), connection.cursor() as cursor:  # noqa: PT012
         cursor.execute("SET LOCAL cc.audit_truncate = 'off'")
         cursor.execute(statement)
     assert "append-only" in str(info.value)
@@ -65,8 +70,10 @@ def test_verify_names_the_row_after_a_deleted_one(admin_user):
 
 def test_verify_detects_reordered_rows(admin_user):
     rows = _three_rows(admin_user)
-    _tamper("UPDATE audit_accessevent SET object_id = CASE id WHEN %s THEN 's2' ELSE 's1' END WHERE id IN (%s, %s)",
-            [rows[1].id, rows[1].id, rows[2].id])
+    _tamper(
+        "UPDATE audit_accessevent SET object_id = CASE id WHEN %s THEN 's2' ELSE 's1' END WHERE id IN (%s, %s)",
+        [rows[1].id, rows[1].id, rows[2].id],
+    )
     assert chain_verify().first_broken_id == rows[1].id
 
 
@@ -88,8 +95,10 @@ def test_verify_names_a_row_whose_hash_was_recomputed_but_not_its_successor(admi
 
     edited = AccessEvent.objects.get(pk=rows[0].id)
     edited.purpose = "rewritten"
-    _tamper("UPDATE audit_accessevent SET purpose = 'rewritten', hash = %s WHERE id = %s",
-            [chain_hash(edited.prev_hash, row_payload(edited)), rows[0].id])
+    _tamper(
+        "UPDATE audit_accessevent SET purpose = 'rewritten', hash = %s WHERE id = %s",
+        [chain_hash(edited.prev_hash, row_payload(edited)), rows[0].id],
+    )
     # when / then: the next row no longer follows it
     report = chain_verify()
     assert (report.ok, report.first_broken_id) == (False, rows[1].id)

@@ -8,7 +8,6 @@ import pytest
 import redis
 from django.core import mail
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -24,7 +23,7 @@ NOW = timezone.now().replace(microsecond=0)
 
 
 @pytest.fixture(autouse=True)
-def _media(settings, tmp_path):  # type: ignore[no-untyped-def]
+def media(settings, tmp_path):  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = tmp_path
     return tmp_path
 
@@ -32,8 +31,15 @@ def _media(settings, tmp_path):  # type: ignore[no-untyped-def]
 def _alert(camera, *, days_ago, review="n/a", kind="fight", resolved=True, dispatched=False):  # type: ignore[no-untyped-def]
     raised = NOW - timedelta(days=days_ago)
     return Alert.objects.create(
-        kind=kind, camera=camera, venue=camera.venue, severity=2, score=0.9, review=review,
-        status="resolved" if resolved else "new", resolved_at=raised if resolved else None, raised_at=raised,
+        kind=kind,
+        camera=camera,
+        venue=camera.venue,
+        severity=2,
+        score=0.9,
+        review=review,
+        status="resolved" if resolved else "new",
+        resolved_at=raised if resolved else None,
+        raised_at=raised,
         dispatched_at=raised if dispatched else None,
         probe_embedding=[0.1] * 128 if kind == "face_match" else None,
     )
@@ -47,8 +53,13 @@ def _evidence(alert, name):  # type: ignore[no-untyped-def]
 
 
 def _subject(watchlist, admin_user, *, expires_in_days, name="Subject"):  # type: ignore[no-untyped-def]
-    subject = Subject.objects.create(watchlist=watchlist, display_name=name, legal_basis_reference="Case 7",
-                                     added_by=admin_user, expires_at=NOW + timedelta(days=expires_in_days))
+    subject = Subject.objects.create(
+        watchlist=watchlist,
+        display_name=name,
+        legal_basis_reference="Case 7",
+        added_by=admin_user,
+        expires_at=NOW + timedelta(days=expires_in_days),
+    )
     template = FaceTemplate(subject=subject, embedding=[0.2] * 128, model_name="Dlib", quality_score=0.8)
     template.source_photo.save(f"{name}-src.jpg", ContentFile(b"src"), save=False)
     template.face_crop.save(f"{name}-crop.jpg", ContentFile(b"crop"), save=False)
@@ -65,26 +76,34 @@ def world(camera, watchlist, admin_user):  # type: ignore[no-untyped-def]
     unconfirmed_open = _alert(camera, days_ago=90, resolved=False)
     confirmed_mid = _alert(camera, days_ago=200, kind="face_match", review="confirmed")
     confirmed_old = _alert(camera, days_ago=366, dispatched=True)
-    evidence = {name: _evidence(alert, name) for name, alert in [
-        ("unconfirmed_old", unconfirmed_old), ("unconfirmed_new", unconfirmed_new),
-        ("unconfirmed_open", unconfirmed_open), ("confirmed_mid", confirmed_mid), ("confirmed_old", confirmed_old)]}
+    evidence = {
+        name: _evidence(alert, name)
+        for name, alert in [
+            ("unconfirmed_old", unconfirmed_old),
+            ("unconfirmed_new", unconfirmed_new),
+            ("unconfirmed_open", unconfirmed_open),
+            ("confirmed_mid", confirmed_mid),
+            ("confirmed_old", confirmed_old),
+        ]
+    }
     past_grace, past_grace_template = _subject(watchlist, admin_user, expires_in_days=-8, name="past_grace")
     in_grace, in_grace_template = _subject(watchlist, admin_user, expires_in_days=-1, name="in_grace")
     current, current_template = _subject(watchlist, admin_user, expires_in_days=30, name="current")
-    return {"alerts": {"unconfirmed_old": unconfirmed_old, "confirmed_mid": confirmed_mid},
-            "evidence": evidence,
-            "subjects": {"past_grace": past_grace, "in_grace": in_grace, "current": current},
-            "templates": {"past_grace": past_grace_template, "in_grace": in_grace_template,
-                          "current": current_template}}
+    return {
+        "alerts": {"unconfirmed_old": unconfirmed_old, "confirmed_mid": confirmed_mid},
+        "evidence": evidence,
+        "subjects": {"past_grace": past_grace, "in_grace": in_grace, "current": current},
+        "templates": {"past_grace": past_grace_template, "in_grace": in_grace_template, "current": current_template},
+    }
 
 
 def _files(media):  # type: ignore[no-untyped-def]
     return sorted(p.name for p in media.rglob("*") if p.is_file())
 
 
-def test_dry_run_reports_exactly_what_is_due_and_changes_nothing(world, _media):
+def test_dry_run_reports_exactly_what_is_due_and_changes_nothing(world, media):
     # given the world, and its files on disk
-    files_before = _files(_media)
+    files_before = _files(media)
     events_before = AccessEvent.objects.count()
     # when
     report = retention_run(now=NOW, dry_run=True)
@@ -93,15 +112,17 @@ def test_dry_run_reports_exactly_what_is_due_and_changes_nothing(world, _media):
     assert report.purged["evidence_confirmed"] == [str(world["evidence"]["confirmed_old"].pk)]
     assert report.purged["probe_embeddings"] == [str(world["alerts"]["unconfirmed_old"].pk)]
     assert sorted(report.purged["subjects_deactivated"]) == sorted(
-        [str(world["subjects"]["past_grace"].pk), str(world["subjects"]["in_grace"].pk)])
+        [str(world["subjects"]["past_grace"].pk), str(world["subjects"]["in_grace"].pk)]
+    )
     assert report.purged["subject_templates"] == [str(world["templates"]["past_grace"].pk)]
     assert len(report.purged["negative_exemplars"]) == 1
     assert report.purged["audit_records"] == []
-    assert (_files(_media), AccessEvent.objects.count(), Evidence.objects.count()) == (files_before, events_before, 5)
+    assert (_files(media), AccessEvent.objects.count(), Evidence.objects.count()) == (files_before, events_before, 5)
 
 
-def test_run_removes_rows_and_files_past_their_period_and_nothing_else(world, _media,
-                                                                      django_capture_on_commit_callbacks):
+def test_run_removes_rows_and_files_past_their_period_and_nothing_else(
+    world, media, django_capture_on_commit_callbacks
+):
     # given
     kept_evidence = {k: v for k, v in world["evidence"].items() if k not in ("unconfirmed_old", "confirmed_old")}
     # when
@@ -110,7 +131,9 @@ def test_run_removes_rows_and_files_past_their_period_and_nothing_else(world, _m
     # then: exactly the due rows are gone
     assert set(Evidence.objects.values_list("pk", flat=True)) == {e.pk for e in kept_evidence.values()}
     assert set(FaceTemplate.objects.values_list("pk", flat=True)) == {
-        world["templates"]["in_grace"].pk, world["templates"]["current"].pk}
+        world["templates"]["in_grace"].pk,
+        world["templates"]["current"].pk,
+    }
     assert NegativeExemplar.objects.filter(subject=world["subjects"]["past_grace"]).count() == 0
     assert NegativeExemplar.objects.count() == 2
     statuses = dict(Subject.objects.values_list("display_name", "status"))
@@ -118,16 +141,25 @@ def test_run_removes_rows_and_files_past_their_period_and_nothing_else(world, _m
     assert Alert.objects.get(pk=world["alerts"]["unconfirmed_old"].pk).probe_embedding is None
     assert Alert.objects.get(pk=world["alerts"]["confirmed_mid"].pk).probe_embedding is not None
     # and exactly their files left the disk
-    assert _files(_media) == sorted(
+    assert _files(media) == sorted(
         [f"{name}.jpg" for name in kept_evidence]
-        + ["in_grace-src.jpg", "in_grace-crop.jpg", "current-src.jpg", "current-crop.jpg"])
+        + ["in_grace-src.jpg", "in_grace-crop.jpg", "current-src.jpg", "current-crop.jpg"]
+    )
     assert len(report.files) == 4
     # and every purge is in the log, chained
     purges = dict(AccessEvent.objects.filter(action="purge").values_list("object_type", "detail__count"))
-    assert purges == {"evidence_unconfirmed": 1, "evidence_confirmed": 1, "alerts.alert.probe_embedding": 1,
-                      "watchlists.negativeexemplar": 1}
-    assert AccessEvent.objects.filter(action="delete", object_type="watchlists.facetemplate",
-                                      object_id=str(world["templates"]["past_grace"].pk)).count() == 1
+    assert purges == {
+        "evidence_unconfirmed": 1,
+        "evidence_confirmed": 1,
+        "alerts.alert.probe_embedding": 1,
+        "watchlists.negativeexemplar": 1,
+    }
+    assert (
+        AccessEvent.objects.filter(
+            action="delete", object_type="watchlists.facetemplate", object_id=str(world["templates"]["past_grace"].pk)
+        ).count()
+        == 1
+    )
     assert chain_verify().ok
 
 
@@ -189,6 +221,7 @@ def test_owners_are_told_once_before_expiry(watchlist, admin_user):
     assert (first, second) == ([str(soon.pk)], [])
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["owner@example.org"]
-    assert str(soon.pk) in mail.outbox[0].subject and "soon" not in mail.outbox[0].body
+    assert str(soon.pk) in mail.outbox[0].subject
+    assert "soon" not in mail.outbox[0].body
     record = AccessEvent.objects.get(action="notify")
     assert (record.object_id, record.detail["recipients"]) == (str(soon.pk), ["owner@example.org"])

@@ -21,8 +21,7 @@ def log(dispatcher, admin_user):  # type: ignore[no-untyped-def]
     access_record(user=dispatcher, action="view", object_type="watchlists.subject", object_id=SUBJECT)
     access_record(user=dispatcher, action="search", object_type="watchlists.subject", detail={"shown": [SUBJECT]})
     access_record(user=admin_user, action="update", object_type="watchlists.subject", object_id=SUBJECT)
-    access_record(user=admin_user, action="view", object_type="alerts.evidence", object_id="e1",
-                  detail={"alert": "a1"})
+    access_record(user=admin_user, action="view", object_type="alerts.evidence", object_id="e1", detail={"alert": "a1"})
     access_record(user=dispatcher, action="alert_action", object_type="alert", object_id="a1")
 
 
@@ -34,8 +33,7 @@ def test_auditor_filters_by_user_and_action(client, auditor, log):
     login_verified(client, auditor)
     response = client.get("/audit/", {"user": "dispatcher1", "action": "view"})
     assert response.status_code == 200
-    assert [(e.username, e.action, e.object_id) for e in response.context["page"]] == [
-        ("dispatcher1", "view", SUBJECT)]
+    assert [(e.username, e.action, e.object_id) for e in response.context["page"]] == [("dispatcher1", "view", SUBJECT)]
     search = AccessEvent.objects.filter(username="auditor1", action="search").get()
     assert search.detail == {"filter": {"user": "dispatcher1", "action": "view"}}
 
@@ -47,7 +45,8 @@ def test_time_range_and_pagination(client, auditor, log):
     first = client.get("/audit/", {"object_type": "x"})
     second = client.get("/audit/", {"object_type": "x", "page": 2})
     assert (len(first.context["page"]), len(second.context["page"])) == (50, 10)
-    assert _ids(first)[0] == "bulk59" and _ids(second)[-1] == "bulk0"
+    assert _ids(first)[0] == "bulk59"
+    assert _ids(second)[-1] == "bulk0"
     empty = client.get("/audit/", {"since": "2001-01-01T00:00", "until": "2001-01-02T00:00"})
     assert _ids(empty) == []
     bad = client.get("/audit/", {"since": "2001-01-02T00:00", "until": "2001-01-01T00:00"})
@@ -58,14 +57,19 @@ def test_one_subjects_history_includes_listings_that_showed_it(client, auditor, 
     login_verified(client, auditor)
     response = client.get(f"/audit/object/watchlists.subject/{SUBJECT}/")
     assert [(e.username, e.action) for e in response.context["page"]] == [
-        ("admin1", "update"), ("dispatcher1", "search"), ("dispatcher1", "view")]
+        ("admin1", "update"),
+        ("dispatcher1", "search"),
+        ("dispatcher1", "view"),
+    ]
 
 
 def test_one_alerts_history_includes_its_evidence(client, auditor, log):
     login_verified(client, auditor)
     response = client.get("/audit/object/alert/a1/")
     assert [(e.action, e.object_type) for e in response.context["page"]] == [
-        ("alert_action", "alert"), ("view", "alerts.evidence")]
+        ("alert_action", "alert"),
+        ("view", "alerts.evidence"),
+    ]
 
 
 def test_csv_export_is_audited_with_its_filter(client, auditor, log):
@@ -76,11 +80,15 @@ def test_csv_export_is_audited_with_its_filter(client, auditor, log):
     assert [(r[3], r[5]) for r in rows[1:]] == [("admin1", "view"), ("admin1", "update")]
     export = AccessEvent.objects.get(action="export")
     assert (export.username, export.purpose, export.detail) == (
-        "auditor1", "case 99", {"filter": {"user": "admin1"}, "format": "csv"})
+        "auditor1",
+        "case 99",
+        {"filter": {"user": "admin1"}, "format": "csv"},
+    )
 
 
-@pytest.mark.parametrize("url", ["/audit/", "/audit/?format=csv", "/audit/verify/",
-                                 f"/audit/object/watchlists.subject/{SUBJECT}/"])
+@pytest.mark.parametrize(
+    "url", ["/audit/", "/audit/?format=csv", "/audit/verify/", f"/audit/object/watchlists.subject/{SUBJECT}/"]
+)
 def test_dispatcher_is_refused_and_the_refusal_is_logged(client, dispatcher, log, url):
     client.force_login(dispatcher)
     before = AccessEvent.objects.count()

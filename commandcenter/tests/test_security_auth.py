@@ -63,8 +63,7 @@ def test_five_failures_lock_the_account_even_with_the_right_password(client, dis
 def test_the_lockout_is_per_address(client, dispatcher, settings):
     for _ in range(settings.CC_LOGIN_MAX_FAILURES):
         _login(client, "dispatcher1", "wrong")
-    response = client.post(reverse("login"), {"username": "dispatcher1", "password": PASSWORD},
-                           REMOTE_ADDR="10.1.2.3")
+    response = client.post(reverse("login"), {"username": "dispatcher1", "password": PASSWORD}, REMOTE_ADDR="10.1.2.3")
     assert response.status_code == 302
     cache.delete(_throttle_key("dispatcher1", "10.1.2.3"))
 
@@ -100,9 +99,11 @@ def test_admin_and_auditor_must_pass_the_second_factor(client, role, request):
     blocked_detail = {"method": "GET", "reason": "second_factor_required"}
     assert _actions(user.username) == [
         ("login", {"factor": "password"}),
-        ("denied", {**blocked_detail, "path": "/audit/"}), ("denied", {**blocked_detail, "path": "/api/venues/"}),
+        ("denied", {**blocked_detail, "path": "/audit/"}),
+        ("denied", {**blocked_detail, "path": "/api/venues/"}),
         ("login_failed", {"reason": "bad_otp", "factor": "totp"}),
-        ("login", {"factor": "totp", "device": device.persistent_id})]
+        ("login", {"factor": "totp", "device": device.persistent_id}),
+    ]
 
 
 def test_dispatcher_needs_no_second_factor(client, dispatcher):
@@ -127,8 +128,10 @@ def test_an_admin_without_a_device_enrols_one_and_is_verified(client, admin_user
     assert confirm["Location"] == "/api/venues/"
     assert TOTPDevice.objects.get(pk=device.pk).confirmed is True
     assert client.get("/api/venues/").status_code == 200
-    assert AccessEvent.objects.filter(action="create", object_type="otp_totp.totpdevice",
-                                      object_id=str(device.pk)).count() == 1
+    assert (
+        AccessEvent.objects.filter(action="create", object_type="otp_totp.totpdevice", object_id=str(device.pk)).count()
+        == 1
+    )
 
 
 def test_wrong_codes_count_toward_the_lockout_and_sign_the_user_out(client, auditor, settings):

@@ -29,12 +29,15 @@ def _png_claiming(width: int, height: int) -> bytes:
     return bytes(data)
 
 
-@pytest.mark.parametrize(("fmt", "name", "content_type", "expected"), [
-    ("JPEG", "face.jpg", "image/jpeg", "jpeg"),
-    ("PNG", "face.png", "image/png", "png"),
-    ("WEBP", "face.webp", "image/webp", "webp"),
-    ("JPEG", "face", "application/octet-stream", "jpeg"),
-])
+@pytest.mark.parametrize(
+    ("fmt", "name", "content_type", "expected"),
+    [
+        ("JPEG", "face.jpg", "image/jpeg", "jpeg"),
+        ("PNG", "face.png", "image/png", "png"),
+        ("WEBP", "face.webp", "image/webp", "webp"),
+        ("JPEG", "face", "application/octet-stream", "jpeg"),
+    ],
+)
 def test_good_images_pass(fmt, name, content_type, expected):
     checked = image_upload_check(data=_image(fmt), filename=name, content_type=content_type)
     assert (checked.format, checked.width, checked.height) == (expected, 64, 48)
@@ -59,8 +62,10 @@ def test_empty_file():
 def test_truncated_jpeg():
     data = _image("JPEG", (400, 300))
     error = _rejected(data=data[: len(data) // 2], filename="a.jpg", content_type="image/jpeg")
-    assert (error.code, error.message) == ("truncated",
-                                           "The image is truncated (the file ends before the picture does).")
+    assert (error.code, error.message) == (
+        "truncated",
+        "The image is truncated (the file ends before the picture does).",
+    )
 
 
 def test_truncated_png():
@@ -75,8 +80,10 @@ def test_png_named_jpg():
 
 def test_jpeg_declared_as_png():
     error = _rejected(data=_image("JPEG"), filename="face", content_type="image/png")
-    assert (error.code, error.message) == ("content_type_mismatch",
-                                           "The file was sent as image/png but its content is JPEG.")
+    assert (error.code, error.message) == (
+        "content_type_mismatch",
+        "The file was sent as image/png but its content is JPEG.",
+    )
 
 
 @pytest.mark.parametrize("data", [b"<?php system($_GET['c']); ?>", b"GIF89a" + b"\0" * 20, b"%PDF-1.7\n"])
@@ -89,7 +96,9 @@ def test_pixel_bomb_is_refused_from_its_header(settings):
     settings.CC_MAX_IMAGE_PIXELS = 40_000_000
     error = _rejected(data=_png_claiming(10_000, 5_000), filename="bomb.png")
     assert (error.code, error.message) == (
-        "too_many_pixels", "The image is 10000 x 5000 pixels (50000000); the limit is 40000000 pixels.")
+        "too_many_pixels",
+        "The image is 10000 x 5000 pixels (50000000); the limit is 40000000 pixels.",
+    )
 
 
 def test_giant_pixel_bomb_beyond_pillows_own_limit():
@@ -101,6 +110,8 @@ def test_django_validator_raises_validation_error_with_code():
     upload = SimpleUploadedFile("face.jpg", _image("PNG"), content_type="image/jpeg")
     with pytest.raises(ValidationError) as info:
         validate_image_upload(upload)
-    assert (info.value.code, info.value.messages) == ("extension_mismatch",
-                                                      ["The file is named .jpg but its content is PNG."])
+    assert (info.value.code, info.value.messages) == (
+        "extension_mismatch",
+        ["The file is named .jpg but its content is PNG."],
+    )
     validate_image_upload(SimpleUploadedFile("face.png", _image("PNG"), content_type="image/png"))

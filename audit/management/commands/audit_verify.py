@@ -21,6 +21,7 @@ class Command(BaseCommand):
         if report.ok:
             self.stdout.write(f"chain intact: {report.rows_checked} rows verified in {elapsed:.2f} s")
             return
-        self.stdout.write(f"BROKEN at row {report.first_broken_id}: {report.reason} "
-                          f"({report.rows_checked} rows before it verified)")
+        self.stdout.write(
+            f"BROKEN at row {report.first_broken_id}: {report.reason} ({report.rows_checked} rows before it verified)"
+        )
         sys.exit(1)

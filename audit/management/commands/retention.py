@@ -36,4 +36,5 @@ class Command(BaseCommand):
         verb = "would purge" if report.dry_run else "purged"
         for kind, ids in report.purged.items():
             self.stdout.write(f"{kind}: {verb} {len(ids)}" + (f" [{', '.join(ids)}]" if ids else ""))
-        self.stdout.write(f"files: {verb} {len(report.files)}" + (f" [{', '.join(report.files)}]" if report.files else ""))
+        files = f" [{', '.join(report.files)}]" if report.files else ""
+        self.stdout.write(f"files: {verb} {len(report.files)}{files}")

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from alerts import services
 from alerts.models import Alert, AlertEvent, Evidence
-from alerts.selectors import alerts_for
+from alerts.selectors import alert_read_audit, alerts_for
 from commandcenter.api import acting_user
 from commandcenter.permissions import ModelPermissions
 
@@ -195,6 +195,11 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             return ActionSerializer
         return AlertSerializer
 
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        alert = self.get_object()
+        alert_read_audit(user=request.user, alert=alert, purpose=request.query_params.get("purpose", ""))
+        return Response(self.get_serializer(alert).data)
+
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         after = request.query_params.get("after")
         if after is None:
@@ -225,7 +230,9 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str) -> Response:
         return self._act(
-            request, pk, lambda a, p: services.alert_acknowledge(alert_id=a.pk, actor=acting_user(request), note=p["note"])
+            request,
+            pk,
+            lambda a, p: services.alert_acknowledge(alert_id=a.pk, actor=acting_user(request), note=p["note"]),
         )
 
     @action(detail=True, methods=["post"])
@@ -254,14 +261,18 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def confirm(self, request: Request, pk: str) -> Response:
         self._require_review(request)
         return self._act(
-            request, pk, lambda a, p: services.alert_confirm_match(alert_id=a.pk, actor=acting_user(request), note=p["note"])
+            request,
+            pk,
+            lambda a, p: services.alert_confirm_match(alert_id=a.pk, actor=acting_user(request), note=p["note"]),
         )
 
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
         self._require_review(request)
         return self._act(
-            request, pk, lambda a, p: services.alert_reject_match(alert_id=a.pk, actor=acting_user(request), note=p["note"])
+            request,
+            pk,
+            lambda a, p: services.alert_reject_match(alert_id=a.pk, actor=acting_user(request), note=p["note"]),
         )
 
     def _require_review(self, request: Request) -> None:

@@ -53,3 +53,15 @@ def evidence_get(*, user: User | AnonymousUser, evidence_id: Any, purpose: str =
             detail={"alert": str(evidence.alert_id)},
         )
     return evidence
+
+
+def alert_read_audit(*, user: User | AnonymousUser, alert: Alert, purpose: str = "") -> None:
+    """Record that a user opened an alert's detail (face matches name a subject)."""
+    access_record(
+        user=user,
+        action=AccessEvent.Action.VIEW,
+        object_type="alert",
+        object_id=alert.pk,
+        purpose=purpose,
+        detail={"kind": alert.kind},
+    )

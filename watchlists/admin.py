@@ -43,7 +43,7 @@ class WatchlistAdmin(ServiceAdmin):
 
     @admin.display(description="expected false alerts per 10,000 faces")
     def expected_false_alerts(self, obj: Watchlist) -> str:
-        if obj.pk is None:
+        if obj._state.adding or obj.match_threshold is None:
             return "-"
         size = obj.subjects.count()
         value = expected_false_alerts_for(obj.match_threshold, size)

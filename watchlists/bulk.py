@@ -137,9 +137,7 @@ def watchlist_import(
     return report
 
 
-def _subject_for(
-    row: dict[str, str], watchlist: Watchlist, actor: User, subjects: dict[str, Subject]
-) -> Subject:
+def _subject_for(row: dict[str, str], watchlist: Watchlist, actor: User, subjects: dict[str, Subject]) -> Subject:
     name = row.get("name", "")
     if not name:
         raise EnrolmentError("bad_row", "The name is empty.")

@@ -38,6 +38,16 @@ class EnrolmentError(Exception):
         return body
 
 
+def check_upload(data: bytes, filename: str = "", content_type: str | None = None) -> None:
+    """Content, size and pixel-count checks shared by every photo upload (raises EnrolmentError)."""
+    from commandcenter.security import UploadRejected, image_upload_check
+
+    try:
+        image_upload_check(data=data, filename=filename, content_type=content_type)
+    except UploadRejected as exc:
+        raise EnrolmentError(exc.code, exc.message) from exc
+
+
 def analyse_photo(data: bytes, *, choose: int | None = None) -> Any:
     """Decode, detect, check and embed the photo's single (or chosen) face, or raise EnrolmentError."""
     from workers.faces.detectors import build_detector
@@ -74,6 +84,7 @@ def subject_enroll_photo(
     suffix = PurePath(filename).suffix.lower()
     if suffix and suffix not in ALLOWED_SUFFIXES:
         raise EnrolmentError("unsupported_format", f"Files of type {suffix} are not accepted; use JPEG, PNG or WebP.")
+    check_upload(data, filename)
     face = analyse_photo(data, choose=choose)
     stem = str(subject.pk)
     with transaction.atomic():

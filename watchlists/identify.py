@@ -10,7 +10,7 @@ from django.contrib.auth.models import AnonymousUser, User
 
 from audit.models import AccessEvent
 from audit.services import access_record
-from watchlists.enrolment import EnrolmentError
+from watchlists.enrolment import EnrolmentError, check_upload
 from watchlists.matching import Candidate, match_faces
 
 
@@ -73,6 +73,7 @@ def photo_check(
     """A user's audited photo check against the watchlists (purpose is required)."""
     if not purpose.strip():
         raise EnrolmentError("purpose_required", "State the purpose or case reference of this search.")
+    check_upload(data)
     results = identify_photo(data)
     access_record(
         user=user,

@@ -86,7 +86,7 @@ def test_fake_extension_and_text_files_are_rejected(api_client, admin_user, subj
     api_client.force_authenticate(admin_user)
     fake = SimpleUploadedFile("photo.jpg", b"this is not an image at all")
     response = api_client.post(f"/api/subjects/{subject.pk}/photos/", {"photo": fake}, format="multipart")
-    assert (response.status_code, response.json()["code"]) == (400, "not_an_image")
+    assert (response.status_code, response.json()["code"]) == (400, "unsupported_format")
     exe = SimpleUploadedFile("photo.exe", b"MZ....")
     response = api_client.post(f"/api/subjects/{subject.pk}/photos/", {"photo": exe}, format="multipart")
     assert response.json()["code"] == "unsupported_format"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import zoneinfo
+from urllib.parse import urlsplit
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -314,8 +315,11 @@ SESSION_COOKIE_NAME = "__Host-cc_session" if HTTPS else "cc_session"  # __Host-:
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False  # static/js/live.js reads the token for fetch() POSTs
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+CC_MAP_TILE_URL = env_str("CC_MAP_TILE_URL")  # e.g. https://tiles.city.local/{z}/{x}/{y}.png; empty: plain map
+_TILE_ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(CC_MAP_TILE_URL)) if CC_MAP_TILE_URL else ""
 CC_CONTENT_SECURITY_POLICY = env_str("CC_CONTENT_SECURITY_POLICY") or (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    f"img-src 'self' data: blob: {_TILE_ORIGIN}".rstrip() + "; "
     "media-src 'self' blob:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )

@@ -109,10 +109,21 @@ class SessionConfig:
             "preview_interval_s": settings.CC_PREVIEW_INTERVAL_S,
             "preview_ttl_s": settings.CC_PREVIEW_TTL_S,
             "face_model": settings.CC_FACE_MODEL,
-            "face_detector": settings.CC_FACE_DETECTOR.replace("_", "-"),
+            "face_detector": stream_detector_name(settings.CC_STREAM_FACE_DETECTOR),
         }
         values.update(overrides)
         return cls(**values)
+
+
+def stream_detector_name(wanted: str) -> str:
+    """The configured camera face detector, or dlib HOG when its optional package is not installed."""
+    from workers.faces.detectors import detector_names
+
+    name = wanted.replace("_", "-")
+    if name in detector_names(available_only=True):
+        return name
+    logger.warning("face detector %s is not installed; cameras use dlib-hog", name)
+    return "dlib-hog"
 
 
 @dataclass(frozen=True, slots=True)

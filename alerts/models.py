@@ -181,7 +181,9 @@ class AlertEvent(models.Model):
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=20, choices=Action.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     from_status = models.CharField(max_length=15, blank=True)
     to_status = models.CharField(max_length=15, blank=True)
     note = models.TextField(blank=True)
@@ -253,16 +255,22 @@ class DispatchEndpoint(models.Model):
     url = models.URLField(_("URL"), max_length=500, validators=[URLValidator(schemes=["http", "https"])])
     format = models.CharField(_("format"), max_length=4, choices=Format.choices, default=Format.EIDO)
     secret = models.CharField(
-        _("signing key(s)"), max_length=500, blank=True,
+        _("signing key(s)"),
+        max_length=500,
+        blank=True,
         help_text=_("HMAC keys, comma-separated; the first signs, all verify (rotation). Never shown."),
     )
     key_env = models.CharField(
-        _("key environment variable"), max_length=100, blank=True,
+        _("key environment variable"),
+        max_length=100,
+        blank=True,
         help_text=_("Name of an environment variable holding the key(s); used instead of the stored key."),
     )
     active = models.BooleanField(_("active"), default=True)
     auto_dispatch_kinds = ArrayField(
-        models.CharField(max_length=20, choices=Alert.Kind.choices), default=list, blank=True,
+        models.CharField(max_length=20, choices=Alert.Kind.choices),
+        default=list,
+        blank=True,
         help_text=_("Alert kinds sent as soon as they are raised (never face matches: a person confirms)."),
     )
     timeout_s = models.PositiveSmallIntegerField(

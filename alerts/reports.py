@@ -171,10 +171,7 @@ def face_reviews(alerts: QuerySet[Alert]) -> list[list[Any]]:
         .order_by("subject__watchlist__name")
     )
     unknown = _("(subject removed)")
-    return [
-        [r["subject__watchlist__name"] or unknown, r["confirmed"], r["rejected"], r["pending"]]
-        for r in rows
-    ]
+    return [[r["subject__watchlist__name"] or unknown, r["confirmed"], r["rejected"], r["pending"]] for r in rows]
 
 
 def build_tables(*, scope: QuerySet[Alert], period: Period, only: str = "") -> list[Table]:
@@ -232,9 +229,7 @@ def _bar_widths(table: Table) -> list[float]:
     return [round(100.0 * v / top, 1) if top else 0.0 for v in values]
 
 
-def csv_response(
-    *, user: User | AnonymousUser, scope: QuerySet[Alert], period: Period, table: str
-) -> HttpResponse:
+def csv_response(*, user: User | AnonymousUser, scope: QuerySet[Alert], period: Period, table: str) -> HttpResponse:
     """One table as CSV; the export is audited."""
     if table not in TABLES:
         raise Http404("unknown report table")

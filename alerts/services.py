@@ -225,9 +225,7 @@ def alert_acknowledge(*, alert_id: uuid.UUID, actor: User, note: str = "") -> Al
     )
 
 
-def alert_assign(
-    *, alert_id: uuid.UUID, actor: User, assignee: User, expected_status: str | None = None
-) -> Alert:
+def alert_assign(*, alert_id: uuid.UUID, actor: User, assignee: User, expected_status: str | None = None) -> Alert:
     """Give an open alert to a user."""
     return _transition(
         alert_id=alert_id,
@@ -379,9 +377,7 @@ def alert_reject_match(*, alert_id: uuid.UUID, actor: User, note: str = "") -> A
     return updated
 
 
-def _review(
-    *, alert_id: uuid.UUID, actor: User, expected: str, new: str, note: str, extra: dict[str, Any]
-) -> Alert:
+def _review(*, alert_id: uuid.UUID, actor: User, expected: str, new: str, note: str, extra: dict[str, Any]) -> Alert:
     action = AlertEvent.Action.REJECTED if new == Alert.Review.REJECTED else AlertEvent.Action.CONFIRMED
     with transaction.atomic():
         rows = Alert.objects.filter(pk=alert_id, review=expected, status__in=OPEN_STATUSES).update(

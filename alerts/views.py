@@ -44,9 +44,7 @@ HEALTH_FIGURES = ("fps", "capture_fps", "analysis_fps", "lag_ms", "lag_s", "drop
 def evidence_file(request: HttpRequest, evidence_id: str) -> FileResponse:
     """Stream one evidence file after the permission check and audit record."""
     try:
-        evidence = evidence_get(
-            user=request.user, evidence_id=evidence_id, purpose=request.GET.get("purpose", "")
-        )
+        evidence = evidence_get(user=request.user, evidence_id=evidence_id, purpose=request.GET.get("purpose", ""))
     except (Evidence.DoesNotExist, ValidationError) as exc:
         raise Http404 from exc
     except PermissionDenied:
@@ -165,12 +163,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """The live alert feed."""
     _require_view_alerts(request)
     venues = list(venues_for(request.user).values("id", "name"))
-    config = _page_config(
-        request, cursor=_current_cursor(), venues=[[str(v["id"]), v["name"]] for v in venues]
-    )
-    return render(
-        request, "alerts/dashboard.html", {"config": config, "venues": venues, **_choices()}
-    )
+    config = _page_config(request, cursor=_current_cursor(), venues=[[str(v["id"]), v["name"]] for v in venues])
+    return render(request, "alerts/dashboard.html", {"config": config, "venues": venues, **_choices()})
 
 
 @login_required
@@ -308,9 +302,7 @@ def reports_page(request: HttpRequest) -> HttpResponseBase:
     period = reports.period_from(request.GET)
     scope = alerts_for(request.user)
     if request.GET.get("format") == "csv":
-        return reports.csv_response(
-            user=request.user, scope=scope, period=period, table=request.GET.get("table", "")
-        )
+        return reports.csv_response(user=request.user, scope=scope, period=period, table=request.GET.get("table", ""))
     tables = reports.build_tables(scope=scope, period=period)
     return render(request, "alerts/reports.html", {"tables": tables, "period": period})
 
@@ -333,11 +325,7 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        code = (
-            OperatorScope.objects.filter(user=form.get_user())
-            .values_list("language", flat=True)
-            .first()
-        )
+        code = OperatorScope.objects.filter(user=form.get_user()).values_list("language", flat=True).first()
         if code and code in dict(settings.LANGUAGES):
             response.set_cookie(
                 settings.LANGUAGE_COOKIE_NAME,

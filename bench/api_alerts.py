@@ -33,8 +33,11 @@ def insert_alerts(total: int) -> tuple[object, list[object]]:
     user.groups.add(Group.objects.get(name="dispatcher"))
     OperatorScope.objects.create(user=user, all_venues=True)
     venues = [Venue.objects.create(name=f"Venue {i}") for i in range(10)]
-    cameras = [Camera.objects.create(venue=v, name=f"Cam {j}", stream_url="rtsp://127.0.0.1/x")
-               for v in venues for j in range(2)]
+    cameras = [
+        Camera.objects.create(venue=v, name=f"Cam {j}", stream_url="rtsp://127.0.0.1/x")
+        for v in venues
+        for j in range(2)
+    ]
     rng, now = random.Random(6), timezone.now()
     kinds = ["fight", "aggression", "crowd", "camera_offline"]
     started = time.perf_counter()
@@ -44,11 +47,19 @@ def insert_alerts(total: int) -> tuple[object, list[object]]:
             camera = rng.choice(cameras)
             raised = now - timedelta(seconds=rng.uniform(0, 90 * 86400))
             resolved = rng.random() < 0.9
-            batch.append(Alert(kind=rng.choice(kinds), camera=camera, venue_id=camera.venue_id,
-                               severity=rng.randint(1, 4), score=round(rng.random(), 3),
-                               status="resolved" if resolved else rng.choice(["new", "acknowledged"]),
-                               resolved_at=raised + timedelta(minutes=5) if resolved else None,
-                               raised_at=raised, last_seen_at=raised))
+            batch.append(
+                Alert(
+                    kind=rng.choice(kinds),
+                    camera=camera,
+                    venue_id=camera.venue_id,
+                    severity=rng.randint(1, 4),
+                    score=round(rng.random(), 3),
+                    status="resolved" if resolved else rng.choice(["new", "acknowledged"]),
+                    resolved_at=raised + timedelta(minutes=5) if resolved else None,
+                    raised_at=raised,
+                    last_seen_at=raised,
+                )
+            )
         Alert.objects.bulk_create(batch)
     print(f"inserted {total} alerts in {time.perf_counter() - started:.1f} s")
     return user, venues

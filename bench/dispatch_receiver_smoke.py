@@ -58,9 +58,7 @@ def main() -> int:
         started = time.perf_counter()
         for index, payload in enumerate(payloads):
             t0 = time.perf_counter()
-            status = deliver(
-                session, receiver.incidents_url, payload, "eido" if index % 2 else "cap"
-            )
+            status = deliver(session, receiver.incidents_url, payload, "eido" if index % 2 else "cap")
             latencies.append(time.perf_counter() - t0)
             assert status == 201, status
         elapsed = time.perf_counter() - started

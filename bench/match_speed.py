@@ -61,9 +61,7 @@ def build_full_sort(ids: list[int], vectors: FloatArray) -> Searcher:
     def search(probes: FloatArray, k: int) -> list[list[tuple[int, float]]]:
         scores = l2_normalise(probes) @ matrix.T
         order = np.argsort(-scores, axis=1)[:, :k]
-        return [
-            [(ids[r], float(1 - s[r])) for r in row] for row, s in zip(order, scores, strict=True)
-        ]
+        return [[(ids[r], float(1 - s[r])) for r in row] for row, s in zip(order, scores, strict=True)]
 
     return search
 
@@ -153,17 +151,13 @@ def face_like(count: int, rng: np.random.Generator) -> tuple[FloatArray, FloatAr
     """Gallery vectors, their identity centres, and the shared mean direction."""
     mean = l2_normalise(rng.normal(size=DIMENSIONS))
     identities = max(1, count // PHOTOS_PER_IDENTITY)
-    centres = l2_normalise(
-        mean + CONE_SPREAD * l2_normalise(rng.normal(size=(identities, DIMENSIONS)))
-    )
+    centres = l2_normalise(mean + CONE_SPREAD * l2_normalise(rng.normal(size=(identities, DIMENSIONS))))
     gallery = np.empty((count, DIMENSIONS), dtype=np.float32)
     step = 65536
     for start in range(0, count, step):
         rows = np.arange(start, min(count, start + step))
         noise = rng.normal(size=(len(rows), DIMENSIONS)).astype(np.float32) / np.sqrt(DIMENSIONS)
-        gallery[rows] = l2_normalise(
-            centres[(rows // PHOTOS_PER_IDENTITY) % identities] + PHOTO_SPREAD * noise
-        )
+        gallery[rows] = l2_normalise(centres[(rows // PHOTOS_PER_IDENTITY) % identities] + PHOTO_SPREAD * noise)
     return gallery, centres, mean
 
 
@@ -183,9 +177,7 @@ def distance_check(gallery: FloatArray, rng: np.random.Generator) -> str:
     return f"genuine mean {same[same_identity].mean():.3f}, impostor mean {other.mean():.3f}"
 
 
-def time_option(
-    option: IndexOption, search: Searcher, probes: FloatArray
-) -> tuple[Timer, list[int]]:
+def time_option(option: IndexOption, search: Searcher, probes: FloatArray) -> tuple[Timer, list[int]]:
     """Per-probe latency and top-1 ids of one option."""
     timer = Timer()
     top: list[int] = []

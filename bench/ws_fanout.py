@@ -81,11 +81,13 @@ class Socket:
     async def open(cls, port: int, session_key: str, cookie_name: str) -> Socket:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**20)
         key = base64.b64encode(os.urandom(16)).decode()
-        writer.write((
-            f"GET /ws/alerts/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Origin: http://127.0.0.1:{port}\r\nCookie: {cookie_name}={session_key}\r\n\r\n"
-        ).encode())
+        writer.write(
+            (
+                f"GET /ws/alerts/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Origin: http://127.0.0.1:{port}\r\nCookie: {cookie_name}={session_key}\r\n\r\n"
+            ).encode()
+        )
         head = await reader.readuntil(b"\r\n\r\n")
         if b" 101 " not in head.split(b"\r\n", 1)[0]:
             raise ConnectionError(head.decode(errors="replace"))
@@ -138,7 +140,10 @@ def start_daphne(port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING"}
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "commandcenter.asgi:application"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -184,8 +189,13 @@ def raise_and_stamp(camera: object, number: int) -> tuple[str, float]:
     stamp: list[float] = []
     with transaction.atomic():
         transaction.on_commit(lambda: stamp.append(time.time()))
-        result = services.alert_raise(kind="fight", camera=camera, severity=3, score=0.5,  # type: ignore[arg-type]
-                                      track_key=f"bench-{number}-{time.time_ns()}")
+        result = services.alert_raise(
+            kind="fight",
+            camera=camera,
+            severity=3,
+            score=0.5,  # type: ignore[arg-type]
+            track_key=f"bench-{number}-{time.time_ns()}",
+        )
     return str(result.alert.pk), stamp[0]
 
 
@@ -221,9 +231,15 @@ async def run_level(port: int, keys: list[str], camera: object, alerts: int, pid
     for task in readers:
         task.cancel()
     expected = len(sockets) * len(commits)
-    return {"sockets": len(sockets), "p50": _quantile(latencies, 0.5), "p95": _quantile(latencies, 0.95),
-            "max": max(latencies, default=0.0), "lost": expected - len(latencies), "expected": expected,
-            "rss_mb": rss_mb}
+    return {
+        "sockets": len(sockets),
+        "p50": _quantile(latencies, 0.5),
+        "p95": _quantile(latencies, 0.95),
+        "max": max(latencies, default=0.0),
+        "lost": expected - len(latencies),
+        "expected": expected,
+        "rss_mb": rss_mb,
+    }
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -254,12 +270,16 @@ def main() -> None:
             connections.close_all()
     print(f"\n{'sockets':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'lost':>10} {'web RSS MB':>11}")
     for r in rows:
-        print(f"{r['sockets']:>8} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['max']:>8.1f} "
-              f"{int(r['lost']):>4}/{int(r['expected']):<5} {r['rss_mb']:>11.1f}")
+        print(
+            f"{r['sockets']:>8} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['max']:>8.1f} "
+            f"{int(r['lost']):>4}/{int(r['expected']):<5} {r['rss_mb']:>11.1f}"
+        )
     base = rows[0]
     for r in rows[1:]:
-        print(f"{r['sockets']} sockets vs {base['sockets']}: p95 x{r['p95'] / base['p95']:.1f}, "
-              f"RSS +{r['rss_mb'] - base['rss_mb']:.1f} MB")
+        print(
+            f"{r['sockets']} sockets vs {base['sockets']}: p95 x{r['p95'] / base['p95']:.1f}, "
+            f"RSS +{r['rss_mb'] - base['rss_mb']:.1f} MB"
+        )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,11 @@ class ModelPermissions(DjangoModelPermissions):
     def has_permission(self, request: Request, view: Any) -> bool:
         allowed = super().has_permission(request, view)
         if not allowed and request.user and request.user.is_authenticated:
-            access_record(user=request.user, action=AccessEvent.Action.DENIED, object_type="api",
-                          object_id="", detail={"method": request.method, "path": request.path[:200]})
+            access_record(
+                user=request.user,
+                action=AccessEvent.Action.DENIED,
+                object_type="api",
+                object_id="",
+                detail={"method": request.method, "path": request.path[:200]},
+            )
         return allowed

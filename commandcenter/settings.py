@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import secrets
 import zoneinfo
-from urllib.parse import urlsplit
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -300,10 +300,14 @@ CELERY_BEAT_SCHEDULE["alerts-dispatch-nonce-purge"] = {
 
 # --- security and audit (issue 8; commandcenter.security, audit.retention) ------------------------
 INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp"]
-MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-                  "commandcenter.security.SecurityHeadersMiddleware")
-MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
-                  "django_otp.middleware.OTPMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "commandcenter.security.SecurityHeadersMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
 MIDDLEWARE += ["commandcenter.security.DeniedAuditMiddleware", "commandcenter.security.TwoFactorMiddleware"]
 AUTHENTICATION_BACKENDS = ["commandcenter.security.ThrottledModelBackend"]
 CC_REQUIRE_2FA_FOR = env_str("CC_REQUIRE_2FA_FOR", "admin,auditor")
@@ -320,8 +324,8 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 CC_MAP_TILE_URL = env_str("CC_MAP_TILE_URL")  # e.g. https://tiles.city.local/{z}/{x}/{y}.png; empty: plain map
 _TILE_ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(CC_MAP_TILE_URL)) if CC_MAP_TILE_URL else ""
 CC_CONTENT_SECURITY_POLICY = env_str("CC_CONTENT_SECURITY_POLICY") or (
-    "default-src 'self'; script-src 'self'; style-src 'self'; "
-    f"img-src 'self' data: blob: {_TILE_ORIGIN}".rstrip() + "; "
+    f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: {_TILE_ORIGIN}".rstrip()
+    + "; "
     "media-src 'self' blob:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
@@ -341,9 +345,15 @@ CC_RETENTION_SUBJECT_GRACE_DAYS = env_int("CC_RETENTION_SUBJECT_GRACE_DAYS", 7, 
 CC_SUBJECT_EXPIRY_NOTICE_DAYS = env_int("CC_SUBJECT_EXPIRY_NOTICE_DAYS", 14, minimum=1, maximum=180)
 if CC_RETENTION_CONFIRMED_EVIDENCE_DAYS < CC_RETENTION_UNCONFIRMED_EVIDENCE_DAYS:
     raise ImproperlyConfigured("confirmed evidence must be kept at least as long as unconfirmed evidence")
-CELERY_BEAT_SCHEDULE["audit-retention"] = {"task": "audit.tasks.retention", "schedule": 6 * 3600.0,
-                                           "options": {"expires": 3600.0}}
-CELERY_BEAT_SCHEDULE["audit-notify-expiring"] = {"task": "audit.tasks.notify_expiring", "schedule": 6 * 3600.0,
-                                                 "options": {"expires": 3600.0}}
+CELERY_BEAT_SCHEDULE["audit-retention"] = {
+    "task": "audit.tasks.retention",
+    "schedule": 6 * 3600.0,
+    "options": {"expires": 3600.0},
+}
+CELERY_BEAT_SCHEDULE["audit-notify-expiring"] = {
+    "task": "audit.tasks.notify_expiring",
+    "schedule": 6 * 3600.0,
+    "options": {"expires": 3600.0},
+}
 SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["rest_framework.permissions.IsAuthenticated"]  # no map for strangers
 # --- end of security and audit settings -----------------------------------------------------------

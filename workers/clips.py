@@ -109,9 +109,7 @@ class FrameRing:
         with self._lock:
             self._frames.append(frame)
             self._bytes += len(frame.jpeg)
-            while self._frames and (
-                self._bytes > self.max_bytes or frame.at - self._frames[0].at > self.max_seconds
-            ):
+            while self._frames and (self._bytes > self.max_bytes or frame.at - self._frames[0].at > self.max_seconds):
                 self._bytes -= len(self._frames.popleft().jpeg)
 
     def window(self, start: float, end: float) -> list[JpegFrame]:
@@ -120,9 +118,7 @@ class FrameRing:
             return [f for f in self._frames if start <= f.at <= end]
 
 
-def encode_jpeg(
-    image: ImageBGR, at: float, quality: int = 80, max_width: int | None = None
-) -> JpegFrame:
+def encode_jpeg(image: ImageBGR, at: float, quality: int = 80, max_width: int | None = None) -> JpegFrame:
     """Encode a BGR image (downscaled to ``max_width``) as a JpegFrame."""
     if max_width is not None and image.shape[1] > max_width:
         height = round(image.shape[0] * max_width / image.shape[1])
@@ -235,9 +231,7 @@ class ClipRecorder:
         return self.ring.fps
 
 
-def write_clip(
-    path: Path, frames: Sequence[JpegFrame], start: float, end: float, recorder: ClipRecorder
-) -> int:
+def write_clip(path: Path, frames: Sequence[JpegFrame], start: float, end: float, recorder: ClipRecorder) -> int:
     """Write frames resampled to a constant rate up to ``end``; return the frame count."""
     if not frames:
         raise ValueError("no frames in the clip window")
@@ -307,9 +301,7 @@ def draw_boxes(
     return canvas
 
 
-def _draw_label(
-    canvas: ImageBGR, text: str, x: int, y: int, color: tuple[int, int, int], thickness: int
-) -> None:
+def _draw_label(canvas: ImageBGR, text: str, x: int, y: int, color: tuple[int, int, int], thickness: int) -> None:
     scale = 0.4 * thickness + 0.1
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
     top = max(0, y - th - base - 2)

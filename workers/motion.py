@@ -113,9 +113,7 @@ class MotionGate:
         for contour in contours:
             x, y, w, h = cv2.boundingRect(contour)
             if w * h >= self.settings.min_region_px:
-                boxes.append(
-                    (round(x * scale), round(y * scale), round(w * scale), round(h * scale))
-                )
+                boxes.append((round(x * scale), round(y * scale), round(w * scale), round(h * scale)))
         return tuple(sorted(boxes, key=lambda b: b[2] * b[3], reverse=True))
 
     def _keepalive_due(self, now: float) -> bool:
@@ -124,9 +122,7 @@ class MotionGate:
             return False
         return now - self._last_run_at >= keepalive
 
-    def _decide(
-        self, run: bool, fraction: float, regions: tuple[Box, ...], reason: str, now: float
-    ) -> MotionResult:
+    def _decide(self, run: bool, fraction: float, regions: tuple[Box, ...], reason: str, now: float) -> MotionResult:
         if run:
             self._last_run_at = now
         return MotionResult(run_detectors=run, fraction=fraction, regions=regions, reason=reason)

@@ -217,9 +217,7 @@ def _similar_size(a: Box, b: Box, ratio: float = 2.0) -> bool:
     return max(area_a, area_b) / min(area_a, area_b) <= ratio * ratio
 
 
-def face_quality(
-    image: ImageBGR, box: Box, confidence: float = 1.0, good_side_px: int = 112
-) -> float:
+def face_quality(image: ImageBGR, box: Box, confidence: float = 1.0, good_side_px: int = 112) -> float:
     """Quality 0..1 of a face crop: size (up to ``good_side_px``) x sharpness x confidence."""
     x, y, w, h = (round(v) for v in box)
     crop = image[max(0, y) : max(0, y + h), max(0, x) : max(0, x + w)]

@@ -139,9 +139,7 @@ def _resources(info: ET.Element, payload: IncidentPayload) -> None:
 def _area(info: ET.Element, payload: IncidentPayload) -> None:
     """The venue as areaDesc plus a circle 'lat,lon radius_km'."""
     area = ET.SubElement(info, f"{{{CAP_NS}}}area")
-    _add(
-        area, "areaDesc", f"{payload.venue_name}, {payload.venue_address}, {payload.venue_district}"
-    )
+    _add(area, "areaDesc", f"{payload.venue_name}, {payload.venue_address}, {payload.venue_district}")
     _add(area, "circle", f"{payload.latitude:.6f},{payload.longitude:.6f} {payload.radius_km:g}")
 
 
@@ -171,9 +169,7 @@ def to_cap_xml(payload: IncidentPayload) -> bytes:
     root = ET.Element(f"{{{CAP_NS}}}alert")
     _header(root, payload)
     _info(root, payload)
-    data: bytes = ET.tostring(
-        root, encoding="utf-8", xml_declaration=True, default_namespace=CAP_NS
-    )
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True, default_namespace=CAP_NS)
     return data
 
 

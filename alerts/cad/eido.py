@@ -127,8 +127,7 @@ def _location(payload: IncidentPayload, base: str) -> dict[str, Any]:
     location["locationTypeDescriptionRegistryText"] = "CurrentIncident"
     location["locationByValue"] = pidf_lo(payload)
     location["locationDescriptionText"] = (
-        f"{payload.venue_name}, {payload.venue_address}, {payload.venue_district}"
-        f" (camera: {payload.camera_name})"
+        f"{payload.venue_name}, {payload.venue_address}, {payload.venue_district} (camera: {payload.camera_name})"
     )
     return location
 

@@ -129,20 +129,14 @@ class IncidentPayload:
         try:
             parsed = uuid.UUID(self.incident_id)
         except (ValueError, AttributeError, TypeError):
-            raise ValueError(
-                f"incident_id must be a UUID string, got {self.incident_id!r}"
-            ) from None
+            raise ValueError(f"incident_id must be a UUID string, got {self.incident_id!r}") from None
         if str(parsed) != self.incident_id:
             raise ValueError(f"incident_id must be a canonical lowercase UUID: {parsed}")
         if not _AGENCY_ID.match(self.agency_id):
             raise ValueError(f"agency_id {self.agency_id!r} must be a domain-like token")
         if isinstance(self.priority, bool) or self.priority not in _SEVERITY_BY_PRIORITY:
             raise ValueError(f"priority must be an integer 1-5, got {self.priority!r}")
-        if (
-            isinstance(self.revision, bool)
-            or not isinstance(self.revision, int)
-            or self.revision < 0
-        ):
+        if isinstance(self.revision, bool) or not isinstance(self.revision, int) or self.revision < 0:
             raise ValueError(f"revision must be an integer >= 0, got {self.revision!r}")
 
     def _check_times(self) -> None:

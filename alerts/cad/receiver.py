@@ -64,9 +64,7 @@ Route = Callable[[], Answer]
 class HttpError(Exception):
     """An error answer: HTTP status, machine code and human reason."""
 
-    def __init__(
-        self, status: int, code: str, reason: str, headers: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, code: str, reason: str, headers: dict[str, str] | None = None) -> None:
         """Keep the parts the JSON error answer is made of."""
         super().__init__(reason)
         self.status = status
@@ -156,9 +154,7 @@ class IncidentStore:
     def list(self, *, after: int = 0) -> list[dict[str, Any]]:
         """Received incidents in arrival order, after a sequence number."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM incidents WHERE seq > ? ORDER BY seq", (after,)
-            ).fetchall()
+            rows = self._db.execute("SELECT * FROM incidents WHERE seq > ? ORDER BY seq", (after,)).fetchall()
         return [_as_record(row) for row in rows]
 
     def count(self) -> int:
@@ -254,9 +250,7 @@ class ReceiverHandler(BaseHTTPRequestHandler):
             return
         self._send(status, body)
 
-    def _send(
-        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> None:
+    def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         """Write a JSON answer."""
         data = json.dumps(body, sort_keys=True).encode()
         self.send_response(status)
@@ -333,12 +327,8 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         item = self._parse_incident(body)
         record, duplicate = self.server.store.record(item)
         if duplicate and record["body_sha256"] != item.body_sha256:
-            raise HttpError(
-                409, "idempotency_conflict", "Idempotency-Key was used with a different body"
-            )
-        logger.info(
-            "incident %s key=%s duplicate=%s", item.incident_id, item.idempotency_key, duplicate
-        )
+            raise HttpError(409, "idempotency_conflict", "Idempotency-Key was used with a different body")
+        logger.info("incident %s key=%s duplicate=%s", item.incident_id, item.idempotency_key, duplicate)
         return (200 if duplicate else 201), {**record, "duplicate": duplicate}
 
     def _verify(self, body: bytes) -> None:
@@ -409,9 +399,7 @@ def _status_from_admin(body: bytes) -> StatusUpdate:
         raise HttpError(400, "bad_status", str(exc)) from None
 
 
-def push_status(
-    update: StatusUpdate, url: str, key: str, *, timeout_s: float = 5.0
-) -> dict[str, Any]:
+def push_status(update: StatusUpdate, url: str, key: str, *, timeout_s: float = 5.0) -> dict[str, Any]:
     """POST a signed status update to url; return what was sent and what came back."""
     if urlsplit(url).scheme not in ("http", "https"):
         raise HttpError(400, "bad_status_url", f"status URL must be http(s): {url}")

@@ -140,9 +140,7 @@ def _check_window(stamp: int, now: float, window_s: int) -> None:
     if skew > window_s:
         raise StaleTimestamp(f"timestamp {stamp} is {skew} s old; the window is {window_s} s")
     if -skew > window_s:
-        raise StaleTimestamp(
-            f"timestamp {stamp} is {-skew} s in the future; the window is {window_s} s"
-        )
+        raise StaleTimestamp(f"timestamp {stamp} is {-skew} s in the future; the window is {window_s} s")
 
 
 def _matches(digests: list[str], body: bytes, keys: Sequence[Key], stamp: int, nonce: str) -> bool:

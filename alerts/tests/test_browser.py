@@ -33,8 +33,16 @@ from venues.models import Camera, OperatorScope, Venue
 
 T = TypeVar("T")
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
 REPO = Path(settings.BASE_DIR)
 
@@ -75,15 +83,26 @@ def live_url(django_db_setup) -> Iterator[str]:
     """daphne serving the project on a free port, on the test database and this Redis."""
     db_url = urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + connection.settings_dict["NAME"])
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": db_url.geturl(), "REDIS_URL": settings.REDIS_URL,
-           "DJANGO_SETTINGS_MODULE": "commandcenter.settings", "ALLOWED_HOSTS": "127.0.0.1,localhost",
-           "DEBUG": "0", "CC_HTTPS": "0", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url.geturl(),
+        "REDIS_URL": settings.REDIS_URL,
+        "DJANGO_SETTINGS_MODULE": "commandcenter.settings",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DEBUG": "0",
+        "CC_HTTPS": "0",
+        "LOG_LEVEL": "WARNING",
+    }
     log = REPO / "artifacts" / "browser-daphne.log"  # kept for debugging failed runs
     log.parent.mkdir(exist_ok=True)
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-             "commandcenter.asgi:application"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "commandcenter.asgi:application"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _wait_for_port(port, process, log)
         yield f"http://127.0.0.1:{port}"
@@ -124,14 +143,18 @@ def _roles(transactional_db):
 
 @pytest.fixture
 def cameras(transactional_db) -> tuple[Camera, Camera]:
-    club = Venue.objects.create(name="Club Almaty", district="Medeu", latitude="43.238949",
-                                longitude="76.889709")
-    park = Venue.objects.create(name="Central Park", district="Almaly", latitude="43.2567",
-                                longitude="76.9286")
-    return (Camera.objects.create(venue=club, name="Entrance", stream_url="rtsp://10.0.0.5/s",
-                                  health_state="online", health_stats={"fps": 12.0}),
-            Camera.objects.create(venue=park, name="Gate", stream_url="rtsp://10.0.0.9/s",
-                                  health_state="offline"))
+    club = Venue.objects.create(name="Club Almaty", district="Medeu", latitude="43.238949", longitude="76.889709")
+    park = Venue.objects.create(name="Central Park", district="Almaly", latitude="43.2567", longitude="76.9286")
+    return (
+        Camera.objects.create(
+            venue=club,
+            name="Entrance",
+            stream_url="rtsp://10.0.0.5/s",
+            health_state="online",
+            health_stats={"fps": 12.0},
+        ),
+        Camera.objects.create(venue=park, name="Gate", stream_url="rtsp://10.0.0.9/s", health_state="offline"),
+    )
 
 
 def _user(django_user_model, name: str, role: str, venues: list[Venue] | None = None):
@@ -162,6 +185,7 @@ def _open_feed(browser: Browser, live_url: str, user, path: str = "/") -> Page:
 
 def _off_loop(function: Callable[..., T], **kwargs: Any) -> T:
     """Run a service in a plain thread: Playwright's loop in this one makes async_to_sync refuse pushes."""
+
     def call() -> T:
         try:
             return function(**kwargs)
@@ -301,7 +325,9 @@ def test_auditor_cannot_act(browser, live_url, cameras, django_user_model):
         """id => fetch('/api/alerts/' + id + '/acknowledge/', {method: 'POST',
              headers: {'Content-Type': 'application/json',
                        'X-CSRFToken': document.cookie.match(/csrftoken=([^;]+)/)[1]},
-             body: '{}'}).then(r => r.status)""", str(alert.pk))
+             body: '{}'}).then(r => r.status)""",
+        str(alert.pk),
+    )
     assert status == 403
     assert Alert.objects.get(pk=alert.pk).status == Alert.Status.NEW
     # auditors may read reports and see the camera wall

@@ -33,9 +33,7 @@ def test_fight_becomes_a_valid_cap_alert() -> None:
     assert _texts(xml, "cap:info/cap:urgency") == ["Immediate"]
     assert _texts(xml, "cap:info/cap:severity") == ["Severe"]
     assert _texts(xml, "cap:info/cap:certainty") == ["Observed"]
-    assert _texts(xml, "cap:info/cap:area/cap:areaDesc") == [
-        "Central Stadium, 1 Abay Avenue, Almaly"
-    ]
+    assert _texts(xml, "cap:info/cap:area/cap:areaDesc") == ["Central Stadium, 1 Abay Avenue, Almaly"]
     assert _texts(xml, "cap:info/cap:area/cap:circle") == ["43.238949,76.889709 0.1"]
     assert _texts(xml, "cap:info/cap:resource/cap:mimeType") == ["image/jpeg"]
 
@@ -50,16 +48,13 @@ def test_update_references_the_first_message() -> None:
     validate_cap(xml)
     assert _texts(xml, "cap:msgType") == ["Update"]
     assert _texts(xml, "cap:references") == [
-        f"cc.police.city.example,cc.police.city.example.{SAMPLE_INCIDENT_ID}.r0,"
-        "2025-05-01T15:16:30-00:00"
+        f"cc.police.city.example,cc.police.city.example.{SAMPLE_INCIDENT_ID}.r0,2025-05-01T15:16:30-00:00"
     ]
 
 
 def test_sent_keeps_a_local_offset() -> None:
     almaty = timezone(timedelta(hours=5))
-    assert cap_datetime(datetime(2025, 5, 1, 20, 16, 30, 999, tzinfo=almaty)) == (
-        "2025-05-01T20:16:30+05:00"
-    )
+    assert cap_datetime(datetime(2025, 5, 1, 20, 16, 30, 999, tzinfo=almaty)) == ("2025-05-01T20:16:30+05:00")
 
 
 @pytest.mark.parametrize(

@@ -83,8 +83,7 @@ def test_broken_document_fails_with_paths_and_reasons() -> None:
         validate_eido(doc)
     assert caught.value.errors == [
         "at $: 'agencyComponent' is a required property",
-        "at $.incidentComponent: Unevaluated properties are not allowed "
-        "('faceImage' was unexpected)",
+        "at $.incidentComponent: Unevaluated properties are not allowed ('faceImage' was unexpected)",
         "at $.incidentComponent.incidentCommonPriorityNumber: 9 is greater than the maximum of 5",
     ]
     assert str(caught.value).startswith("EIDO document is invalid: at $: 'agencyComponent'")
@@ -100,7 +99,5 @@ def test_dangling_reference_is_rejected() -> None:
 def test_location_without_gml_point_is_rejected() -> None:
     doc = to_eido(sample_payload())
     doc["locationComponent"][0]["locationByValue"] = "<presence/>"
-    with pytest.raises(
-        EidoValidationError, match=r"at \$\.locationComponent\[0\]\.locationByValue"
-    ):
+    with pytest.raises(EidoValidationError, match=r"at \$\.locationComponent\[0\]\.locationByValue"):
         validate_eido(doc)

@@ -55,9 +55,7 @@ def test_severity_names_map_to_priorities() -> None:
 
 def test_status_update_round_trips_through_json() -> None:
     # given a unit status as the CAD would send it
-    update = StatusUpdate(
-        SAMPLE_INCIDENT_ID, UnitStatus.ON_SCENE, "P-12", datetime(2025, 5, 1, 15, 30, tzinfo=UTC)
-    )
+    update = StatusUpdate(SAMPLE_INCIDENT_ID, UnitStatus.ON_SCENE, "P-12", datetime(2025, 5, 1, 15, 30, tzinfo=UTC))
 
     # when it is serialised and parsed back, then nothing is lost
     assert parse_status_update(update.to_json()) == update

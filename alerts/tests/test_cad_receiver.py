@@ -107,9 +107,7 @@ def test_signed_incident_is_recorded_once(receiver: ReceiverProcess) -> None:
     assert first.json()["duplicate"] is False
     assert second.json() == {**first.json(), "duplicate": True}
     assert first.json()["incident_id"] == payload.incident_id
-    assert (
-        first.json()["document"]["incidentComponent"]["internalIncidentId"] == payload.incident_id
-    )
+    assert first.json()["document"]["incidentComponent"]["internalIncidentId"] == payload.incident_id
     assert [r["seq"] for r in _records(receiver, payload.idempotency_key)] == [first.json()["seq"]]
 
 

@@ -31,8 +31,10 @@ def _roles(transactional_db):
 def two_venues(db):
     club = Venue.objects.create(name="Club Almaty", district="Medeu")
     park = Venue.objects.create(name="Central Park", district="Almaly")
-    return (Camera.objects.create(venue=club, name="Entrance", stream_url="rtsp://10.0.0.5/s"),
-            Camera.objects.create(venue=park, name="Gate", stream_url="rtsp://10.0.0.9/s"))
+    return (
+        Camera.objects.create(venue=club, name="Entrance", stream_url="rtsp://10.0.0.5/s"),
+        Camera.objects.create(venue=park, name="Gate", stream_url="rtsp://10.0.0.9/s"),
+    )
 
 
 def _user(django_user_model, name: str, role: str | None, venues: list[Venue] | None = None):

@@ -33,8 +33,9 @@ def verified_login(client, user) -> None:
 
 @pytest.fixture
 def other_camera(db):
-    venue = Venue.objects.create(name="Central Park", kind="park", district="Almaly",
-                                 latitude="43.25", longitude="76.95")
+    venue = Venue.objects.create(
+        name="Central Park", kind="park", district="Almaly", latitude="43.25", longitude="76.95"
+    )
     return Camera.objects.create(venue=venue, name="Gate", stream_url="rtsp://10.0.0.9/s")
 
 
@@ -154,8 +155,15 @@ def test_camera_wall_lists_only_cameras_in_scope(client, scoped_dispatcher, came
     page = client.get(reverse("camera-wall"))
     assert [c.pk for c in page.context["cameras"]] == [camera.pk]
     status = client.get(reverse("camera-status")).json()
-    assert status["cameras"] == [{"id": str(camera.pk), "health": "degraded", "health_display": "Degraded",
-                                  "figures": {"fps": 4.5}, "changed_at": None}]
+    assert status["cameras"] == [
+        {
+            "id": str(camera.pk),
+            "health": "degraded",
+            "health_display": "Degraded",
+            "figures": {"fps": 4.5},
+            "changed_at": None,
+        }
+    ]
 
 
 def test_map_data_counts_open_alerts(client, dispatcher, camera, other_camera):

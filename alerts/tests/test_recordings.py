@@ -21,8 +21,11 @@ def _eager_jobs(settings, tmp_path, monkeypatch):  # type: ignore[no-untyped-def
 def test_supervisor_analyses_a_clip_and_polls_the_result(api_client, supervisor, sample_file):
     clip = sample_file("fights", "violence_clips", "violence_1.mp4")
     api_client.force_authenticate(supervisor)
-    response = api_client.post("/api/recordings/", {"video": SimpleUploadedFile(clip.name, clip.read_bytes()),
-                                                    "purpose": "case 2026/91", "fps": 5}, format="multipart")
+    response = api_client.post(
+        "/api/recordings/",
+        {"video": SimpleUploadedFile(clip.name, clip.read_bytes()), "purpose": "case 2026/91", "fps": 5},
+        format="multipart",
+    )
     assert response.status_code == 202, response.content
     job = response.json()["job"]
     state = api_client.get(f"/api/recordings/{job}/").json()
@@ -37,27 +40,35 @@ def test_supervisor_analyses_a_clip_and_polls_the_result(api_client, supervisor,
 def test_another_user_cannot_read_the_job(api_client, supervisor, dispatcher, sample_file):
     clip = sample_file("fights", "violence_clips", "non_violence_1.mp4")
     api_client.force_authenticate(supervisor)
-    job = api_client.post("/api/recordings/", {"video": SimpleUploadedFile(clip.name, clip.read_bytes()),
-                                               "purpose": "p"}, format="multipart").json()["job"]
+    job = api_client.post(
+        "/api/recordings/",
+        {"video": SimpleUploadedFile(clip.name, clip.read_bytes()), "purpose": "p"},
+        format="multipart",
+    ).json()["job"]
     api_client.force_authenticate(dispatcher)
     assert api_client.get(f"/api/recordings/{job}/").status_code == 404
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("clip.mp4", b"\x00\x00\x00\x18ftypmp42 broken", "cannot be decoded as video"),
-    ("notes.txt", b"hello", "are not videos we read"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("clip.mp4", b"\x00\x00\x00\x18ftypmp42 broken", "cannot be decoded as video"),
+        ("notes.txt", b"hello", "are not videos we read"),
+    ],
+)
 def test_bad_files_are_rejected_with_a_reason(api_client, supervisor, name, content, message):
     api_client.force_authenticate(supervisor)
-    response = api_client.post("/api/recordings/", {"video": SimpleUploadedFile(name, content), "purpose": "p"},
-                               format="multipart")
+    response = api_client.post(
+        "/api/recordings/", {"video": SimpleUploadedFile(name, content), "purpose": "p"}, format="multipart"
+    )
     assert response.status_code == 400
     assert message in response.json()["video"][0]
 
 
 def test_auditor_cannot_start_an_analysis(api_client, auditor):
     api_client.force_authenticate(auditor)
-    response = api_client.post("/api/recordings/", {"video": SimpleUploadedFile("a.mp4", b"x"), "purpose": "p"},
-                               format="multipart")
+    response = api_client.post(
+        "/api/recordings/", {"video": SimpleUploadedFile("a.mp4", b"x"), "purpose": "p"}, format="multipart"
+    )
     assert response.status_code == 403
     assert AccessEvent.objects.filter(user_id=auditor.pk, action="denied", object_type="recording").exists()

@@ -51,17 +51,23 @@ def park_camera(db):
 
 
 def _subject(watchlist: Watchlist, name: str) -> Subject:
-    return Subject.objects.create(watchlist=watchlist, display_name=name, legal_basis_reference="case 1",
-                                  added_by=watchlist.owner, expires_at=timezone.now() + timedelta(days=30))
+    return Subject.objects.create(
+        watchlist=watchlist,
+        display_name=name,
+        legal_basis_reference="case 1",
+        added_by=watchlist.owner,
+        expires_at=timezone.now() + timedelta(days=30),
+    )
 
 
-def _alert(camera: Camera, kind: str, raised: datetime, *, subject: Subject | None = None,
-           **times: int) -> Alert:
+def _alert(camera: Camera, kind: str, raised: datetime, *, subject: Subject | None = None, **times: int) -> Alert:
     """Raise an alert at `raised`; `ack`/`dispatch`/`resolve` give seconds after raising."""
-    alert = services.alert_raise(kind=kind, camera=camera, severity=2, score=0.9, subject=subject,
-                                 seen_at=raised).alert
-    fields = {"acknowledged_at": times.get("ack"), "dispatched_at": times.get("dispatch"),
-              "resolved_at": times.get("resolve")}
+    alert = services.alert_raise(kind=kind, camera=camera, severity=2, score=0.9, subject=subject, seen_at=raised).alert
+    fields = {
+        "acknowledged_at": times.get("ack"),
+        "dispatched_at": times.get("dispatch"),
+        "resolved_at": times.get("resolve"),
+    }
     updates = {name: raised + timedelta(seconds=s) for name, s in fields.items() if s is not None}
     if "resolved_at" in updates:
         updates["status"] = Alert.Status.RESOLVED
@@ -72,18 +78,17 @@ def _alert(camera: Camera, kind: str, raised: datetime, *, subject: Subject | No
 @pytest.fixture
 def march(camera, park_camera, watchlist, admin_user):
     """Seven alerts in March 2026 (Almaty time) plus two just outside the month."""
-    missing = Watchlist.objects.create(name="Missing persons", category="missing", legal_basis="Law 5",
-                                       owner=admin_user, match_threshold=0.93)
+    missing = Watchlist.objects.create(
+        name="Missing persons", category="missing", legal_basis="Law 5", owner=admin_user, match_threshold=0.93
+    )
     _alert(camera, Alert.Kind.FIGHT, at(10, 20, 30), ack=30, dispatch=120, resolve=600)
     _alert(camera, Alert.Kind.CROWD, at(10, 20, 45), ack=60, resolve=300)
     _alert(park_camera, Alert.Kind.FIGHT, at(11, 2, 10), ack=90)
-    reviews = [(watchlist, "confirmed"), (watchlist, "rejected"), (watchlist, "pending"),
-               (missing, "confirmed")]
+    reviews = [(watchlist, "confirmed"), (watchlist, "rejected"), (watchlist, "pending"), (missing, "confirmed")]
     for number, (listed_on, review) in enumerate(reviews):
-        face = _alert(park_camera, Alert.Kind.FACE_MATCH, at(12, 9),
-                      subject=_subject(listed_on, f"Person {number}"))
+        face = _alert(park_camera, Alert.Kind.FACE_MATCH, at(12, 9), subject=_subject(listed_on, f"Person {number}"))
         Alert.objects.filter(pk=face.pk).update(review=review)
-    _alert(camera, Alert.Kind.FIGHT, at(1, 0, 30, month=4))   # after the period
+    _alert(camera, Alert.Kind.FIGHT, at(1, 0, 30, month=4))  # after the period
     _alert(camera, Alert.Kind.FIGHT, at(28, 23, 59, month=2))  # before it (18:59 UTC)
 
 

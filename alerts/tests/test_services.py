@@ -71,12 +71,19 @@ def test_an_unconfirmed_face_match_cannot_be_dispatched(camera, dispatcher, watc
 
     from watchlists.models import FaceTemplate, Subject
 
-    subject = Subject.objects.create(watchlist=watchlist, display_name="S", legal_basis_reference="L",
-                                     added_by=admin_user, expires_at=timezone.now() + datetime.timedelta(days=3))
-    template = FaceTemplate.objects.create(subject=subject, embedding=[0.1] * 128, model_name="Dlib",
-                                           quality_score=0.9, source_photo="x", face_crop="y")
-    alert = alert_raise(kind="face_match", camera=camera, severity=3, score=0.95, subject=subject,
-                        template=template, track_key="f1").alert
+    subject = Subject.objects.create(
+        watchlist=watchlist,
+        display_name="S",
+        legal_basis_reference="L",
+        added_by=admin_user,
+        expires_at=timezone.now() + datetime.timedelta(days=3),
+    )
+    template = FaceTemplate.objects.create(
+        subject=subject, embedding=[0.1] * 128, model_name="Dlib", quality_score=0.9, source_photo="x", face_crop="y"
+    )
+    alert = alert_raise(
+        kind="face_match", camera=camera, severity=3, score=0.95, subject=subject, template=template, track_key="f1"
+    ).alert
     with pytest.raises(AlertActionError, match="must be confirmed by a person"):
         alert_dispatch(alert_id=alert.pk, actor=dispatcher)
     assert Alert.objects.get().status == "new"

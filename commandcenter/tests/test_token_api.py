@@ -17,8 +17,9 @@ def _no_throttle_memory():  # type: ignore[no-untyped-def]
 
 
 def test_dispatcher_gets_a_token_and_uses_it(api_client, dispatcher):
-    response = api_client.post("/api/token/", {"username": "dispatcher1", "password": "correct-horse-battery"},
-                               format="json")
+    response = api_client.post(
+        "/api/token/", {"username": "dispatcher1", "password": "correct-horse-battery"}, format="json"
+    )
     assert response.status_code == 200, response.content
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
     assert api_client.get("/api/alerts/").status_code == 200
@@ -35,7 +36,7 @@ def test_admin_needs_a_current_one_time_code(api_client, admin_user):
     refused = api_client.post("/api/token/", body, format="json")
     assert refused.status_code == 400
     assert "one-time code" in refused.json()["detail"]
-    code = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=0) :06d}"
+    code = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=0):06d}"
     accepted = api_client.post("/api/token/", {**body, "otp": code}, format="json")
     assert accepted.status_code == 200, accepted.content
     assert len(accepted.json()["token"]) == 40

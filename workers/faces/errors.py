@@ -41,9 +41,7 @@ class TooManyPixelsError(FaceImageError):
 
     code = "too_many_pixels"
 
-    def __init__(
-        self, message: str, *, width: int | None, height: int | None, max_pixels: int
-    ) -> None:
+    def __init__(self, message: str, *, width: int | None, height: int | None, max_pixels: int) -> None:
         super().__init__(message)
         self.width = width
         self.height = height

@@ -61,16 +61,12 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
 
 
 def _has_image_signature(data: bytes) -> bool:
-    return data.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")) or (
-        data[:4] == b"RIFF" and data[8:12] == b"WEBP"
-    )
+    return data.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
 
 def _check_header(image: Image.Image, max_pixels: int) -> None:
     if image.format not in ACCEPTED_FORMATS:
-        raise UnsupportedFormatError(
-            f"{image.format or 'This'} images are not accepted; use JPEG, PNG or WebP."
-        )
+        raise UnsupportedFormatError(f"{image.format or 'This'} images are not accepted; use JPEG, PNG or WebP.")
     width, height = image.size
     if width * height > max_pixels:
         raise TooManyPixelsError(
@@ -88,9 +84,7 @@ def _load(image: Image.Image) -> Image.Image:
             image.load()
             return ImageOps.exif_transpose(image).convert("RGB")
     except (OSError, SyntaxError, ValueError) as error:
-        raise TruncatedImageError(
-            "The image is incomplete or corrupt; upload the original file again."
-        ) from error
+        raise TruncatedImageError("The image is incomplete or corrupt; upload the original file again.") from error
 
 
 def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageBGR:
@@ -107,7 +101,5 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageB
 def encode_jpeg(image_bgr: ImageBGR, *, quality: int = 90) -> bytes:
     """Encode a BGR array as JPEG bytes (no metadata)."""
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image_bgr[:, :, ::-1])).save(
-        buffer, format="JPEG", quality=quality
-    )
+    Image.fromarray(np.ascontiguousarray(image_bgr[:, :, ::-1])).save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()

@@ -37,9 +37,7 @@ def landmarks_from_shape(shape: Any, offset_x: int = 0, offset_y: int = 0) -> La
     return Landmarks(left_eye=left, right_eye=right, nose=(float(points[4][0]), points[4][1]))
 
 
-def face_region(
-    image_bgr: ImageBGR, face: DetectedFace, margin: float = 0.5
-) -> tuple[np.ndarray, int, int]:
+def face_region(image_bgr: ImageBGR, face: DetectedFace, margin: float = 0.5) -> tuple[np.ndarray, int, int]:
     """Return an RGB copy of the box plus ``margin`` on each side, and its (x, y) offset."""
     height, width = image_bgr.shape[:2]
     pad_x, pad_y = int(face.w * margin), int(face.h * margin)

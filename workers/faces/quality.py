@@ -85,9 +85,7 @@ def pose_score(landmarks: Landmarks | None) -> tuple[float, float, float]:
     return score, yaw, roll
 
 
-def assess_quality(
-    image_bgr: ImageBGR, face: DetectedFace, landmarks: Landmarks | None = None
-) -> FaceQuality:
+def assess_quality(image_bgr: ImageBGR, face: DetectedFace, landmarks: Landmarks | None = None) -> FaceQuality:
     """Score ``face`` 0..1 from size, sharpness and pose (landmarks default to the face's)."""
     size_score = _ramp(face.min_side, SIZE_FLOOR_PX, SIZE_GOOD_PX)
     sharpness = face_sharpness(image_bgr, face)

@@ -44,9 +44,7 @@ def jpeg_frames_from_clip(
 class MjpegTestServer:
     """Serves the given JPEG frames in a loop at ``fps`` on http://127.0.0.1:<port>/<path>."""
 
-    def __init__(
-        self, frames: Sequence[bytes], *, fps: float = 15.0, port: int = 0, path: str = "/video"
-    ) -> None:
+    def __init__(self, frames: Sequence[bytes], *, fps: float = 15.0, port: int = 0, path: str = "/video") -> None:
         if not frames:
             raise ValueError("frames must not be empty")
         self.frames = list(frames)
@@ -117,9 +115,7 @@ class MjpegTestServer:
             if not self._flowing.wait(0.1):
                 continue
             jpeg = self.frames[index % len(self.frames)]
-            head = (
-                f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-            )
+            head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
             try:
                 handler.wfile.write(head.encode("ascii") + jpeg + b"\r\n")
                 handler.wfile.flush()

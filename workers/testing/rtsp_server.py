@@ -161,9 +161,7 @@ class RtspTestServer:
             f"--mount={self.mount}",
             f"--codec={self.codec}",
         ]
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = _read_line(process, deadline)
         if not line.startswith("READY "):
             process.kill()

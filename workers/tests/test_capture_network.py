@@ -15,9 +15,7 @@ from workers.testing.mjpeg_server import MjpegTestServer, jpeg_frames_from_clip,
 from workers.testing.rtsp_server import RtspTestServer, ensure_rtsp_server_available, free_port
 
 HAMILTON = ("faces", "face_recognition", "examples", "short_hamilton_clip.mp4")
-QUICK = CaptureSettings(
-    open_timeout_s=2.0, read_timeout_s=2.0, backoff_initial_s=0.2, backoff_max_s=1.0
-)
+QUICK = CaptureSettings(open_timeout_s=2.0, read_timeout_s=2.0, backoff_initial_s=0.2, backoff_max_s=1.0)
 
 
 @pytest.fixture

@@ -46,9 +46,7 @@ def test_provision_replaces_a_damaged_copy(tmp_path):
     # then the file is whole again and no temp file is left behind
     source = package_weights_dir() / LANDMARKS_5_WEIGHTS
     assert (weights / LANDMARKS_5_WEIGHTS).read_bytes() == source.read_bytes()
-    assert sorted(p.name for p in weights.iterdir()) == sorted(
-        [LANDMARKS_5_WEIGHTS, RECOGNITION_WEIGHTS]
-    )
+    assert sorted(p.name for p in weights.iterdir()) == sorted([LANDMARKS_5_WEIGHTS, RECOGNITION_WEIGHTS])
 
 
 def test_verify_represent_names_the_missing_file(tmp_path, monkeypatch):

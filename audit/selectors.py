@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 
@@ -35,7 +35,7 @@ class EventFilter:
         }
 
 
-def _require(user: AbstractBaseUser | AnonymousUser, perm: str, detail: dict[str, Any] | None = None) -> None:
+def _require(user: User | AnonymousUser, perm: str, detail: dict[str, Any] | None = None) -> None:
     if not user.has_perm(perm):
         access_record(
             user=user,
@@ -66,7 +66,7 @@ def _filtered(filters: EventFilter) -> QuerySet[AccessEvent]:
 
 
 def events_search(
-    *, user: AbstractBaseUser | AnonymousUser, filters: EventFilter, purpose: str = ""
+    *, user: User | AnonymousUser, filters: EventFilter, purpose: str = ""
 ) -> QuerySet[AccessEvent]:
     """The access log filtered as asked; the search (with its filter) is recorded."""
     _require(user, "audit.view_accessevent")
@@ -81,7 +81,7 @@ def events_search(
 
 
 def events_export(
-    *, user: AbstractBaseUser | AnonymousUser, filters: EventFilter, purpose: str = ""
+    *, user: User | AnonymousUser, filters: EventFilter, purpose: str = ""
 ) -> QuerySet[AccessEvent]:
     """The rows of a CSV export; the export (with its filter) is recorded before a byte leaves."""
     _require(user, "audit.view_accessevent")
@@ -98,7 +98,7 @@ def events_export(
 
 
 def object_history(
-    *, user: AbstractBaseUser | AnonymousUser, object_type: str, object_id: str, purpose: str = ""
+    *, user: User | AnonymousUser, object_type: str, object_id: str, purpose: str = ""
 ) -> QuerySet[AccessEvent]:
     """Every record about one object: direct reads and changes, listings that showed it, its evidence
     or templates, purges that named it."""
@@ -123,7 +123,7 @@ def object_history(
     return AccessEvent.objects.filter(about).order_by("-id")
 
 
-def chain_check(*, user: AbstractBaseUser | AnonymousUser) -> tuple[ChainReport, list[ChainAnchor]]:
+def chain_check(*, user: User | AnonymousUser) -> tuple[ChainReport, list[ChainAnchor]]:
     """Verify the chain now (recorded, with the head it reached) and list the retention anchors."""
     _require(user, "audit.verify_accessevent")
     report = chain_verify()

@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -51,7 +52,7 @@ def _query_without_page(request: HttpRequest) -> str:
 @never_cache
 @login_required
 @require_GET
-def event_list(request: HttpRequest) -> HttpResponse:
+def event_list(request: HttpRequest) -> HttpResponseBase:
     """The access log, filtered; `?format=csv` exports the same filter."""
     form = EventFilterForm(request.GET or None)
     if form.is_bound and not form.is_valid():

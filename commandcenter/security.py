@@ -214,7 +214,7 @@ class ThrottledModelBackend(ModelBackend):
     """ModelBackend that refuses (without checking the password) a locked username + address, on
     every sign-in path (our login page, admin, anything calling `authenticate`)."""
 
-    def authenticate(
+    def authenticate(  # type: ignore[override]
         self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
     ) -> AbstractBaseUser | None:
         name = username or kwargs.get("username") or ""
@@ -253,7 +253,7 @@ class TwoFactorMiddleware:
         user = request.user
         if (
             user.is_authenticated
-            and not user.is_verified()  # type: ignore[union-attr]
+            and not user.is_verified()  # type: ignore[union-attr,attr-defined]
             and not self._open(request)
             and two_factor_required(user)
         ):

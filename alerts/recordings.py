@@ -10,6 +10,7 @@ from typing import Any
 import cv2
 from django.conf import settings
 from django.core.cache import cache
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -108,6 +109,7 @@ class RecordingViewSet(viewsets.ViewSet):
         )
         return Response({"job": job_id, "status_url": f"/api/recordings/{job_id}/"}, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(parameters=[OpenApiParameter("id", str, OpenApiParameter.PATH, description="job id")])
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         from workers.tasks import job_status
 

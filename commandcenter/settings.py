@@ -248,6 +248,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",  # served locally: no CDN, works offline
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "AlertKindEnum": "alerts.models.Alert.Kind",
+        "AlertStatusEnum": "alerts.models.Alert.Status",
+        "AlertOutcomeEnum": "alerts.models.Alert.Outcome",
+        "EvidenceKindEnum": "alerts.models.Evidence.Kind",
+        "VenueKindEnum": "venues.models.Venue.Kind",
+        "SubjectStatusEnum": "watchlists.models.Subject.Status",
+        "DeliveryStatusEnum": "alerts.models.Delivery.Status",
+        "UnitStatusEnum": "alerts.models.UnitStatusReport.Status",
+    },
 }
 
 # --- security ------------------------------------------------------------------------------------

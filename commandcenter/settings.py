@@ -167,11 +167,20 @@ CC_SAMPLE_DATA = env_str("CC_SAMPLE_DATA") or str(BASE_DIR.parent / "shared" / "
 
 # --- Redis: cache, channel layer, Celery broker ----------------------------------------------
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# "pubsub": one Redis PUBLISH per group message (fan-out to hundreds of dashboards);
+# "core": per-channel lists (delivery to each socket's list, survives a brief web restart).
+CC_CHANNEL_LAYER = env_str("CC_CHANNEL_LAYER", "pubsub")
+if CC_CHANNEL_LAYER not in {"pubsub", "core"}:
+    raise ImproperlyConfigured(f"CC_CHANNEL_LAYER must be pubsub or core, got {CC_CHANNEL_LAYER!r}")
 CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
-    }
+    "default": (
+        {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        if CC_CHANNEL_LAYER == "pubsub"
+        else {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
+        }
+    )
 }
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
 CELERY_RESULT_BACKEND = None

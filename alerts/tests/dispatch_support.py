@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -9,7 +11,6 @@ from typing import Any
 
 import pytest
 import requests
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from alerts.cad.receiver import ReceiverProcess
@@ -87,31 +88,59 @@ def raise_alert(camera: Any, *, kind: str = "fight", severity: int = 3, **extra:
 
 
 class DashboardListener:
-    """A channel in the all-venues dashboard group: what open dashboards would receive."""
+    """A live member of the all-venues dashboard group, as an open dashboard is.
+
+    It runs on its own thread and event loop for its whole life, because the channel layer (Redis
+    pub/sub by default) delivers only to subscribers that exist when a message is published.
+    """
 
     def __init__(self) -> None:
-        self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(ALL_VENUES_GROUP, self.channel)
+        import asyncio
+        import threading
 
-    def messages_for(self, alert_id: object, *, wait_s: float = 1.0) -> list[dict[str, Any]]:
-        """Drain the channel once (its receive buffer binds to one event loop); pushes about one alert."""
+        self.messages: list[dict[str, Any]] = []
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._task: Any = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the dashboard listener did not join its group")
+
+    def _run(self) -> None:
         import asyncio
 
-        async def drain() -> list[dict[str, Any]]:
-            found: list[dict[str, Any]] = []
-            while True:
-                try:
-                    message = await asyncio.wait_for(self.layer.receive(self.channel), timeout=wait_s)
-                except TimeoutError:
-                    return found
-                if message.get("id") == str(alert_id):
-                    found.append(message)
+        asyncio.set_event_loop(self._loop)
+        self._task = self._loop.create_task(self._listen())
+        with contextlib.suppress(asyncio.CancelledError):
+            self._loop.run_until_complete(self._task)
 
-        return async_to_sync(drain)()
+    async def _listen(self) -> None:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(ALL_VENUES_GROUP, channel)
+        self._ready.set()
+        try:
+            while True:
+                self.messages.append(await layer.receive(channel))
+        finally:
+            await layer.group_discard(ALL_VENUES_GROUP, channel)
+
+    def messages_for(self, alert_id: object, *, wait_s: float = 1.0) -> list[dict[str, Any]]:
+        """Pushes about one alert, waiting up to `wait_s` for the first and a moment for more."""
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and not self._matching(alert_id):
+            time.sleep(0.02)
+        time.sleep(0.2)
+        return self._matching(alert_id)
+
+    def _matching(self, alert_id: object) -> list[dict[str, Any]]:
+        return [m for m in list(self.messages) if m.get("id") == str(alert_id)]
 
     def close(self) -> None:
-        async_to_sync(self.layer.group_discard)(ALL_VENUES_GROUP, self.channel)
+        if self._task is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+        self._thread.join(5)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@
    that is rolled back at the end so the benchmark leaves no rows behind.
 
 Usage: ``python bench/stream_throughput.py [--seconds 15] [--max-cameras 6] [--skip-latency]``
+(env BENCH_DETECTOR=dlib-hog|dlib-hog-fast|mtcnn, BENCH_EMBEDDER=Dlib-onnx|Dlib, BENCH_FPS=2,5)
 """
 
 from __future__ import annotations
@@ -95,8 +96,8 @@ def face_stage(matcher: Any, fps: float = 5.0) -> Any:
     from workers.pipeline import FaceStage, StageTimer
 
     return FaceStage(
-        build_detector("dlib-hog"),
-        build_embedder("Dlib"),
+        build_detector(os.environ.get("BENCH_DETECTOR", "dlib-hog")),
+        build_embedder(os.environ.get("BENCH_EMBEDDER", "Dlib-onnx")),
         matcher,
         timer=StageTimer(),
         detect_max_side=960,
@@ -221,7 +222,7 @@ def capacity(matcher: Any, seconds: float, max_cameras: int) -> None:
     print(f"\n== 3. capture alone (640x360 H.264 @30 fps, real time): {decode * 100:.1f}% of one core per camera")
     print(f"\n== 2. cameras on this {cores}-core machine (processes, {seconds:.0f} s each, hamilton 640x360)")
     print(f"{'fps':>4} {'cams':>5} {'min fps':>8} {'lag p95':>8} {'lag growth':>10} {'cpu/cam':>8}  verdict")
-    for fps in (2.0, 5.0):
+    for fps in [float(f) for f in os.environ.get("BENCH_FPS", "2,5").split(",")]:
         for n in (1, 2, 3, 4, 6, 8):
             if n > max_cameras:
                 break

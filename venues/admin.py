@@ -115,6 +115,7 @@ class CameraAdmin(ServiceAdmin):
                     "cooldown_s",
                     "offline_after_s",
                     "only_when_open",
+                    "face_detector",
                 ]
             },
         ),

@@ -62,6 +62,7 @@ class CameraSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "cooldown_s",
             "offline_after_s",
             "only_when_open",
+            "face_detector",
             "health_state",
             "health_changed_at",
             "last_error",

@@ -171,6 +171,16 @@ class Camera(models.Model):
     offline_after_s = models.PositiveIntegerField(
         _("offline after silence (s)"), default=30, validators=[MinValueValidator(5), MaxValueValidator(3600)]
     )
+
+    class FaceDetector(models.TextChoices):
+        DEFAULT = "", _("System default (CC_STREAM_FACE_DETECTOR)")
+        HOG_FAST = "dlib-hog-fast", _("dlib HOG, fast: frontal faces, ~20 ms per 640x360 frame")
+        HOG = "dlib-hog", _("dlib HOG, upsampled: smaller frontal faces, ~80 ms")
+        MTCNN = "mtcnn", _("MTCNN: profiles and small faces, ~46 ms")
+
+    face_detector = models.CharField(
+        _("face detector"), max_length=20, choices=FaceDetector.choices, default="", blank=True
+    )
     only_when_open = models.BooleanField(_("incident detection only during opening hours"), default=False)
 
     health_state = models.CharField(_("health"), max_length=10, choices=Health.choices, default=Health.UNKNOWN)

@@ -144,6 +144,7 @@ class CameraSnapshot:
     cooldown_s: float
     offline_after_s: float
     zones: tuple[ZoneSpec, ...]
+    face_detector: str = ""
 
     @property
     def source_key(self) -> tuple[str, str, bool]:
@@ -179,6 +180,7 @@ def load_camera(camera_id: str) -> tuple[Any, CameraSnapshot] | None:
         cooldown_s=float(camera.cooldown_s),
         offline_after_s=float(camera.offline_after_s),
         zones=zones,
+        face_detector=camera.face_detector,
     )
     return camera, snapshot
 
@@ -746,11 +748,15 @@ class CameraSession:
         from workers.faces.embedders import build_embedder
 
         self._cooldown.seconds = snap.cooldown_s
+        detector_name = stream_detector_name(snap.face_detector) if snap.face_detector else self.config.face_detector
+        if self._face is not None and getattr(self, "_detector_name", detector_name) != detector_name:
+            self._face = None  # the camera's detector was changed: rebuild the face stage
+        self._detector_name = detector_name
         if snap.face and self._face is None:
             embedder = build_embedder(self.config.face_model)
             matcher = partial(match_faces, model_name=embedder.model_name)
             self._face = FaceStage(
-                build_detector(self.config.face_detector),
+                build_detector(detector_name),
                 embedder,
                 matcher,
                 timer=self.timer,

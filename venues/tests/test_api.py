@@ -111,3 +111,12 @@ def test_operator_sees_only_venues_in_scope(api_client, django_user_model, venue
 
 def test_unauthenticated_requests_are_refused(api_client, venue):
     assert api_client.get("/api/venues/").status_code in (401, 403)
+
+
+def test_camera_face_detector_is_a_validated_choice(api_client, admin_user, camera):
+    api_client.force_authenticate(admin_user)
+    ok = api_client.patch(f"/api/cameras/{camera.pk}/", {"face_detector": "mtcnn"}, format="json")
+    assert (ok.status_code, ok.json()["face_detector"]) == (200, "mtcnn")
+    bad = api_client.patch(f"/api/cameras/{camera.pk}/", {"face_detector": "yolo"}, format="json")
+    assert bad.status_code == 400
+    assert bad.json()["face_detector"] == ['"yolo" is not a valid choice.']

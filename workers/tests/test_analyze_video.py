@@ -26,7 +26,7 @@ def test_analyze_video_lists_both_enrolled_people_and_nobody_else(
 
     # given the two people and a stranger enrolled (tuning as in the live-session test)
     settings.MEDIA_ROOT = tmp_path
-    settings.CC_FACE_DETECTOR = HAMILTON_TUNING["face_detector"]
+    settings.CC_STREAM_FACE_DETECTOR = HAMILTON_TUNING["face_detector"]
     settings.CC_EMBED_MIN_QUALITY = HAMILTON_TUNING["embed_min_quality"]
     watchlist.match_threshold = HAMILTON_THRESHOLD
     watchlist.save()

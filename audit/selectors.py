@@ -65,9 +65,7 @@ def _filtered(filters: EventFilter) -> QuerySet[AccessEvent]:
     return queryset
 
 
-def events_search(
-    *, user: User | AnonymousUser, filters: EventFilter, purpose: str = ""
-) -> QuerySet[AccessEvent]:
+def events_search(*, user: User | AnonymousUser, filters: EventFilter, purpose: str = "") -> QuerySet[AccessEvent]:
     """The access log filtered as asked; the search (with its filter) is recorded."""
     _require(user, "audit.view_accessevent")
     access_record(
@@ -80,9 +78,7 @@ def events_search(
     return _filtered(filters)
 
 
-def events_export(
-    *, user: User | AnonymousUser, filters: EventFilter, purpose: str = ""
-) -> QuerySet[AccessEvent]:
+def events_export(*, user: User | AnonymousUser, filters: EventFilter, purpose: str = "") -> QuerySet[AccessEvent]:
     """The rows of a CSV export; the export (with its filter) is recorded before a byte leaves."""
     _require(user, "audit.view_accessevent")
     _require(user, "audit.export_accessevent", {"filter": filters.as_detail()})

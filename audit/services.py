@@ -122,7 +122,7 @@ class ChainReport:
         return self.first_broken_id is None
 
 
-_HASHED_FIELDS = (
+HASHED_FIELDS = (
     "id",
     "at",
     "user_id",
@@ -151,13 +151,13 @@ def chain_verify(*, batch_size: int = 5000) -> ChainReport:
     every hash; report the first row that does not fit."""
     last_id, expected_prev, anchor_id = chain_start()
     checked = 0
-    columns = (*_HASHED_FIELDS, "prev_hash", "hash")
+    columns = (*HASHED_FIELDS, "prev_hash", "hash")
     while True:
         rows = list(AccessEvent.objects.filter(id__gt=last_id).order_by("id").values_list(*columns)[:batch_size])
         if not rows:
             return ChainReport(checked, None, "chain intact", anchor_id, last_id or None, expected_prev)
         for values in rows:
-            payload = dict(zip(_HASHED_FIELDS, values[:-2], strict=True))
+            payload = dict(zip(HASHED_FIELDS, values[:-2], strict=True))
             payload["at"] = _iso(payload["at"])
             prev_hash, row_hash = values[-2], values[-1]
             broken = _check_values(payload["id"], payload, prev_hash, row_hash, expected_prev)

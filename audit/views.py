@@ -19,24 +19,10 @@ from django.views.decorators.http import require_GET
 
 from audit import selectors
 from audit.forms import EventFilterForm
+from audit.services import HASHED_FIELDS
 
 PAGE_SIZE = 50
-CSV_COLUMNS = [
-    "id",
-    "at",
-    "user_id",
-    "username",
-    "role",
-    "action",
-    "object_type",
-    "object_id",
-    "purpose",
-    "ip",
-    "user_agent",
-    "detail",
-    "prev_hash",
-    "hash",
-]
+CSV_COLUMNS = [*HASHED_FIELDS, "prev_hash", "hash"]
 
 
 def _page(request: HttpRequest, queryset: Any) -> Any:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import csv
-import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from workers.faces.measure import Timer as _FaceTimer  # noqa: E402
 from workers.sampledata import sample_path  # noqa: E402
 
 
@@ -50,32 +48,7 @@ def read_clusters(path: Path) -> dict[str, list[str]]:
     return clusters
 
 
-@dataclass
-class Timer:
-    """Collects durations in seconds and summarises them in milliseconds."""
-
-    samples: list[float] = field(default_factory=list)
-
-    @contextmanager
-    def measure(self) -> Iterator[None]:
-        """Time the body of a ``with`` block."""
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.samples.append(time.perf_counter() - start)
-
-    def ms(self, quantile: float = 0.5) -> float:
-        """The given quantile of the samples, in milliseconds."""
-        if not self.samples:
-            return float("nan")
-        ordered = sorted(self.samples)
-        index = min(len(ordered) - 1, round(quantile * (len(ordered) - 1)))
-        return ordered[index] * 1000
-
-    def mean_ms(self) -> float:
-        """Mean of the samples in milliseconds."""
-        return statistics.fmean(self.samples) * 1000 if self.samples else float("nan")
+Timer = _FaceTimer  # one implementation, shared with the face benchmarks
 
 
 def timed(function: Callable[[], object], repeats: int = 1) -> float:

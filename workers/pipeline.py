@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -329,6 +330,17 @@ class IncidentSignal:
     zone_id: str | None
     track_key: str
     details: dict[str, Any]
+    series: tuple[tuple[float, float], ...] = ()  # (t, fight score or zone count) that led here
+
+    def series_json(self) -> dict[str, Any]:
+        """The series as evidence: seconds relative to the alert, values, and what they measure."""
+        unit = "people" if self.kind == "crowd" else "fight_score"
+        limit = self.details.get("capacity") if self.kind == "crowd" else self.details.get("threshold")
+        points = [[round(t - self.t, 2), round(float(v), 4)] for t, v in self.series]
+        return {"kind": self.kind, "unit": unit, "limit": limit, "points": points}
+
+
+SERIES_SECONDS = 60.0  # score and count history kept for an incident's evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +383,7 @@ class IncidentStage:
         self._smoothers: dict[str, Any] = {}
         self._scorer: Any = None
         self._triggers: list[Any] = []
+        self._scores: deque[tuple[float, float]] = deque()
         if crowd:
             self._setup_crowd(min_duration_s, cooldown_s)
         if fight:
@@ -435,6 +448,9 @@ class IncidentStage:
     def _fight(self, image: ImageBGR, t: float) -> list[IncidentSignal]:
         score = float(self._scorer.update(image, t))
         self.fight_score = score
+        self._scores.append((t, score))
+        while self._scores[0][0] < t - SERIES_SECONDS:
+            self._scores.popleft()
         signals = []
         for trigger in self._triggers:
             event = trigger.update(score, t)
@@ -453,6 +469,7 @@ class IncidentStage:
                     zone_id=None,
                     track_key=f"{event.kind}:{event.start_s:.1f}",
                     details={"fight_score": round(score, 4), "threshold": trigger.threshold},
+                    series=tuple(self._scores),
                 )
             )
         return signals
@@ -490,6 +507,7 @@ class IncidentStage:
                 "capacity": event.capacity,
                 "rate_per_min": round(float(event.rate_per_min), 1),
             },
+            series=tuple(event.history),
         )
 
 

@@ -524,6 +524,8 @@ class CameraSession:
 
         zone = self._camera.zones.filter(pk=signal.zone_id).first() if signal.zone_id else None
         snapshot = EvidenceFile("snapshot", _jpeg(frame.image), "image/jpeg", f"{signal.kind}-snapshot.jpg")
+        series = json.dumps(signal.series_json(), separators=(",", ":")).encode()
+        evidence = [snapshot, EvidenceFile("series", series, "application/json", f"{signal.kind}-series.json")]
         result = alert_raise(
             kind=signal.kind,
             camera=self._camera,
@@ -532,7 +534,7 @@ class CameraSession:
             zone=zone,
             track_key=signal.track_key,
             details=signal.details,
-            evidence=[snapshot],
+            evidence=evidence,
             seen_at=datetime.fromtimestamp(frame.captured_at, tz=UTC),
         )
         self._after_raise(result, frame.captured_at)

@@ -9,6 +9,7 @@
   const reviewLabel = labelOf(cfg.reviews);
   const eventLabel = labelOf(cfg.eventActions || []);
   const statusLabel = labelOf(cfg.statuses);
+  const SVG = "http://www.w3.org/2000/svg";
   let shown = null;
   let loading = null;
 
@@ -60,6 +61,11 @@
       let media;
       if (e.kind === "clip" || e.content_type.startsWith("video/")) {
         media = CC.el("video", {controls: true, preload: "metadata", src: src});
+      } else if (e.kind === "series") {
+        media = CC.el("div", {className: "series-chart", text: L.loading});
+        CC.getJSON(src).then((data) => media.replaceChildren(seriesChart(data))).catch(() => {
+          media.replaceChildren(CC.el("a", {href: src, text: L.series}));
+        });
       } else if (e.content_type.startsWith("image/")) {
         media = CC.el("img", {src: src, alt: L.snapshot, loading: "lazy"});
       } else {
@@ -71,6 +77,37 @@
     if (box.dataset.ids === items.map((e) => e.id).join(",")) return;  // keep playing videos playing
     box.dataset.ids = items.map((e) => e.id).join(",");
     box.replaceChildren(...(nodes.length ? nodes : [CC.el("p", {className: "muted", text: L.noEvidence})]));
+  }
+
+  // The score or count series that led to an incident, as an inline SVG line with its limit dashed.
+  function seriesChart(data) {
+    const points = data.points || [];
+    const width = 320, height = 120, pad = 24;
+    const ts = points.map((p) => p[0]), vs = points.map((p) => p[1]);
+    const limit = typeof data.limit === "number" ? data.limit : null;
+    const tMin = Math.min(...ts, 0), tMax = Math.max(...ts, 0);
+    const vMax = Math.max(...vs, limit || 0, 1);
+    const x = (t) => pad + (t - tMin) / ((tMax - tMin) || 1) * (width - 2 * pad);
+    const y = (v) => height - pad - v / vMax * (height - 2 * pad);
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+    svg.setAttribute("class", "series");
+    svg.setAttribute("role", "img");
+    const name = data.unit === "people" ? L.seriesPeople : L.seriesFight;
+    svg.setAttribute("aria-label", name + ": " + vs.join(", "));
+    const add = (tag, attrs, text) => {
+      const node = document.createElementNS(SVG, tag);
+      Object.entries(attrs).forEach(([k, v]) => node.setAttribute(k, String(v)));
+      if (text !== undefined) node.textContent = text;
+      svg.append(node);
+    };
+    add("line", {x1: pad, y1: height - pad, x2: width - pad, y2: height - pad, class: "axis"});
+    if (limit !== null) add("line", {x1: pad, y1: y(limit), x2: width - pad, y2: y(limit), class: "limit"});
+    add("polyline", {points: points.map((p) => x(p[0]).toFixed(1) + "," + y(p[1]).toFixed(1)).join(" "), class: "value"});
+    add("text", {x: pad, y: height - 6, class: "tick"}, tMin.toFixed(0) + " s");
+    add("text", {x: width - pad, y: height - 6, class: "tick", "text-anchor": "end"}, "0 s");
+    add("text", {x: pad, y: 14, class: "tick"}, name + " (max " + Math.max(...vs, 0) + ")");
+    return svg;
   }
 
   function renderHistory(a) {

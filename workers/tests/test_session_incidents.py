@@ -74,9 +74,7 @@ def test_fight_clip_raises_one_fight_alert_with_snapshot_clip_and_score_series(s
 
 
 @pytest.mark.slow
-def test_zone_over_capacity_raises_crowd_alert_and_zone_under_capacity_does_not(
-    sample_file, venue, settings, tmp_path
-):
+def test_zone_over_capacity_raises_crowd_alert_and_zone_under_capacity_does_not(sample_file, venue, settings, tmp_path):
     from alerts.models import Alert
     from venues.models import Zone
 

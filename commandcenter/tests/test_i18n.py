@@ -22,7 +22,7 @@ def po_path(language: str) -> Path:
 def msgids(po: Path) -> set[str]:
     """The message ids of a .po file (multi-line ids joined), header excluded."""
     ids, current, reading = set(), [], False
-    for line in po.read_text(encoding="utf-8").splitlines() + [""]:
+    for line in [*po.read_text(encoding="utf-8").splitlines(), ""]:
         if line.startswith("msgid "):
             current, reading = [line[6:]], True
         elif reading and line.startswith('"'):

@@ -7,6 +7,7 @@ same Redis channel layer as this process, so `alert_raise` here pushes to the br
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import cv2
+import numpy as np
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
@@ -87,6 +90,7 @@ def live_url(django_db_setup) -> Iterator[str]:
         **os.environ,
         "DATABASE_URL": db_url.geturl(),
         "REDIS_URL": settings.REDIS_URL,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),  # evidence written here is served there
         "DJANGO_SETTINGS_MODULE": "commandcenter.settings",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DEBUG": "0",
@@ -196,8 +200,23 @@ def _off_loop(function: Callable[..., T], **kwargs: Any) -> T:
         return pool.submit(call).result()
 
 
-def _raise(camera: Camera, kind: str = Alert.Kind.FIGHT, severity: int = 3) -> Alert:
-    return _off_loop(services.alert_raise, kind=kind, camera=camera, severity=severity, score=0.81).alert
+def _raise(camera: Camera, kind: str = Alert.Kind.FIGHT, severity: int = 3, evidence: list | None = None) -> Alert:
+    return _off_loop(
+        services.alert_raise, kind=kind, camera=camera, severity=severity, score=0.81, evidence=evidence or []
+    ).alert
+
+
+def _fight_evidence() -> list[services.EvidenceFile]:
+    """A snapshot and the fight-score series a session attaches to a fight alert."""
+    frame = np.full((180, 320, 3), 40, dtype=np.uint8)
+    cv2.rectangle(frame, (120, 50), (200, 170), (0, 0, 255), 2)
+    snapshot = cv2.imencode(".jpg", frame)[1].tobytes()
+    points = [[round(-3.0 + 0.1 * i, 1), round(0.2 + 0.02 * i, 3)] for i in range(31)]
+    series = json.dumps({"kind": "fight", "unit": "fight_score", "limit": 0.53, "points": points}).encode()
+    return [
+        services.EvidenceFile("snapshot", snapshot, "image/jpeg", "fight-snapshot.jpg"),
+        services.EvidenceFile("series", series, "application/json", "fight-series.json"),
+    ]
 
 
 def _row(page: Page, alert: Alert):
@@ -219,7 +238,7 @@ def test_dispatcher_sees_raised_alert_within_two_seconds(browser, live_url, came
     page = _open_feed(browser, live_url, dispatcher)
     # when the pipeline raises a critical alert
     started = time.monotonic()
-    alert = _raise(cameras[0], severity=4)
+    alert = _raise(cameras[0], severity=4, evidence=_fight_evidence())
     # then it shows within 2 seconds, at the top (most severe first), exactly once
     expect(_row(page, alert)).to_be_visible(timeout=2_000)
     assert time.monotonic() - started < 2.0
@@ -232,9 +251,13 @@ def test_dispatcher_sees_raised_alert_within_two_seconds(browser, live_url, came
     page.keyboard.press("?")
     expect(page.locator("#help")).to_be_visible()
     page.keyboard.press("Escape")
-    # and the detail page shows its history
+    # and the detail page shows its history, the snapshot and the score series as a chart with its limit
     page.goto(f"{live_url}/alerts/{alert.pk}/")
     expect(page.locator("#history tr")).to_have_count(1)
+    expect(page.locator("#evidence img")).to_have_count(1)
+    expect(page.locator("#evidence svg.series polyline.value")).to_have_count(1)
+    expect(page.locator("#evidence svg.series line.limit")).to_have_count(1)
+    assert page.locator("#evidence img").evaluate("img => img.complete && img.naturalWidth") == 320
     expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
     _shot(page, "alert_detail")
     page.context.close()

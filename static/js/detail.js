@@ -9,6 +9,7 @@
   const reviewLabel = labelOf(cfg.reviews);
   const eventLabel = labelOf(cfg.eventActions || []);
   const statusLabel = labelOf(cfg.statuses);
+  const evidenceLabel = {snapshot: L.snapshot, clip: L.clip, series: L.series, face_crop: L.probe};
   const SVG = "http://www.w3.org/2000/svg";
   let shown = null;
   let loading = null;
@@ -71,7 +72,7 @@
       } else {
         media = CC.el("a", {href: src, text: e.kind + " (" + e.content_type + ")"});
       }
-      return CC.el("figure", {className: "evidence-item"}, [media, CC.el("figcaption", {text: e.kind})]);
+      return CC.el("figure", {className: "evidence-item"}, [media, CC.el("figcaption", {text: evidenceLabel[e.kind] || e.kind})]);
     });
     const box = document.getElementById("evidence");
     if (box.dataset.ids === items.map((e) => e.id).join(",")) return;  // keep playing videos playing

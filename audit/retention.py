@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -241,6 +242,22 @@ def previews_ttl_enforce(*, policy: RetentionPolicy, dry_run: bool, report: Rete
     report.purged["previews_without_ttl"] = stuck
 
 
+UPLOAD_MAX_AGE = timedelta(hours=2)  # a video job's hard time limit is 1 h; its upload goes when it ends
+
+
+def uploads_purge(*, now: datetime, dry_run: bool, report: RetentionReport) -> None:
+    """Footage left in the upload folder by a job that never ended (worker killed) is deleted too."""
+    folder = Path(settings.CC_JOB_UPLOAD_DIR)
+    cutoff = (now - UPLOAD_MAX_AGE).timestamp()
+    stale = sorted(p for p in folder.glob("*") if p.is_file() and p.stat().st_mtime < cutoff) if folder.is_dir() else []
+    report.purged["uploaded_footage"] = [p.name for p in stale]
+    if stale and not dry_run:
+        _audit_purge("recording_upload", [p.name for p in stale], now)
+        for path in stale:
+            path.unlink(missing_ok=True)
+        report.files.extend(str(p) for p in stale)
+
+
 def retention_run(
     *, now: datetime | None = None, dry_run: bool = False, policy: RetentionPolicy | None = None
 ) -> RetentionReport:
@@ -256,6 +273,7 @@ def retention_run(
         subjects_expire(now=now, dry_run=dry_run, report=report)
         subject_faces_purge(now=now, policy=policy, dry_run=dry_run, report=report)
         audit_rows_purge(now=now, policy=policy, dry_run=dry_run, report=report)
+        uploads_purge(now=now, dry_run=dry_run, report=report)
     previews_ttl_enforce(policy=policy, dry_run=dry_run, report=report)
     logger.info("retention %s: %s", "dry run" if dry_run else "run", report.counts())
     for kind, ids in report.purged.items():

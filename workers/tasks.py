@@ -117,7 +117,17 @@ def analyze_video_job(job_id: str, path: str, fps: float = 5.0, watchlist: str |
         logger.exception("video job %s failed", job_id)
         job_write(job_id, state="failed", progress=1.0, error=str(exc)[:500])
         return
+    finally:
+        _discard_upload(path)
     job_write(job_id, state="done", progress=1.0, result=result, seconds=round(time.monotonic() - started, 2))
+
+
+def _discard_upload(path: str) -> None:
+    """Uploaded footage is kept only while its job runs (files outside the upload folder are left alone)."""
+    upload = Path(path).resolve()
+    if upload.parent == Path(settings.CC_JOB_UPLOAD_DIR).resolve():
+        upload.unlink(missing_ok=True)
+        logger.info("video job: deleted uploaded footage %s", upload.name)
 
 
 # --- worker lifecycle: draining on warm shutdown -----------------------------------------------

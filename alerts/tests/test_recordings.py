@@ -18,7 +18,7 @@ def _eager_jobs(settings, tmp_path, monkeypatch):  # type: ignore[no-untyped-def
     monkeypatch.setattr(tasks.analyze_video_job, "apply_async", lambda args: tasks.analyze_video_job.apply(args))
 
 
-def test_supervisor_analyses_a_clip_and_polls_the_result(api_client, supervisor, sample_file):
+def test_supervisor_analyses_a_clip_and_polls_the_result(api_client, supervisor, sample_file, settings):
     clip = sample_file("fights", "violence_clips", "violence_1.mp4")
     api_client.force_authenticate(supervisor)
     response = api_client.post(
@@ -35,6 +35,28 @@ def test_supervisor_analyses_a_clip_and_polls_the_result(api_client, supervisor,
     assert {"t", "people", "fight_score"} <= set(result["timeline"][0])
     search = AccessEvent.objects.get(user_id=supervisor.pk, action="search", object_type="recording")
     assert (search.object_id, search.purpose) == (job, "case 2026/91")
+    # and the uploaded footage is not kept once the job has ended
+    assert list(settings.CC_JOB_UPLOAD_DIR.iterdir()) == []
+
+
+def test_failed_job_reports_the_error_and_deletes_the_upload(settings, monkeypatch):
+    from workers import tasks
+
+    # given an uploaded file that the analysis cannot finish
+    upload = settings.CC_JOB_UPLOAD_DIR / "broken.mp4"
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(b"not a video at all")
+
+    def explode(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("decoder gave up at frame 12")
+
+    monkeypatch.setattr(tasks, "analyse_file", explode)
+    # when the job runs
+    tasks.analyze_video_job.apply(("job-1", str(upload), 5.0, None))
+    # then its status says why, and the footage is gone
+    state = tasks.job_status("job-1")
+    assert (state["state"], state["error"]) == ("failed", "decoder gave up at frame 12")
+    assert not upload.exists()
 
 
 def test_another_user_cannot_read_the_job(api_client, supervisor, dispatcher, sample_file):

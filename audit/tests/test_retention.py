@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -26,6 +27,12 @@ NOW = timezone.now().replace(microsecond=0)
 def media(settings, tmp_path):  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = tmp_path
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def uploads(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
+    settings.CC_JOB_UPLOAD_DIR = tmp_path_factory.mktemp("uploads")
+    return settings.CC_JOB_UPLOAD_DIR
 
 
 def _alert(camera, *, days_ago, review="n/a", kind="fight", resolved=True, dispatched=False):  # type: ignore[no-untyped-def]
@@ -187,6 +194,23 @@ def test_audit_rows_past_five_years_are_purged_behind_an_anchor(admin_user, sett
     assert AccessEvent.objects.filter(pk=recent.id).exists()
     assert ChainAnchor.objects.get().last_purged_hash == old[-1].hash
     assert chain_verify().ok
+
+
+def test_footage_left_by_a_job_that_never_ended_is_deleted(uploads):
+    # given an upload older than any job may run, and one of a job still running
+    stale, running = uploads / "stale.mp4", uploads / "running.mp4"
+    for path, age in ((stale, timedelta(hours=3)), (running, timedelta(minutes=10))):
+        path.write_bytes(b"video")
+        os.utime(path, ((NOW - age).timestamp(),) * 2)
+    # when a dry run, then a real run, happen
+    dry = retention_run(now=NOW, dry_run=True)
+    assert (dry.purged["uploaded_footage"], stale.exists()) == (["stale.mp4"], True)
+    report = retention_run(now=NOW)
+    # then only the stale upload is gone, and its removal is in the log
+    assert (stale.exists(), running.exists()) == (False, True)
+    assert report.files == [str(stale)]
+    purge = AccessEvent.objects.get(action="purge", object_type="recording_upload")
+    assert purge.detail["ids"] == ["stale.mp4"]
 
 
 def test_previews_without_ttl_get_one(settings):

@@ -127,17 +127,36 @@ class MatrixIndex(Generic[IdT]):
 
     def _search_chunk(self, queries: FloatArray, k: int) -> list[list[Hit[IdT]]]:
         scores = queries @ self._matrix[: len(self._ids)].T
-        if k < scores.shape[1]:
-            top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        results: list[list[Hit[IdT]]] = []
+        for row_scores in scores:
+            top = _top_k(row_scores, k)
+            results.append([(self._ids[r], max(0.0, 1.0 - float(row_scores[r]))) for r in top.tolist()])
+        return results
+
+
+_SAMPLE_STRIDE = 64
+"""Top-k pre-selection samples every 64th score (see ``_top_k``)."""
+
+
+def _top_k(scores: FloatArray, k: int) -> npt.NDArray[np.intp]:
+    """Indices of the ``k`` highest scores, highest first (ties: lower index first); exact.
+
+    A full ``argpartition`` over 100k scores costs about a third of a single-probe search. The
+    k-th highest score of a strided sample is a lower bound of the k-th highest overall, so every
+    true top-k score passes it; only the few that do are partitioned.
+    """
+    count = len(scores)
+    if k >= count:
+        candidates = np.arange(count)
+    else:
+        if count >= 16 * _SAMPLE_STRIDE * max(k, 1):
+            sample = scores[::_SAMPLE_STRIDE]
+            cutoff = np.partition(sample, len(sample) - k)[len(sample) - k]
+            candidates = np.flatnonzero(scores >= cutoff)
         else:
-            top = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
-        top_scores = np.take_along_axis(scores, top, axis=1)
-        order = np.argsort(-top_scores, axis=1, kind="stable")
-        top, top_scores = (
-            np.take_along_axis(top, order, 1),
-            np.take_along_axis(top_scores, order, 1),
-        )
-        return [
-            [(self._ids[r], max(0.0, 1.0 - s)) for r, s in zip(row, row_scores, strict=True)]
-            for row, row_scores in zip(top.tolist(), top_scores.tolist(), strict=True)
-        ]
+            candidates = np.arange(count)
+        if k < len(candidates):
+            keep = np.argpartition(-scores[candidates], k - 1)[:k]
+            candidates = candidates[keep]
+    order = np.lexsort((candidates, -scores[candidates]))
+    return candidates[order]

@@ -2,13 +2,16 @@
 
 Run: ``.venv/bin/python bench/incident_accuracy.py``. Clip-level figures use cross-validation
 split by source video (StratifiedGroupKFold, same seed as training); the baseline is the same
-pipeline on the plain whole-frame mean flow magnitude alone, and the opt-in motion-crop variant
-(same features, grid measured on a crop around the busy part of the frame) is scored in the same
-run; it is not shipped because it did not help on held-out sources. The shipped threshold was chosen on the same
-out-of-fold scores, so two stricter estimates follow: nested CV (features and threshold chosen
-inside each training fold) and a two-way split of the sources (choose on one half, report on the
-other). False alerts on noFight clips and alert latency on fight clips use the model of the fold
-that did not see the clip; the other normal footage uses the shipped model.
+pipeline on the plain whole-frame mean flow magnitude alone, the previous model (160 px, two
+features) is scored on 160 px features, and the opt-in motion-crop variant (same features, grid
+measured on a crop around the busy part of the frame) is scored in the same run; it is not shipped
+because it did not help on held-out sources. The shipped threshold was chosen on the same
+out-of-fold scores, so two stricter estimates follow: nested CV (feature set and threshold chosen
+inside each training fold with the training recipe, train_fight.select_feature_set) and a two-way
+split of the sources (choose on one half, report on the other), for the shipped recipe and for the
+previous one (greedy forward selection over the six original features at 160 px). False alerts on
+noFight clips and alert latency on fight clips use the model of the fold that did not see the
+clip; the other normal footage uses the shipped model.
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ from workers.incidents.fight import (
 )
 from workers.incidents.train_fight import (
     CROP_MIN_CELLS,
+    PREVIOUS_WIDTH,
     ROI_MIN_CELLS,
     SEED,
+    WIDTH,
     ClipFeatures,
     choose_thresholds,
     clip_score,
@@ -42,6 +47,7 @@ from workers.incidents.train_fight import (
     extract_dataset,
     fit_model,
     read_labels,
+    select_feature_set,
     source_folds,
 )
 from workers.incidents.trigger import IncidentTrigger
@@ -68,14 +74,19 @@ def clip_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> li
     return [f"{auc:.3f}", f"{(pred == labels).mean():.3f}", f"{precision:.3f}", f"{recall:.3f}"]
 
 
-def select_features(clips: Sequence[ClipFeatures], seed: int, max_features: int = 3) -> list[str]:
-    """Greedy forward selection of window features by source-grouped CV AUC on `clips` only."""
+# The six window features the previous recipe selected from (before the multi-scale coherences).
+PREVIOUS_FEATURE_NAMES = WINDOW_FEATURE_NAMES[:6]
+PREVIOUS_FEATURES = ["temporal_coherence", "cell_orient_entropy"]
+
+
+def select_features_greedy(clips: Sequence[ClipFeatures], seed: int, max_features: int = 3) -> list[str]:
+    """Previous recipe: greedy forward selection by source-grouped CV AUC on `clips` only."""
     labels = np.array([c.label for c in clips])
     chosen: list[str] = []
     best = 0.0
     while len(chosen) < max_features:
         trials = []
-        for name in WINDOW_FEATURE_NAMES:
+        for name in PREVIOUS_FEATURE_NAMES:
             if name not in chosen:
                 oof = cross_validate(clips, [*chosen, name], seed, n_splits=4)
                 trials.append((float(roc_auc_score(labels, oof)), name))
@@ -86,9 +97,12 @@ def select_features(clips: Sequence[ClipFeatures], seed: int, max_features: int 
     return chosen
 
 
-def choose_and_fit(clips: Sequence[ClipFeatures], seed: int) -> FightModel:
+Selector = Callable[[Sequence[ClipFeatures], int], Sequence[str]]
+
+
+def choose_and_fit(clips: Sequence[ClipFeatures], seed: int, select: Selector) -> FightModel:
     """Whole recipe on `clips` only: select features, pick the threshold by inner CV, fit."""
-    features = select_features(clips, seed)
+    features = list(select(clips, seed))
     labels = np.array([c.label for c in clips], dtype=np.int64)
     fight, _ = choose_thresholds(cross_validate(clips, features, seed, n_splits=4), labels)
     model = fit_model(clips, features, seed)
@@ -97,37 +111,42 @@ def choose_and_fit(clips: Sequence[ClipFeatures], seed: int) -> FightModel:
 
 
 def nested_scores(
-    clips: list[ClipFeatures], splits: Sequence[tuple[np.ndarray, np.ndarray]]
+    clips: list[ClipFeatures], splits: Sequence[tuple[np.ndarray, np.ndarray]], select: Selector
 ) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
     """Held-out scores and per-clip thresholds where everything was chosen on the other part."""
     scores, thresholds, chosen = np.zeros(len(clips)), np.zeros(len(clips)), []
     for train_idx, test_idx in splits:
-        model = choose_and_fit([clips[i] for i in train_idx], SEED)
+        model = choose_and_fit([clips[i] for i in train_idx], SEED, select)
         chosen.append(model.features)
         for i in test_idx:
             scores[i], thresholds[i] = clip_score(model, clips[i]), model.threshold_fight
     return scores, thresholds, chosen
 
 
-def honest_estimates(clips: list[ClipFeatures]) -> None:
+def honest_estimates(clips: list[ClipFeatures], previous: list[ClipFeatures]) -> None:
     """Print nested-CV and split-half figures (choices never see the scored sources)."""
     labels = np.array([c.label for c in clips])
     rows = []
-    for name, n_splits in (("nested CV, 5 outer folds", 5), ("split half (2 folds)", 2)):
-        splits = source_folds(clips, SEED, n_splits)
-        scores, thresholds, chosen = nested_scores(clips, splits)
-        pred = scores >= thresholds
-        tp = int((pred & (labels == 1)).sum())
-        rows.append(
-            [
-                name,
-                f"{roc_auc_score(labels, scores):.3f}",
-                f"{(pred == labels).mean():.3f}",
-                f"{tp / max(int(pred.sum()), 1):.3f}",
-                f"{tp / max(int(labels.sum()), 1):.3f}",
-                " | ".join("+".join(f) for f in chosen),
-            ]
-        )
+    recipes: list[tuple[str, list[ClipFeatures], Selector]] = [
+        (f"shipped recipe ({WIDTH} px, feature set chosen)", clips, select_feature_set),
+        (f"previous recipe ({PREVIOUS_WIDTH} px, greedy selection)", previous, select_features_greedy),
+    ]
+    for recipe, data, select in recipes:
+        for name, n_splits in (("nested CV, 5 outer folds", 5), ("split half (2 folds)", 2)):
+            splits = source_folds(data, SEED, n_splits)
+            scores, thresholds, chosen = nested_scores(data, splits, select)
+            pred = scores >= thresholds
+            tp = int((pred & (labels == 1)).sum())
+            rows.append(
+                [
+                    f"{recipe}: {name}",
+                    f"{roc_auc_score(labels, scores):.3f}",
+                    f"{(pred == labels).mean():.3f}",
+                    f"{tp / max(int(pred.sum()), 1):.3f}",
+                    f"{tp / max(int(labels.sum()), 1):.3f}",
+                    " | ".join("+".join(f) for f in chosen),
+                ]
+            )
     head = ["held-out estimate", "AUC", "accuracy", "precision", "recall", "features chosen"]
     print(table(rows, head))
 
@@ -304,10 +323,14 @@ def feature_cost(shipped: FightModel) -> None:
         )
 
 
-def clip_report(clips: list[ClipFeatures], cropped: list[ClipFeatures], shipped: FightModel) -> None:
-    """Print CV metrics of the shipped recipe, the motion-crop variant and the baseline."""
+def clip_report(
+    clips: list[ClipFeatures], cropped: list[ClipFeatures], previous: list[ClipFeatures], shipped: FightModel
+) -> None:
+    """Print CV metrics of the shipped model, the previous one, the motion-crop variant, the baseline."""
     labels = np.array([c.label for c in clips])
     ours = cross_validate(clips, shipped.features, SEED)
+    before = cross_validate(previous, PREVIOUS_FEATURES, SEED)
+    before_thr, _ = choose_thresholds(before, labels)
     crop = cross_validate(cropped, shipped.features, SEED)
     crop_thr, _ = choose_thresholds(crop, labels)
     base = cross_validate(clips, ["mean_speed"], SEED)
@@ -316,6 +339,10 @@ def clip_report(clips: list[ClipFeatures], cropped: list[ClipFeatures], shipped:
         [
             f"{'+'.join(shipped.features)} @ shipped thr {shipped.threshold_fight}",
             *clip_metrics(ours, labels, shipped.threshold_fight),
+        ],
+        [
+            f"previous: {'+'.join(PREVIOUS_FEATURES)} at {PREVIOUS_WIDTH} px @ its thr {before_thr}",
+            *clip_metrics(before, labels, before_thr),
         ],
         [f"same on motion crop (not shipped) @ its thr {crop_thr}", *clip_metrics(crop, labels, crop_thr)],
         ["baseline mean flow magnitude @ 0.5", *clip_metrics(base, labels, 0.5)],
@@ -338,10 +365,12 @@ def main() -> None:
     shipped = FightModel.from_json()
     clips = extract_dataset(root, read_labels(root), shipped.roi_min_cells)
     cropped = extract_dataset(root, read_labels(root), CROP_MIN_CELLS)
+    previous = extract_dataset(root, read_labels(root), 0, PREVIOUS_WIDTH)
     assert list(shipped.features) == list(DEFAULT_FEATURES), "fight_model.json is stale"
     assert shipped.roi_min_cells == ROI_MIN_CELLS, "fight_model.json is stale"
-    timed_section("clip metrics", lambda: clip_report(clips, cropped, shipped))
-    timed_section("held-out estimates", lambda: honest_estimates(clips))
+    assert shipped.width == WIDTH, "fight_model.json is stale"
+    timed_section("clip metrics", lambda: clip_report(clips, cropped, previous, shipped))
+    timed_section("held-out estimates", lambda: honest_estimates(clips, previous))
     owners = out_of_fold_models(clips, shipped)
     fps = shipped.analysis_fps
     fights = [score_stream(iter_frames(root / c.file, fps), owners[c.file]) for c in clips if c.label]

@@ -3,7 +3,9 @@
 Fights are bursts of motion that keeps changing direction in the same place. For every cell of
 an 8x8 grid the window keeps the summed flow vector, the summed speed and a direction histogram;
 walking people and passing cars move the same way for the whole window (high temporal coherence,
-peaked direction histogram), people hitting and grappling do not. Models with `roi_min_cells` > 0
+peaked direction histogram), people hitting and grappling do not. The same coherence is also
+measured on 2x2 blocks of cells and on quarter cells, so opposing motion of neighbouring body
+parts and of limbs counts too. Models with `roi_min_cells` > 0
 measure the grid on a crop around the busy part of the frame (see flow.MotionCropExtractor), which
 magnifies small, distant people.
 """
@@ -22,6 +24,7 @@ import numpy as np
 
 from workers.incidents.flow import (
     CELL_CHANNELS,
+    CELL_ORIENT_BINS,
     FloatArray,
     FlowFeatureExtractor,
     Frame,
@@ -39,28 +42,58 @@ WINDOW_FEATURE_NAMES: tuple[str, ...] = (
     "active_cells",
     "mean_speed",
     "moving_frac",
+    "coarse_coherence",
+    "fine_coherence",
 )
 
-# Features the shipped model uses (chosen by source-grouped cross-validation, see train_fight.py).
-DEFAULT_FEATURES: tuple[str, ...] = ("temporal_coherence", "cell_orient_entropy")
+# Candidate feature sets; training keeps the one with the best source-grouped CV AUC on its
+# training clips (see train_fight.select_feature_set), and the bench repeats that choice inside
+# every outer fold so its held-out estimates include it.
+FEATURE_SETS: tuple[tuple[str, ...], ...] = (
+    ("temporal_coherence", "cell_orient_entropy"),
+    ("temporal_coherence",),
+    ("coarse_coherence", "temporal_coherence", "fine_coherence"),
+    ("coarse_coherence", "temporal_coherence", "fine_coherence", "cell_orient_entropy"),
+)
+# Features the shipped model uses (the set train_fight chose on all clips).
+DEFAULT_FEATURES: tuple[str, ...] = ("coarse_coherence", "temporal_coherence", "fine_coherence")
 
 _VX, _VY, _ENERGY, _MOVING, _SPEED = (CELL_CHANNELS.index(c) for c in CELL_CHANNELS[:5])
 _ORIENT = CELL_CHANNELS.index("orient_0")
+_SUB_VX, _SUB_VY = CELL_CHANNELS.index("sub_vx_0"), CELL_CHANNELS.index("sub_vy_0")
 _ACTIVE_CELL = 0.1
 _EPS = 1e-9
 
 
+def _coherence(vx: FloatArray, vy: FloatArray, total: float) -> float:
+    """Share of the window's motion energy left after summing each cell's flow over time.
+
+    `vx`, `vy` are moving-pixel velocity sums shaped (pairs, cells...): 1 when every cell moves
+    the same way all window, 0 when each cell's motion cancels out (back and forth, opposing).
+    """
+    return float(np.hypot(vx.sum(axis=0), vy.sum(axis=0)).sum() / total)
+
+
 def window_features(cells: FloatArray) -> FloatArray:
-    """WINDOW_FEATURE_NAMES values of a window of cell summaries shaped (pairs, rows, cols, ch)."""
-    grid = cells.reshape(len(cells), -1, cells.shape[-1])
+    """WINDOW_FEATURE_NAMES values of a window of cell summaries shaped (pairs, rows, cols, ch).
+
+    Temporal coherence is measured on three grids: the cells (temporal_coherence), 2x2 blocks of
+    cells (coarse_coherence: also cancels opposing motion of neighbouring cells) and the cells'
+    quarters (fine_coherence: limbs and heads rather than whole bodies).
+    """
+    pairs, rows, cols = cells.shape[:3]
+    grid = cells.reshape(pairs, -1, cells.shape[-1])
     vx, vy, energy = grid[..., _VX], grid[..., _VY], grid[..., _ENERGY]
     cell_energy = energy.sum(axis=0)
     total = float(cell_energy.sum())
     if total <= _EPS:
-        return np.array([1.0, 0.0, 0.0, 0.0, float(grid[..., _SPEED].mean()), 0.0], np.float32)
+        return np.array([1.0, 0.0, 0.0, 0.0, float(grid[..., _SPEED].mean()), 0.0, 1.0, 1.0], np.float32)
+    blocks = (pairs, rows // 2, 2, cols // 2, 2)
+    coarse_vx = cells[:, : rows // 2 * 2, : cols // 2 * 2, _VX].reshape(blocks).sum(axis=(2, 4))
+    coarse_vy = cells[:, : rows // 2 * 2, : cols // 2 * 2, _VY].reshape(blocks).sum(axis=(2, 4))
     weights = cell_energy / total
-    coherence = float(np.hypot(vx.sum(axis=0), vy.sum(axis=0)).sum() / total)
-    hist = grid[..., _ORIENT:].sum(axis=0)
+    coherence = _coherence(vx, vy, total)
+    hist = grid[..., _ORIENT : _ORIENT + CELL_ORIENT_BINS].sum(axis=0)
     p = hist / np.maximum(hist.sum(axis=1, keepdims=True), _EPS)
     entropy = -(p * np.log(np.maximum(p, 1e-12))).sum(axis=1) / math.log(p.shape[1])
     dot = vx[1:] * vx[:-1] + vy[1:] * vy[:-1]
@@ -73,6 +106,8 @@ def window_features(cells: FloatArray) -> FloatArray:
         float((grid[..., _MOVING].mean(axis=0) > _ACTIVE_CELL).mean()),
         float(grid[..., _SPEED].mean()),
         float(grid[..., _MOVING].mean()),
+        _coherence(coarse_vx, coarse_vy, total),
+        _coherence(grid[..., _SUB_VX : _SUB_VX + 4], grid[..., _SUB_VY : _SUB_VY + 4], total),
     )
     return np.asarray(values, dtype=np.float32)
 

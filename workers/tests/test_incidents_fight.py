@@ -16,18 +16,31 @@ from workers.incidents.fight import (
     FightScorer,
     window_features,
 )
-from workers.incidents.flow import CELL_CHANNELS, CELLS, FlowFeatureExtractor, MotionCropExtractor, motion_roi
+from workers.incidents.flow import (
+    CELL_CHANNELS,
+    CELLS,
+    FlowFeatureExtractor,
+    MotionCropExtractor,
+    _Flow,
+    cell_summary,
+    motion_roi,
+)
 from workers.incidents.train_fight import extract_dataset, read_labels, subset_rows, train
 
 
 def cells_moving(directions: list[tuple[float, float]]) -> np.ndarray:
-    """Cell summaries of pairs where only cell (0, 0) moves with the given (vx, vy) each pair."""
+    """Cell summaries of pairs where only cell (0, 0) moves with the given (vx, vy) each pair.
+
+    All of the motion is in the cell's top-left quarter.
+    """
     cells = np.zeros((len(directions), CELLS, CELLS, len(CELL_CHANNELS)), dtype=np.float32)
     for i, (vx, vy) in enumerate(directions):
         speed = float(np.hypot(vx, vy))
         angle_bin = int((np.arctan2(vy, vx) + np.pi) / (2 * np.pi) * 8) % 8
         cells[i, 0, 0, :5] = (vx, vy, speed, 1.0, speed)
         cells[i, 0, 0, 5 + angle_bin] = speed
+        cells[i, 0, 0, CELL_CHANNELS.index("sub_vx_0")] = vx
+        cells[i, 0, 0, CELL_CHANNELS.index("sub_vy_0")] = vy
     return cells
 
 
@@ -46,14 +59,48 @@ def test_window_features_tell_steady_from_back_and_forth_motion():
     # given one cell moving right for 4 pairs, and one cell swinging right/left for 4 pairs
     steady = window_features(cells_moving([(0.5, 0.0)] * 4))
     swinging = window_features(cells_moving([(0.5, 0.0), (-0.5, 0.0)] * 2))
-    # then steady motion is fully coherent in one direction bin and never reverses
-    assert feature(steady, "temporal_coherence") == pytest.approx(1.0)
+    # then steady motion is fully coherent on every grid, in one direction bin and never reverses
+    for name in ("temporal_coherence", "coarse_coherence", "fine_coherence"):
+        assert feature(steady, name) == pytest.approx(1.0)
     assert feature(steady, "cell_orient_entropy") == pytest.approx(0.0)
     assert feature(steady, "cell_reversal") == 0.0
-    # and the swinging cell cancels out, splits over two direction bins and reverses every pair
-    assert feature(swinging, "temporal_coherence") == pytest.approx(0.0)
+    # and the swinging cell cancels out on every grid, splits over two direction bins and reverses
+    for name in ("temporal_coherence", "coarse_coherence", "fine_coherence"):
+        assert feature(swinging, name) == pytest.approx(0.0)
     assert feature(swinging, "cell_orient_entropy") == pytest.approx(np.log(2) / np.log(8))
     assert feature(swinging, "cell_reversal") == 1.0
+
+
+def test_coarse_and_fine_coherence_see_opposing_neighbours_and_limbs():
+    # given two neighbouring cells moving steadily in opposite directions (people pushing apart)
+    apart = cells_moving([(0.5, 0.0)] * 4)
+    apart[:, 0, 1] = cells_moving([(-0.5, 0.0)] * 4)[:, 0, 0]
+    # and one cell whose two quarters move steadily in opposite directions (two arms)
+    limbs = cells_moving([(0.0, 0.0)] * 4)
+    sub_vx = [CELL_CHANNELS.index(f"sub_vx_{q}") for q in range(4)]
+    limbs[:, 0, 0, 2:4] = (1.0, 1.0)  # energy 1.0 and moving, but the cell's net flow is 0
+    limbs[:, 0, 0, sub_vx[0]], limbs[:, 0, 0, sub_vx[3]] = 0.5, -0.5
+    apart_f, limbs_f = window_features(apart), window_features(limbs)
+    # then each cell of the opposing pair is coherent, but their 2x2 block cancels out
+    assert feature(apart_f, "temporal_coherence") == pytest.approx(1.0)
+    assert feature(apart_f, "coarse_coherence") == pytest.approx(0.0)
+    # and the quarters keep the limbs' steady motion that the whole cell averages away
+    assert feature(limbs_f, "temporal_coherence") == pytest.approx(0.0)
+    assert feature(limbs_f, "fine_coherence") == pytest.approx(1.0)
+
+
+def test_cell_quarters_add_up_to_the_cell():
+    # given a flow field with different motion in every quarter of a 160x96 frame
+    rng = np.random.default_rng(3)
+    vx, vy = (rng.normal(0.0, 0.3, (96, 160)).astype(np.float32) for _ in range(2))
+    flow = _Flow(vx, vy, np.sqrt(vx * vx + vy * vy))
+    # when it is summarised per cell
+    cells = cell_summary(flow)
+    # then the quarters' velocities sum to the cell's velocity
+    quarters_x = cells[..., [CELL_CHANNELS.index(f"sub_vx_{q}") for q in range(4)]].sum(axis=-1)
+    quarters_y = cells[..., [CELL_CHANNELS.index(f"sub_vy_{q}") for q in range(4)]].sum(axis=-1)
+    np.testing.assert_allclose(quarters_x, cells[..., CELL_CHANNELS.index("vx")], atol=1e-5)
+    np.testing.assert_allclose(quarters_y, cells[..., CELL_CHANNELS.index("vy")], atol=1e-5)
 
 
 def test_repeated_frame_is_skipped_and_motion_measured_over_true_step():

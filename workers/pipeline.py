@@ -387,7 +387,7 @@ class IncidentStage:
         if crowd:
             self._setup_crowd(min_duration_s, cooldown_s)
         if fight:
-            self._setup_fight(cooldown_s, sensitivity)
+            self._setup_fight(cooldown_s, sensitivity, min_duration_s)
 
     @property
     def counts_people(self) -> bool:
@@ -413,7 +413,7 @@ class IncidentStage:
             )
             self._smoothers[zone.zone_id] = CountSmoother()
 
-    def _setup_fight(self, cooldown_s: float, sensitivity: float) -> None:
+    def _setup_fight(self, cooldown_s: float, sensitivity: float, min_duration_s: float = 0.0) -> None:
         try:
             from workers.incidents.analyse import fight_triggers
             from workers.incidents.fight import FightScorer
@@ -425,6 +425,8 @@ class IncidentStage:
         shift = (0.5 - sensitivity) * 0.2  # sensitivity 1 lowers thresholds, 0 raises them
         for trigger in self._triggers:
             trigger.threshold = float(min(0.99, max(0.05, trigger.threshold + shift)))
+            # the camera's minimum duration can only make the trained timing stricter
+            trigger.min_duration_s = max(trigger.min_duration_s, min_duration_s)
 
     def process(self, image: ImageBGR, t: float, *, count_now: bool | None = None) -> list[IncidentSignal]:
         """Feed one frame; return incidents that start now."""

@@ -31,7 +31,9 @@ import numpy as np
 import redis
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
+from django.utils import timezone
 
+from venues.hours import Window, is_open, windows_of
 from workers import lease as leases
 from workers.capture import CaptureSettings, CaptureState, Frame, FrameGrabber, SourceError, parse_source
 from workers.clips import ClipJob, ClipRecorder, FrameRing, draw_boxes
@@ -145,6 +147,8 @@ class CameraSnapshot:
     offline_after_s: float
     zones: tuple[ZoneSpec, ...]
     face_detector: str = ""
+    only_when_open: bool = False
+    open_windows: tuple[Window, ...] = ()
 
     @property
     def source_key(self) -> tuple[str, str, bool]:
@@ -181,6 +185,8 @@ def load_camera(camera_id: str) -> tuple[Any, CameraSnapshot] | None:
         offline_after_s=float(camera.offline_after_s),
         zones=zones,
         face_detector=camera.face_detector,
+        only_when_open=camera.only_when_open,
+        open_windows=windows_of(camera.venue.opening_hours.values_list("weekday", "opens", "closes")),
     )
     return camera, snapshot
 
@@ -215,6 +221,7 @@ class _Live:
     tracks: int = 0
     people: int | None = None
     fight_score: float | None = None
+    incidents_paused: bool = False  # venue closed and the camera detects incidents only when open
 
 
 class CameraSession:
@@ -452,7 +459,7 @@ class CameraSession:
     def _analyse(self, frame: Frame) -> None:
         self._frame_at = frame.captured_at
         signals: list[IncidentSignal] = []
-        if self._incidents is not None:
+        if self._incidents is not None and self._incidents_scheduled():
             signals = self._incidents.process(frame.image, frame.monotonic)
         for signal in signals:
             self._raise_incident(signal, frame)
@@ -478,6 +485,15 @@ class CameraSession:
                 self._live.people, self._live.fight_score = self._incidents.people, self._incidents.fight_score
         if self._preview is not None:
             self._preview.offer(frame.image, boxes, labels)
+
+    def _incidents_scheduled(self) -> bool:
+        """Incident detection runs always, or only while the venue is open (camera setting)."""
+        snap = self._snap
+        if snap is None or not snap.only_when_open:
+            return True
+        scheduled = is_open(snap.open_windows, timezone.localtime())
+        self._live.incidents_paused = not scheduled
+        return scheduled
 
     # --- alerts -----------------------------------------------------------------------------
 
@@ -617,6 +633,7 @@ class CameraSession:
                 "tracks": live.tracks,
                 "people": live.people,
                 "fight_score": None if live.fight_score is None else round(live.fight_score, 3),
+                "incidents_paused": live.incidents_paused,
                 "alerts_raised": live.alerts_raised,
                 "updated_at": time.time(),
             }

@@ -58,3 +58,18 @@ def test_close_ends_active_incident_with_peak():
         0.95,
     )
     assert event.severity == "medium"
+
+
+def test_camera_minimum_duration_can_only_make_fight_timing_stricter():
+    from workers.incidents.fight import FightModel
+    from workers.pipeline import IncidentStage, StageTimer
+
+    trained = FightModel.from_json().fight_min_duration_s
+    # given a camera asking for 3 s, and one asking for less than the model was trained with
+    strict = IncidentStage(timer=StageTimer(), crowd=False, fight=True, min_duration_s=3.0)
+    lax = IncidentStage(timer=StageTimer(), crowd=False, fight=True, min_duration_s=0.1)
+    # then fight and aggression wait 3 s on the first camera, and the trained timing on the second
+    assert [t.min_duration_s for t in strict._triggers] == [3.0, 3.0]
+    assert [t.kind for t in lax._triggers] == ["fight", "aggression"]
+    assert lax._triggers[0].min_duration_s == trained
+    assert lax._triggers[1].min_duration_s >= trained

@@ -126,3 +126,27 @@ def test_no_fight_clip_raises_no_fight_or_aggression_alert(clip, sample_file, ve
     # then the scorer ran on the footage and no fight or aggression alert was raised
     assert session.health()["fight_score"] is not None
     assert not Alert.objects.filter(camera=camera, kind__in=["fight", "aggression"]).exists()
+
+
+@pytest.mark.slow
+def test_camera_detecting_only_when_open_stays_quiet_while_the_venue_is_closed(sample_file, venue, settings, tmp_path):
+    from django.utils import timezone
+
+    from alerts.models import Alert
+    from venues.models import OpeningHours
+
+    # given the street fight on a camera set to detect incidents only during opening hours,
+    # at a venue open one hour on a day three days from today
+    settings.MEDIA_ROOT = tmp_path
+    other_day = (timezone.localtime().weekday() + 3) % 7
+    OpeningHours.objects.create(venue=venue, weekday=other_day, opens="10:00", closes="11:00")
+    camera = file_camera(venue, sample_file(*FIGHT_CLIP), fight_enabled=True, only_when_open=True)
+    session = CameraSession(camera.pk, config=quick_config(), max_duration_s=6.5)
+
+    # when a session plays the clip once
+    assert session.run() is StopReason.DURATION
+
+    # then no incident was scored or raised, and health says detection is paused
+    health = session.health()
+    assert (health["incidents_paused"], health["fight_score"]) == (True, None)
+    assert not Alert.objects.filter(camera=camera).exists()

@@ -10,7 +10,9 @@
    that is rolled back at the end so the benchmark leaves no rows behind.
 
 Usage: ``python bench/stream_throughput.py [--seconds 15] [--max-cameras 6] [--skip-latency]``
-(env BENCH_DETECTOR=dlib-hog|dlib-hog-fast|mtcnn, BENCH_EMBEDDER=Dlib-onnx|Dlib, BENCH_FPS=2,5)
+(env BENCH_DETECTOR=dlib-hog|dlib-hog-fast|mtcnn, BENCH_EMBEDDER=Dlib-onnx|Dlib, BENCH_FPS=2,5; the
+detector and embedder default to what live cameras run: CC_STREAM_FACE_DETECTOR, CC_FACE_MODEL;
+BENCH_INCIDENTS=0 leaves out the fight scorer and people counter that cameras run by default)
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import require_sample
+
+# What live cameras run by default (settings CC_STREAM_FACE_DETECTOR and CC_FACE_MODEL), unless overridden.
+DETECTOR = os.environ.get("BENCH_DETECTOR") or os.environ.get("CC_STREAM_FACE_DETECTOR", "dlib-hog-fast")
+EMBEDDER = os.environ.get("BENCH_EMBEDDER") or os.environ.get("CC_FACE_MODEL", "Dlib-onnx")
 
 os.environ.setdefault("DEEPFACE_HOME", str(Path(__file__).resolve().parent.parent / "var" / "deepface"))
 EXAMPLES = ("faces", "face_recognition", "examples")
@@ -97,13 +103,47 @@ def face_stage(matcher: Any, fps: float = 5.0) -> Any:
     from workers.pipeline import FaceStage, StageTimer
 
     return FaceStage(
-        build_detector(os.environ.get("BENCH_DETECTOR", "dlib-hog")),
-        build_embedder(os.environ.get("BENCH_EMBEDDER", "Dlib-onnx")),
+        build_detector(DETECTOR),
+        build_embedder(EMBEDDER),
         matcher,
         timer=StageTimer(),
         detect_max_side=960,
         analysis_fps=fps,
         motion=MotionSettings(keepalive_s=0.0),
+    )
+
+
+INCIDENTS = os.environ.get("BENCH_INCIDENTS", "1") != "0"
+"""Cameras run fight scoring (10 fps) and people counting (1 Hz, one whole-frame zone) by default, as shipped."""
+
+
+def incident_stage() -> Any:
+    """The incident stage a default camera runs: fight/aggression scoring and crowd counting in one zone."""
+    from workers.pipeline import IncidentStage, StageTimer, ZoneSpec
+
+    zone = ZoneSpec("bench", "whole frame", ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)), 500, None)
+    return IncidentStage(timer=StageTimer(), crowd=True, fight=True, zones=[zone])
+
+
+def incident_costs() -> None:
+    """ms per call of the fight scorer (10 fps) and the people counter (1 Hz), and their share of a core."""
+    from workers.incidents.fight import FightScorer
+    from workers.incidents.people import default_person_detector
+
+    frames, _ = frames_of(require_sample(*HAMILTON), 60, None)
+    scorer, people = FightScorer(), default_person_detector()
+    started = time.process_time()
+    for i, image in enumerate(frames):
+        scorer.update(image, i / scorer.model.analysis_fps)
+    fight_ms = (time.process_time() - started) * 1000 / len(frames)
+    started = time.process_time()
+    for image in frames[:20]:
+        people.detect(image)
+    people_ms = (time.process_time() - started) * 1000 / 20
+    share = fight_ms * scorer.model.analysis_fps / 10 + people_ms / 10
+    print(
+        f"incident detectors on 640x360: fight scorer {fight_ms:.1f} ms/frame at {scorer.model.analysis_fps:.0f} fps, "
+        f"people counter {people_ms:.1f} ms/call at 1 Hz -> {share:.1f}% of a core per camera"
     )
 
 
@@ -129,6 +169,7 @@ def stage_costs(matcher: Any) -> None:
             f"{label:>22} {decode_ms or float('nan'):7.1f} {per['motion']:7.1f} "
             f"{per['detect']:7.1f} {per['embed']:7.1f} {per['match']:6.2f} {total:7.1f} {1000 / total:8.1f}"
         )
+    incident_costs()
     baseline(matcher)
 
 
@@ -168,12 +209,14 @@ def camera_loop(args: tuple[str, float, float]) -> dict[str, float]:
     from workers.capture import CaptureSettings, FrameGrabber
 
     stage = face_stage(MATCHER, fps)
-    grabber = FrameGrabber(f"file://{path}", CaptureSettings(loop=True, max_fps=max(fps, 5.0) + 1.0))
+    incidents = incident_stage() if INCIDENTS else None
+    loop_fps = max(fps, 5.0, incidents.fight_fps if incidents is not None else 0.0)  # as CameraSession._loop_rate
+    grabber = FrameGrabber(f"file://{path}", CaptureSettings(loop=True, max_fps=loop_fps + 1.0))
     grabber.start()
     lags: list[tuple[float, float]] = []
     started = time.monotonic()
     cpu0 = time.process_time()
-    next_due, seq = time.monotonic(), 0
+    next_due, next_face, seq = time.monotonic(), 0.0, 0
     while time.monotonic() - started < seconds:
         delay = next_due - time.monotonic()
         if delay > 0:
@@ -182,7 +225,12 @@ def camera_loop(args: tuple[str, float, float]) -> dict[str, float]:
         if frame is None:
             continue
         seq = frame.seq
-        next_due = max(next_due + 1.0 / fps, time.monotonic() - 1.0 / fps)
+        next_due = max(next_due + 1.0 / loop_fps, time.monotonic() - 1.0 / loop_fps)
+        if incidents is not None:
+            incidents.process(frame.image, frame.monotonic)
+        if frame.monotonic + 1e-3 < next_face:
+            continue
+        next_face = max(next_face + 1.0 / fps, frame.monotonic + 0.5 / fps)
         stage.process(frame.image, frame.monotonic, frame.captured_at, frame.seq)
         lags.append((time.monotonic() - started, time.time() - frame.captured_at))
     cpu = time.process_time() - cpu0
@@ -221,7 +269,11 @@ def capacity(matcher: Any, seconds: float, max_cameras: int) -> None:
     with ctx.Pool(1) as pool:
         decode = pool.map(decode_only, [(clip, min(seconds, 10.0))])[0]
     print(f"\n== 3. capture alone (640x360 H.264 @30 fps, real time): {decode * 100:.1f}% of one core per camera")
-    print(f"\n== 2. cameras on this {cores}-core machine (processes, {seconds:.0f} s each, hamilton 640x360)")
+    extra = "face + fight + people counting" if INCIDENTS else "face only"
+    print(
+        f"\n== 2. cameras on this {cores}-core machine (processes, {seconds:.0f} s each, hamilton 640x360, "
+        f"{DETECTOR} + {EMBEDDER}, {extra})"
+    )
     print(f"{'fps':>4} {'cams':>5} {'min fps':>8} {'lag p95':>8} {'lag growth':>10} {'cpu/cam':>8}  verdict")
     for fps in [float(f) for f in os.environ.get("BENCH_FPS", "2,5").split(",")]:
         for n in (1, 2, 3, 4, 6, 8):

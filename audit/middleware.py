@@ -10,7 +10,7 @@ from audit import context
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The client address (REMOTE_ADDR; proxies must set it, e.g. with daphne --proxy-headers)."""
+    """The client address (REMOTE_ADDR; set from X-Forwarded-For by uvicorn --proxy-headers for CC_FORWARDED_ALLOW_IPS)."""
     return request.META.get("REMOTE_ADDR") or None
 
 

@@ -2,7 +2,7 @@
 
 Runs `python -m commandcenter.launcher run` twice on a private var/ folder and free ports: the first
 run initialises the embedded PostgreSQL (cold data folder), the second is a restart on a warm machine.
-Baseline in the same run: a bare daphne process serving the login page with the services already up.
+Baseline in the same run: a bare uvicorn process serving the login page with the services already up.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def tree_memory(root: psutil.Process) -> dict[str, float]:
             if "-Q default" in cmd
             else "beat"
             if " beat" in cmd
-            else "web (daphne)"
-            if "daphne" in cmd
+            else "web (uvicorn, all workers)"
+            if "uvicorn" in cmd or "multiprocessing.spawn" in cmd
             else "postgres"
             if "postgres" in cmd
             else "redis"
@@ -100,7 +100,7 @@ def baseline(env: dict[str, str]) -> float:
     port = free_port()
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [str(Path(PY).parent / "daphne"), "-p", str(port), "commandcenter.asgi:application"],
+        [str(Path(PY).parent / "uvicorn"), "--port", str(port), "--lifespan", "off", "commandcenter.asgi:application"],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -139,7 +139,7 @@ def main() -> None:
     print(f"run command -> login page served, fresh var/ (initdb, migrate, demo): {cold:6.1f} s")
     print(f"run command -> login page served, warm restart:                      {warm:6.1f} s")
     print(
-        f"baseline: bare daphne with services up:                              {bare:6.1f} s "
+        f"baseline: bare uvicorn with services up:                             {bare:6.1f} s "
         f"(warm run = {warm / bare:.1f}x baseline)"
     )
     print("resident memory per process (MiB, after workers loaded):")

@@ -1,10 +1,11 @@
 """WebSocket fan-out: committed -> received latency, lost pushes and web RSS at 1/50/200/500 sockets.
 
-Run: `.venv/bin/python bench/ws_fanout.py [--levels 1,50,200,500] [--alerts 20]`. Creates a throwaway
-database on the configured (or embedded) PostgreSQL, migrates it, starts daphne on a free port,
-opens N logged-in sockets (one session cookie each), raises alerts through `alerts.services`
-in this process and times each push from the commit to its arrival on every socket. 1 socket is
-the baseline. The database is dropped at the end.
+Run: `.venv/bin/python bench/ws_fanout.py [--levels 1,50,200,500] [--alerts 20] [--servers uvicorn-2,daphne]`.
+Creates a throwaway database on the configured (or embedded) PostgreSQL, migrates it, starts each ASGI
+server in turn on a free port (the first listed is the shipped one, the others its baselines), opens N
+logged-in sockets (one session cookie each), raises alerts through `alerts.services` in this process and
+times each push from the commit to its arrival on every socket. 1 socket is the baseline level. The
+database is dropped at the end.
 """
 
 from __future__ import annotations
@@ -136,15 +137,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_daphne(port: int) -> subprocess.Popen[bytes]:
+SERVERS = {
+    "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "commandcenter.asgi:application"],
+    "uvicorn": [
+        "-m", "uvicorn", "commandcenter.asgi:application", "--host", "127.0.0.1", "--port", "{port}",
+        "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio", "--lifespan", "off",
+        "--log-level", "warning", "--no-access-log", "--workers", "{workers}",
+    ],
+}  # fmt: skip
+
+
+def start_server(kind: str, port: int) -> subprocess.Popen[bytes]:
+    """Start ``kind`` (daphne, or uvicorn / uvicorn-N with N worker processes) on ``port``; wait until it listens."""
     env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "commandcenter.asgi:application"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    name, _, workers = kind.partition("-")
+    parts = (part.replace("{port}", str(port)).replace("{workers}", workers or "1") for part in SERVERS[name])
+    argv = [sys.executable, *parts]
+    process = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with socket.socket() as sock:
@@ -152,7 +161,7 @@ def start_daphne(port: int) -> subprocess.Popen[bytes]:
                 return process
         time.sleep(0.2)
     process.kill()
-    raise RuntimeError("daphne did not start")
+    raise RuntimeError(f"{kind} did not start")
 
 
 def make_fixtures(sessions: int) -> tuple[object, list[str]]:
@@ -215,9 +224,16 @@ async def run_level(port: int, keys: list[str], camera: object, alerts: int, pid
     sockets = await asyncio.gather(*(connect(k) for k in keys))
     readers = [asyncio.create_task(s.read_forever()) for s in sockets]
     await asyncio.sleep(1.0)  # all consumers joined their groups
-    rss_mb = psutil.Process(pid).memory_info().rss / 2**20
+    parent, client = psutil.Process(pid), psutil.Process()
+    servers = [parent, *parent.children(recursive=True)]  # uvicorn --workers N forks N children
+
+    def server_cpu_s() -> float:
+        return sum(sum(process.cpu_times()[:2]) for process in servers)
+
+    rss_mb = sum(process.memory_info().rss for process in servers) / 2**20
     loop = asyncio.get_running_loop()
     commits: dict[str, float] = {}
+    cpu_server, cpu_client, wall = server_cpu_s(), sum(client.cpu_times()[:2]), time.monotonic()
     for number in range(alerts):
         alert_id, committed = await loop.run_in_executor(None, raise_and_stamp, camera, number)
         commits[alert_id] = committed
@@ -225,6 +241,9 @@ async def run_level(port: int, keys: list[str], camera: object, alerts: int, pid
     deadline = time.monotonic() + 10.0  # later than this counts as lost
     while time.monotonic() < deadline and any(len(s.arrivals) < len(commits) for s in sockets):
         await asyncio.sleep(0.1)
+    wall = time.monotonic() - wall
+    server_cpu = (server_cpu_s() - cpu_server) / wall * 100
+    client_cpu = (sum(client.cpu_times()[:2]) - cpu_client) / wall * 100
     latencies = [(s.arrivals[a] - t) * 1000 for s in sockets for a, t in commits.items() if a in s.arrivals]
     for s in sockets:
         s.close()
@@ -239,6 +258,8 @@ async def run_level(port: int, keys: list[str], camera: object, alerts: int, pid
         "lost": expected - len(latencies),
         "expected": expected,
         "rss_mb": rss_mb,
+        "server_cpu": server_cpu,
+        "client_cpu": client_cpu,
     }
 
 
@@ -248,38 +269,63 @@ def _quantile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
+def run_server(kind: str, levels: list[int], camera: object, keys: list[str], alerts: int) -> list[dict[str, float]]:
+    """All levels against one server process."""
+    from django.db import connections
+
+    port = free_port()
+    server = start_server(kind, port)
+    try:
+        return [asyncio.run(run_level(port, keys[:n], camera, alerts, server.pid)) for n in levels]
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        connections.close_all()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default="1,50,200,500")
     parser.add_argument("--alerts", type=int, default=20, help="alerts raised per level")
+    parser.add_argument("--servers", default="uvicorn-2,daphne", help="ASGI servers to compare (first = shipped)")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
+    servers = [kind for kind in args.servers.split(",") if kind]
+    results: dict[str, list[dict[str, float]]] = {}
     with throwaway_database(f"cc_bench_ws_{os.getpid()}") as url:
         django_on(url, redis_db=7)
         camera, keys = make_fixtures(max(levels))
         from django.db import connections
 
         connections.close_all()
-        port = free_port()
-        server = start_daphne(port)
-        try:
-            rows = [asyncio.run(run_level(port, keys[:n], camera, args.alerts, server.pid)) for n in levels]
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
-            connections.close_all()
-    print(f"\n{'sockets':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'lost':>10} {'web RSS MB':>11}")
-    for r in rows:
-        print(
-            f"{r['sockets']:>8} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['max']:>8.1f} "
-            f"{int(r['lost']):>4}/{int(r['expected']):<5} {r['rss_mb']:>11.1f}"
-        )
-    base = rows[0]
-    for r in rows[1:]:
-        print(
-            f"{r['sockets']} sockets vs {base['sockets']}: p95 x{r['p95'] / base['p95']:.1f}, "
-            f"RSS +{r['rss_mb'] - base['rss_mb']:.1f} MB"
-        )
+        for kind in servers:
+            results[kind] = run_server(kind, levels, camera, keys, args.alerts)
+    print(
+        f"\n{'server':>8} {'sockets':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'lost':>10} {'web RSS MB':>11}"
+        f" {'web CPU':>8} {'clients CPU':>12}"
+    )
+    for kind, rows in results.items():
+        for r in rows:
+            print(
+                f"{kind:>8} {r['sockets']:>8} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['max']:>8.1f} "
+                f"{int(r['lost']):>4}/{int(r['expected']):<5} {r['rss_mb']:>11.1f}"
+                f" {r['server_cpu']:>7.0f}% {r['client_cpu']:>11.0f}%"
+            )
+    print("CPU: share of one core while alerts were raised and delivered (the clients and the alert writer share")
+    print("this process; on a real deployment the 500 dashboards run on 500 other machines)")
+    for kind, rows in results.items():
+        base = rows[0]
+        for r in rows[1:]:
+            print(
+                f"{kind}: {r['sockets']} sockets vs {base['sockets']}: p95 x{r['p95'] / base['p95']:.1f}, "
+                f"RSS +{r['rss_mb'] - base['rss_mb']:.1f} MB"
+            )
+    if len(results) > 1:
+        first, *others = servers
+        for other in others:
+            for mine, theirs in zip(results[first], results[other], strict=True):
+                ratio = mine["p95"] / max(theirs["p95"], 1e-9)
+                print(f"{mine['sockets']} sockets: {first} p95 / {other} p95 = {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""The dashboard in real headless Chromium against a real daphne server, pushes through Redis.
+"""The dashboard in real headless Chromium against the shipped web server (uvicorn, two worker processes),
+pushes through Redis.
 
-Run alone: `.venv/bin/pytest -m browser alerts/tests/test_browser.py`. The server is a daphne
+Run alone: `.venv/bin/pytest -m browser alerts/tests/test_browser.py`. The server is a uvicorn
 subprocess on a free port using the test database (committed data: transactional tests) and the
 same Redis channel layer as this process, so `alert_raise` here pushes to the browser there.
 """
@@ -73,17 +74,17 @@ def _wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"daphne exited early:\n{log.read_text()[-2000:]}")
+            pytest.fail(f"the web server exited early:\n{log.read_text()[-2000:]}")
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.1)
-    pytest.fail(f"daphne did not listen on {port}:\n{log.read_text()[-2000:]}")
+    pytest.fail(f"the web server did not listen on {port}:\n{log.read_text()[-2000:]}")
 
 
 @pytest.fixture(scope="module")
 def live_url(django_db_setup) -> Iterator[str]:
-    """daphne serving the project on a free port, on the test database and this Redis."""
+    """The web server as the Procfile runs it (uvicorn, 2 workers) on a free port, the test database and this Redis."""
     db_url = urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + connection.settings_dict["NAME"])
     port = _free_port()
     env = {
@@ -97,11 +98,15 @@ def live_url(django_db_setup) -> Iterator[str]:
         "CC_HTTPS": "0",
         "LOG_LEVEL": "WARNING",
     }
-    log = REPO / "artifacts" / "browser-daphne.log"  # kept for debugging failed runs
+    log = REPO / "artifacts" / "browser-web.log"  # kept for debugging failed runs
     log.parent.mkdir(exist_ok=True)
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "commandcenter.asgi:application"],
+            [
+                *(sys.executable, "-m", "uvicorn", "commandcenter.asgi:application", "--host", "127.0.0.1"),
+                *("--port", str(port), "--workers", "2", "--loop", "uvloop", "--http", "httptools"),
+                *("--ws", "websockets-sansio", "--lifespan", "off", "--log-level", "warning"),
+            ],
             cwd=REPO,
             env=env,
             stdout=out,
@@ -257,7 +262,8 @@ def test_dispatcher_sees_raised_alert_within_two_seconds(browser, live_url, came
     expect(page.locator("#evidence img")).to_have_count(1)
     expect(page.locator("#evidence svg.series polyline.value")).to_have_count(1)
     expect(page.locator("#evidence svg.series line.limit")).to_have_count(1)
-    assert page.locator("#evidence img").evaluate("img => img.complete && img.naturalWidth") == 320
+    page.wait_for_function("() => { const i = document.querySelector('#evidence img'); return i && i.complete; }")
+    assert page.locator("#evidence img").evaluate("img => img.naturalWidth") == 320  # served through the audited view
     expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
     _shot(page, "alert_detail")
     page.context.close()
@@ -316,14 +322,18 @@ def test_scoped_dispatcher_never_receives_other_venue(browser, live_url, cameras
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
     page.evaluate("window.ccFeed.drop(0)")  # reconnect so the frame listener sees the new socket
     expect(page.locator("#conn")).to_have_attribute("data-state", "connected", timeout=10_000)
+    # the new socket's hello frame proves the listener watches the live socket before anything is raised
+    for _ in range(50):
+        if any('"hello"' in str(frame) for frame in frames):
+            break
+        page.wait_for_timeout(100)  # Playwright delivers frame events while the page waits
+    assert any('"hello"' in str(frame) for frame in frames)
     # when alerts are raised at the park, then at the club
     theirs = _raise(park_camera, severity=4)
     mine = _raise(club_camera)
     # then only the club's shows, and the park's id never reached the browser
     expect(_row(page, mine)).to_be_visible(timeout=2_000)
     assert _row(page, theirs).count() == 0
-    # the new socket's hello frame proves the listener watches the live socket
-    assert any('"hello"' in str(frame) for frame in frames)
     page.wait_for_timeout(500)
     assert not any(str(theirs.pk) in str(frame) for frame in frames)
     status = page.evaluate(f"fetch('/api/alerts/{theirs.pk}/').then(r => r.status)")

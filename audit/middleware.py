@@ -10,7 +10,7 @@ from audit import context
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The client address (REMOTE_ADDR; set from X-Forwarded-For by uvicorn --proxy-headers for CC_FORWARDED_ALLOW_IPS)."""
+    """The client address (REMOTE_ADDR; uvicorn --proxy-headers sets it from trusted proxies' X-Forwarded-For)."""
     return request.META.get("REMOTE_ADDR") or None
 
 

@@ -144,8 +144,8 @@ def main() -> None:
     )
     print("resident memory per process (MiB, after workers loaded):")
     for name, mib in sorted(memory.items()):
-        print(f"  {name:<18} {mib:8.1f}")
-    print(f"  {'total':<18} {sum(memory.values()):8.1f}")
+        print(f"  {name:<28} {mib:8.1f}")
+    print(f"  {'total':<28} {sum(memory.values()):8.1f}")
 
 
 if __name__ == "__main__":

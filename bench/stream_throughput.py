@@ -327,7 +327,8 @@ def _session_latencies(runs_s: float) -> list[float]:
     from watchlists.enrolment import subject_enroll_photo
     from watchlists.matching import reset_cache
     from watchlists.models import Subject, Watchlist
-    from workers.session import CameraSession, SessionConfig
+    from workers.camera_config import SessionConfig
+    from workers.session import CameraSession
 
     settings.MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="cc-bench-"))
     owner = get_user_model().objects.create_user(username="bench", password="x" * 12)

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
@@ -29,15 +29,15 @@ from typing import Any
 import cv2
 import numpy as np
 import redis
-from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
-from venues.hours import Window, is_open, windows_of
+from venues.hours import is_open
 from workers import lease as leases
+from workers.camera_config import CameraSnapshot, SessionConfig, load_camera, stream_detector_name
 from workers.capture import CaptureSettings, CaptureState, Frame, FrameGrabber, SourceError, parse_source
 from workers.clips import ClipJob, ClipRecorder, FrameRing, draw_boxes
-from workers.pipeline import Cooldown, FaceMatch, FaceStage, IncidentSignal, IncidentStage, StageTimer, ZoneSpec
+from workers.pipeline import Cooldown, FaceMatch, FaceStage, IncidentSignal, IncidentStage, StageTimer
 from workers.preview import PreviewPublisher
 from workers.tracking import EmbedPolicy
 
@@ -70,125 +70,6 @@ class StopReason(StrEnum):
 
 
 HANDOVER_REASONS = frozenset({StopReason.DRAINING, StopReason.ORPHANED, StopReason.TIME_BOX, StopReason.INTERRUPTED})
-
-
-@dataclass(frozen=True, slots=True)
-class SessionConfig:
-    """Process-wide session tuning, read from Django settings."""
-
-    lease_ttl_s: float = 7.0
-    heartbeat_s: float = 2.0
-    health_persist_s: float = 10.0
-    session_max_s: float = 3600.0
-    detect_max_side: int = 960
-    embed_min_quality: float = 0.35
-    people_interval_s: float = 1.0
-    clip_fps: float = 5.0
-    clip_pre_s: float = 4.0
-    clip_post_s: float = 4.0
-    preview_width: int = 640
-    preview_interval_s: float = 1.0
-    preview_ttl_s: int = 15
-    face_model: str = "Dlib"
-    face_detector: str = "dlib-hog"
-    capture: CaptureSettings = field(default_factory=CaptureSettings)
-
-    @classmethod
-    def from_settings(cls, **overrides: Any) -> SessionConfig:
-        """Build from ``CC_*`` settings; keyword overrides win (tests, benchmarks)."""
-        values: dict[str, Any] = {
-            "lease_ttl_s": settings.CC_LEASE_TTL_S,
-            "heartbeat_s": settings.CC_HEARTBEAT_S,
-            "health_persist_s": settings.CC_HEALTH_PERSIST_S,
-            "session_max_s": settings.CC_SESSION_MAX_S,
-            "detect_max_side": settings.CC_DETECT_MAX_SIDE,
-            "embed_min_quality": settings.CC_EMBED_MIN_QUALITY,
-            "people_interval_s": settings.CC_PEOPLE_INTERVAL_S,
-            "clip_fps": settings.CC_CLIP_FPS,
-            "clip_pre_s": settings.CC_CLIP_PRE_S,
-            "clip_post_s": settings.CC_CLIP_POST_S,
-            "preview_width": settings.CC_PREVIEW_WIDTH,
-            "preview_interval_s": settings.CC_PREVIEW_INTERVAL_S,
-            "preview_ttl_s": settings.CC_PREVIEW_TTL_S,
-            "face_model": settings.CC_FACE_MODEL,
-            "face_detector": stream_detector_name(settings.CC_STREAM_FACE_DETECTOR),
-        }
-        values.update(overrides)
-        return cls(**values)
-
-
-def stream_detector_name(wanted: str) -> str:
-    """The configured camera face detector, or dlib HOG when its optional package is not installed."""
-    from workers.faces.detectors import detector_names
-
-    name = wanted.replace("_", "-")
-    if name in detector_names(available_only=True):
-        return name
-    logger.warning("face detector %s is not installed; cameras use dlib-hog", name)
-    return "dlib-hog"
-
-
-@dataclass(frozen=True, slots=True)
-class CameraSnapshot:
-    """The camera fields a session acts on (re-read every few seconds)."""
-
-    camera_id: str
-    stream_url: str
-    rtsp_transport: str
-    loop_file: bool
-    enabled: bool
-    analysis_fps: float
-    face: bool
-    crowd: bool
-    fight: bool
-    sensitivity: float
-    min_duration_s: float
-    cooldown_s: float
-    offline_after_s: float
-    zones: tuple[ZoneSpec, ...]
-    face_detector: str = ""
-    only_when_open: bool = False
-    open_windows: tuple[Window, ...] = ()
-
-    @property
-    def source_key(self) -> tuple[str, str, bool]:
-        """What requires a capture restart when changed."""
-        return (self.stream_url, self.rtsp_transport, self.loop_file)
-
-
-def load_camera(camera_id: str) -> tuple[Any, CameraSnapshot] | None:
-    """Read the camera row and its zones; None when it no longer exists."""
-    from venues.models import Camera
-
-    camera = Camera.objects.select_related("venue").filter(pk=camera_id).first()
-    if camera is None:
-        return None
-    zones = tuple(
-        ZoneSpec(
-            str(z.pk), z.name, tuple((float(x), float(y)) for x, y in z.polygon), z.capacity, z.gathering_rate_per_min
-        )
-        for z in camera.zones.filter(enabled=True)
-    )
-    snapshot = CameraSnapshot(
-        camera_id=str(camera.pk),
-        stream_url=camera.stream_url,
-        rtsp_transport=camera.rtsp_transport,
-        loop_file=camera.loop_file,
-        enabled=camera.enabled and camera.venue.active,
-        analysis_fps=camera.analysis_fps,
-        face=camera.face_recognition_enabled,
-        crowd=camera.crowd_enabled,
-        fight=camera.fight_enabled,
-        sensitivity=camera.sensitivity,
-        min_duration_s=camera.min_duration_s,
-        cooldown_s=float(camera.cooldown_s),
-        offline_after_s=float(camera.offline_after_s),
-        zones=zones,
-        face_detector=camera.face_detector,
-        only_when_open=camera.only_when_open,
-        open_windows=windows_of(camera.venue.opening_hours.values_list("weekday", "opens", "closes")),
-    )
-    return camera, snapshot
 
 
 class RateMeter:
@@ -854,74 +735,3 @@ def _jpeg(image: np.ndarray, quality: int = 85, max_width: int | None = SNAPSHOT
     if not ok:
         raise ValueError("JPEG encoding failed")
     return bytes(buffer.tobytes())
-
-
-def assign_cameras_once(
-    *, enqueue: Callable[[str], None], client: redis.Redis | None = None, claim_s: float | None = None
-) -> list[str]:
-    """Enqueue a session for each enabled camera with no live lease and no recent start claim."""
-    from venues.models import Camera
-
-    client = client or leases.redis_client()
-    claim = claim_s if claim_s is not None else float(settings.CC_START_CLAIM_S)
-    started = []
-    for camera_id in Camera.objects.enabled().values_list("pk", flat=True):
-        if leases.lease_holder(client, camera_id) is not None:
-            continue
-        if not leases.claim_start(client, camera_id, claim):
-            continue
-        enqueue(str(camera_id))
-        started.append(str(camera_id))
-    if started:
-        logger.info("enqueued sessions for %d camera(s): %s", len(started), ", ".join(started))
-    return started
-
-
-def analyse_file(
-    path: str,
-    *,
-    fps: float = 5.0,
-    watchlist: str | None = None,
-    faces: bool = True,
-    incidents: bool = True,
-    progress: Callable[[float], None] | None = None,
-    config: SessionConfig | None = None,
-) -> dict[str, Any]:
-    """Analyse recorded footage with the live pipeline: no pacing, lease, alerts or evidence."""
-    from workers.pipeline import analyse_recording
-
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no such video file: {path}")
-    config = config or SessionConfig.from_settings()
-    timer = StageTimer()
-    face = _offline_face_stage(config, timer, fps, watchlist) if faces else None
-    stage = IncidentStage(timer=timer, crowd=True, fight=True, people_interval_s=1.0 / fps) if incidents else None
-    result = analyse_recording(path, fps=fps, face=face, incidents=stage, progress=progress)
-    result["stage_ms"] = {
-        name: round(total * 1000.0 / max(1, timer.calls.get(name, 1)), 2) for name, total in timer.total_s.items()
-    }
-    return result
-
-
-def _offline_face_stage(config: SessionConfig, timer: StageTimer, fps: float, watchlist: str | None) -> FaceStage:
-    from watchlists.matching import match_faces
-    from workers.faces.detectors import build_detector
-    from workers.faces.embedders import build_embedder
-    from workers.motion import MotionSettings
-
-    embedder = build_embedder(config.face_model)
-
-    def matcher(vectors: np.ndarray) -> list[list[Any]]:
-        found = match_faces(vectors, model_name=embedder.model_name, k=10 if watchlist else 3)
-        return [[c for c in row if watchlist is None or c.watchlist_name == watchlist] for row in found]
-
-    return FaceStage(
-        build_detector(config.face_detector),
-        embedder,
-        matcher,
-        timer=timer,
-        detect_max_side=config.detect_max_side,
-        analysis_fps=fps,
-        policy=EmbedPolicy(min_quality=config.embed_min_quality),
-        motion=MotionSettings(keepalive_s=0.0),
-    )

@@ -22,7 +22,9 @@ from celery import shared_task, signals
 from django.conf import settings
 
 from workers import lease as leases
-from workers.session import CameraSession, analyse_file, assign_cameras_once
+from workers.assignment import assign_cameras_once
+from workers.recordings import analyse_file
+from workers.session import CameraSession
 
 logger = logging.getLogger(__name__)
 

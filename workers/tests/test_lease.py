@@ -75,7 +75,7 @@ def test_draining_flag(client):
 
 def test_assigner_enqueues_cameras_without_lease_once(client, camera, venue):
     from venues.models import Camera
-    from workers.session import assign_cameras_once
+    from workers.assignment import assign_cameras_once
 
     # given one enabled camera with no lease, one disabled, one held by a live session
     disabled = Camera.objects.create(venue=venue, name="Off", stream_url="rtsp://10.0.0.6/s", enabled=False)

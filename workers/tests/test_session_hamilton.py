@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from workers.camera_config import SessionConfig
 from workers.capture import CaptureSettings
-from workers.session import CameraSession, SessionConfig, StopReason
+from workers.session import CameraSession, StopReason
 
 EXAMPLES = ("faces", "face_recognition", "examples")
 HAMILTON = (*EXAMPLES, "short_hamilton_clip.mp4")

@@ -19,7 +19,8 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from workers import lease as leases
-from workers.session import CameraSession, assign_cameras_once
+from workers.assignment import assign_cameras_once
+from workers.session import CameraSession
 from workers.testing.mjpeg_server import MjpegTestServer, jpeg_frames_from_clip, wait_until
 from workers.testing.rtsp_server import free_port
 from workers.tests.test_session_hamilton import HAMILTON, quick_config

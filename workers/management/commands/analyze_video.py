@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-incidents", action="store_true", help="skip people counting and fight scoring")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from workers.session import analyse_file
+        from workers.recordings import analyse_file
 
         path: Path = options["file"].expanduser().resolve()
         fps: float = options["fps"]

@@ -1,0 +1,134 @@
+"""What a camera session acts on: process-wide tuning from settings and one camera's fields and zones."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from venues.hours import Window, windows_of
+from workers.capture import CaptureSettings
+from workers.pipeline import ZoneSpec
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """Process-wide session tuning, read from Django settings."""
+
+    lease_ttl_s: float = 7.0
+    heartbeat_s: float = 2.0
+    health_persist_s: float = 10.0
+    session_max_s: float = 3600.0
+    detect_max_side: int = 960
+    embed_min_quality: float = 0.35
+    people_interval_s: float = 1.0
+    clip_fps: float = 5.0
+    clip_pre_s: float = 4.0
+    clip_post_s: float = 4.0
+    preview_width: int = 640
+    preview_interval_s: float = 1.0
+    preview_ttl_s: int = 15
+    face_model: str = "Dlib"
+    face_detector: str = "dlib-hog"
+    capture: CaptureSettings = field(default_factory=CaptureSettings)
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> SessionConfig:
+        """Build from ``CC_*`` settings; keyword overrides win (tests, benchmarks)."""
+        values: dict[str, Any] = {
+            "lease_ttl_s": settings.CC_LEASE_TTL_S,
+            "heartbeat_s": settings.CC_HEARTBEAT_S,
+            "health_persist_s": settings.CC_HEALTH_PERSIST_S,
+            "session_max_s": settings.CC_SESSION_MAX_S,
+            "detect_max_side": settings.CC_DETECT_MAX_SIDE,
+            "embed_min_quality": settings.CC_EMBED_MIN_QUALITY,
+            "people_interval_s": settings.CC_PEOPLE_INTERVAL_S,
+            "clip_fps": settings.CC_CLIP_FPS,
+            "clip_pre_s": settings.CC_CLIP_PRE_S,
+            "clip_post_s": settings.CC_CLIP_POST_S,
+            "preview_width": settings.CC_PREVIEW_WIDTH,
+            "preview_interval_s": settings.CC_PREVIEW_INTERVAL_S,
+            "preview_ttl_s": settings.CC_PREVIEW_TTL_S,
+            "face_model": settings.CC_FACE_MODEL,
+            "face_detector": stream_detector_name(settings.CC_STREAM_FACE_DETECTOR),
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+def stream_detector_name(wanted: str) -> str:
+    """The configured camera face detector, or dlib HOG when its optional package is not installed."""
+    from workers.faces.detectors import detector_names
+
+    name = wanted.replace("_", "-")
+    if name in detector_names(available_only=True):
+        return name
+    logger.warning("face detector %s is not installed; cameras use dlib-hog", name)
+    return "dlib-hog"
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSnapshot:
+    """The camera fields a session acts on (re-read every few seconds)."""
+
+    camera_id: str
+    stream_url: str
+    rtsp_transport: str
+    loop_file: bool
+    enabled: bool
+    analysis_fps: float
+    face: bool
+    crowd: bool
+    fight: bool
+    sensitivity: float
+    min_duration_s: float
+    cooldown_s: float
+    offline_after_s: float
+    zones: tuple[ZoneSpec, ...]
+    face_detector: str = ""
+    only_when_open: bool = False
+    open_windows: tuple[Window, ...] = ()
+
+    @property
+    def source_key(self) -> tuple[str, str, bool]:
+        """What requires a capture restart when changed."""
+        return (self.stream_url, self.rtsp_transport, self.loop_file)
+
+
+def load_camera(camera_id: str) -> tuple[Any, CameraSnapshot] | None:
+    """Read the camera row and its zones; None when it no longer exists."""
+    from venues.models import Camera
+
+    camera = Camera.objects.select_related("venue").filter(pk=camera_id).first()
+    if camera is None:
+        return None
+    zones = tuple(
+        ZoneSpec(
+            str(z.pk), z.name, tuple((float(x), float(y)) for x, y in z.polygon), z.capacity, z.gathering_rate_per_min
+        )
+        for z in camera.zones.filter(enabled=True)
+    )
+    snapshot = CameraSnapshot(
+        camera_id=str(camera.pk),
+        stream_url=camera.stream_url,
+        rtsp_transport=camera.rtsp_transport,
+        loop_file=camera.loop_file,
+        enabled=camera.enabled and camera.venue.active,
+        analysis_fps=camera.analysis_fps,
+        face=camera.face_recognition_enabled,
+        crowd=camera.crowd_enabled,
+        fight=camera.fight_enabled,
+        sensitivity=camera.sensitivity,
+        min_duration_s=camera.min_duration_s,
+        cooldown_s=float(camera.cooldown_s),
+        offline_after_s=float(camera.offline_after_s),
+        zones=zones,
+        face_detector=camera.face_detector,
+        only_when_open=camera.only_when_open,
+        open_windows=windows_of(camera.venue.opening_hours.values_list("weekday", "opens", "closes")),
+    )
+    return camera, snapshot

@@ -1,0 +1,63 @@
+"""Recorded footage: the live pipeline run over a video file, unpaced, with no lease, alerts or evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workers.camera_config import SessionConfig
+from workers.pipeline import FaceStage, IncidentStage, StageTimer
+from workers.tracking import EmbedPolicy
+
+
+def analyse_file(
+    path: str,
+    *,
+    fps: float = 5.0,
+    watchlist: str | None = None,
+    faces: bool = True,
+    incidents: bool = True,
+    progress: Callable[[float], None] | None = None,
+    config: SessionConfig | None = None,
+) -> dict[str, Any]:
+    """Analyse recorded footage with the live pipeline: no pacing, lease, alerts or evidence."""
+    from workers.pipeline import analyse_recording
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no such video file: {path}")
+    config = config or SessionConfig.from_settings()
+    timer = StageTimer()
+    face = _offline_face_stage(config, timer, fps, watchlist) if faces else None
+    stage = IncidentStage(timer=timer, crowd=True, fight=True, people_interval_s=1.0 / fps) if incidents else None
+    result = analyse_recording(path, fps=fps, face=face, incidents=stage, progress=progress)
+    result["stage_ms"] = {
+        name: round(total * 1000.0 / max(1, timer.calls.get(name, 1)), 2) for name, total in timer.total_s.items()
+    }
+    return result
+
+
+def _offline_face_stage(config: SessionConfig, timer: StageTimer, fps: float, watchlist: str | None) -> FaceStage:
+    from watchlists.matching import match_faces
+    from workers.faces.detectors import build_detector
+    from workers.faces.embedders import build_embedder
+    from workers.motion import MotionSettings
+
+    embedder = build_embedder(config.face_model)
+
+    def matcher(vectors: np.ndarray) -> list[list[Any]]:
+        found = match_faces(vectors, model_name=embedder.model_name, k=10 if watchlist else 3)
+        return [[c for c in row if watchlist is None or c.watchlist_name == watchlist] for row in found]
+
+    return FaceStage(
+        build_detector(config.face_detector),
+        embedder,
+        matcher,
+        timer=timer,
+        detect_max_side=config.detect_max_side,
+        analysis_fps=fps,
+        policy=EmbedPolicy(min_quality=config.embed_min_quality),
+        motion=MotionSettings(keepalive_s=0.0),
+    )

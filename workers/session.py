@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
@@ -35,7 +35,7 @@ from django.utils import timezone
 from venues.hours import is_open
 from workers import lease as leases
 from workers.camera_config import CameraSnapshot, SessionConfig, load_camera, stream_detector_name
-from workers.capture import CaptureSettings, CaptureState, Frame, FrameGrabber, SourceError, parse_source
+from workers.capture import CaptureState, Frame, FrameGrabber, SourceError, parse_source
 from workers.clips import ClipJob, ClipRecorder, FrameRing, draw_boxes
 from workers.pipeline import Cooldown, FaceMatch, FaceStage, IncidentSignal, IncidentStage, StageTimer
 from workers.preview import PreviewPublisher
@@ -680,16 +680,7 @@ class CameraSession:
             )
 
     def _start_capture(self, snap: CameraSnapshot) -> None:
-        capture = self.config.capture
-        settings_ = CaptureSettings(
-            open_timeout_s=capture.open_timeout_s,
-            read_timeout_s=capture.read_timeout_s,
-            degraded_after_s=capture.degraded_after_s,
-            backoff_initial_s=capture.backoff_initial_s,
-            backoff_max_s=capture.backoff_max_s,
-            loop=snap.loop_file,
-            max_fps=self._loop_rate() + 1.0,
-        )
+        settings_ = replace(self.config.capture, loop=snap.loop_file, max_fps=self._loop_rate() + 1.0)
         try:
             spec = parse_source(snap.stream_url, snap.rtsp_transport)
             self._source_error = ""

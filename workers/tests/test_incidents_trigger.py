@@ -102,4 +102,5 @@ def test_aggression_during_a_fight_is_not_a_second_alert():
     signals = [s for i in range(30) for s in stage.process(frame, i / 10)]
     # then one fight starts, and the aggression trigger (which would also have fired) raises nothing
     assert [s.kind for s in signals] == ["fight"]
-    assert aggression.active and fight.active
+    assert fight.active
+    assert aggression.active

@@ -104,6 +104,7 @@ def _labels() -> dict[str, str]:
         "series": _("Score or count series"),
         "seriesPeople": _("People in the zone"),
         "seriesFight": _("Fight score"),
+        "seriesMax": _("peak"),
         "history": _("History"),
         "system": _("system"),
         "noEvidence": _("No evidence files."),

@@ -373,7 +373,8 @@ class CameraSession:
         if snap is None or not snap.only_when_open:
             return True
         scheduled = is_open(snap.open_windows, timezone.localtime())
-        self._live.incidents_paused = not scheduled
+        with self._lock:
+            self._live.incidents_paused = not scheduled
         return scheduled
 
     # --- alerts -----------------------------------------------------------------------------

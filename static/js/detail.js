@@ -107,7 +107,7 @@
     add("polyline", {points: points.map((p) => x(p[0]).toFixed(1) + "," + y(p[1]).toFixed(1)).join(" "), class: "value"});
     add("text", {x: pad, y: height - 6, class: "tick"}, tMin.toFixed(0) + " s");
     add("text", {x: width - pad, y: height - 6, class: "tick", "text-anchor": "end"}, "0 s");
-    add("text", {x: pad, y: 14, class: "tick"}, name + " (max " + Math.max(...vs, 0) + ")");
+    add("text", {x: pad, y: 14, class: "tick"}, name + " (" + L.seriesMax + " " + Math.max(...vs, 0) + ")");
     return svg;
   }
 

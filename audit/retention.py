@@ -253,8 +253,7 @@ def uploads_purge(*, now: datetime, dry_run: bool, report: RetentionReport) -> N
     report.purged["uploaded_footage"] = [p.name for p in stale]
     if stale and not dry_run:
         _audit_purge("recording_upload", [p.name for p in stale], now)
-        for path in stale:
-            path.unlink(missing_ok=True)
+        transaction.on_commit(lambda: [path.unlink(missing_ok=True) for path in stale])  # only once audited
         report.files.extend(str(p) for p in stale)
 
 

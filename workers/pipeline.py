@@ -461,7 +461,7 @@ class IncidentStage:
             if event.phase == "end" and event.end_s is not None:
                 self.ended.append(IncidentEnd(event.kind, event.start_s, event.end_s, event.peak_score))
                 continue
-            if event.kind != "fight" and any(t.kind == "fight" and t.active for t in self._triggers):
+            if event.kind != "fight" and any(other.kind == "fight" and other.active for other in self._triggers):
                 continue  # aggression during a fight is part of the fight: one alert, not two
             signals.append(
                 IncidentSignal(

@@ -196,7 +196,7 @@ def test_audit_rows_past_five_years_are_purged_behind_an_anchor(admin_user, sett
     assert chain_verify().ok
 
 
-def test_footage_left_by_a_job_that_never_ended_is_deleted(uploads):
+def test_footage_left_by_a_job_that_never_ended_is_deleted(uploads, django_capture_on_commit_callbacks):
     # given an upload older than any job may run, and one of a job still running
     stale, running = uploads / "stale.mp4", uploads / "running.mp4"
     for path, age in ((stale, timedelta(hours=3)), (running, timedelta(minutes=10))):
@@ -205,7 +205,11 @@ def test_footage_left_by_a_job_that_never_ended_is_deleted(uploads):
     # when a dry run, then a real run, happen
     dry = retention_run(now=NOW, dry_run=True)
     assert (dry.purged["uploaded_footage"], stale.exists()) == (["stale.mp4"], True)
-    report = retention_run(now=NOW)
+    with django_capture_on_commit_callbacks(execute=False) as removals:
+        report = retention_run(now=NOW)
+    assert stale.exists()  # files go only after the audited purge commits
+    for removal in removals:
+        removal()
     # then only the stale upload is gone, and its removal is in the log
     assert (stale.exists(), running.exists()) == (False, True)
     assert report.files == [str(stale)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +246,11 @@ def previews_ttl_enforce(*, policy: RetentionPolicy, dry_run: bool, report: Rete
 UPLOAD_MAX_AGE = timedelta(hours=2)  # a video job's hard time limit is 1 h; its upload goes when it ends
 
 
+def _unlink_all(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
 def uploads_purge(*, now: datetime, dry_run: bool, report: RetentionReport) -> None:
     """Footage left in the upload folder by a job that never ended (worker killed) is deleted too."""
     folder = Path(settings.CC_JOB_UPLOAD_DIR)
@@ -253,7 +259,7 @@ def uploads_purge(*, now: datetime, dry_run: bool, report: RetentionReport) -> N
     report.purged["uploaded_footage"] = [p.name for p in stale]
     if stale and not dry_run:
         _audit_purge("recording_upload", [p.name for p in stale], now)
-        transaction.on_commit(lambda: [path.unlink(missing_ok=True) for path in stale])  # only once audited
+        transaction.on_commit(partial(_unlink_all, stale))  # only once the purge record is committed
         report.files.extend(str(p) for p in stale)
 
 

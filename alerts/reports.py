@@ -1,4 +1,4 @@
-"""Alert statistics for supervisors and auditors: counts, hours of day, response times, reviews."""
+"""Alert statistics for supervisors and auditors: counts, hours of day, response times, reviews, detectors."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from audit.services import access_record
 logger = logging.getLogger(__name__)
 
 DEFAULT_DAYS = 30
-TABLES = ("venue", "kind", "hour", "response", "reviews")
+TABLES = ("venue", "kind", "hour", "response", "reviews", "detectors")
 
 
 class PercentileCont(Aggregate):
@@ -73,6 +73,7 @@ class Table:
     rows: list[list[Any]]
     chart_column: int | None = None
     bars: list[float] = field(default_factory=list)
+    empty: str = ""
 
     @property
     def lines(self) -> list[tuple[list[Any], float]]:
@@ -174,6 +175,69 @@ def face_reviews(alerts: QuerySet[Alert]) -> list[list[Any]]:
     return [[r["subject__watchlist__name"] or unknown, r["confirmed"], r["rejected"], r["pending"]] for r in rows]
 
 
+INCIDENT_KINDS = (Alert.Kind.FIGHT, Alert.Kind.AGGRESSION, Alert.Kind.CROWD)
+HINT_MIN_RESOLVED = 5
+NOISY_SHARE = 0.5
+RELIABLE_SHARE = 0.1
+NOISY_HINT = gettext_lazy(
+    "Many false alarms: lower the sensitivity, raise the minimum duration, "
+    "or exclude the busy area (a zone marked 'exclude from fight detection')"
+)
+RELIABLE_HINT = gettext_lazy("Reliable")
+
+
+def detector_performance(alerts: QuerySet[Alert]) -> list[list[Any]]:
+    """Dispatchers' outcomes per camera and incident kind, with its settings; most false alarms first."""
+    labels = dict(Alert.Kind.choices)
+    resolved = Q(status=Alert.Status.RESOLVED)
+    false_alarm = Q(outcome=Alert.Outcome.FALSE_ALARM)
+    rows = (
+        alerts.filter(kind__in=INCIDENT_KINDS)
+        .values(
+            "camera", "kind", "camera__venue__name", "camera__name", "camera__sensitivity", "camera__min_duration_s"
+        )
+        .annotate(
+            total=Count("id"),
+            false_alarms=Count("id", filter=resolved & false_alarm),
+            other=Count("id", filter=resolved & ~false_alarm),
+            open=Count("id", filter=~resolved),
+        )
+        .order_by("-false_alarms", "camera__name", "camera__venue__name", "kind")
+    )
+    return [
+        [
+            r["camera__venue__name"],
+            r["camera__name"],
+            str(labels.get(r["kind"], r["kind"])),
+            r["total"],
+            r["false_alarms"],
+            r["other"],
+            r["open"],
+            _share(r["false_alarms"], r["false_alarms"] + r["other"]),
+            r["camera__sensitivity"],
+            r["camera__min_duration_s"],
+            _detector_hint(r["false_alarms"], r["other"]),
+        ]
+        for r in rows
+    ]
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 2) if whole else None
+
+
+def _detector_hint(false_alarms: int, other: int) -> str:
+    """Tuning advice once enough alerts were resolved to judge the detector."""
+    resolved = false_alarms + other
+    if resolved < HINT_MIN_RESOLVED:
+        return ""
+    if false_alarms / resolved >= NOISY_SHARE:
+        return str(NOISY_HINT)
+    if false_alarms / resolved <= RELIABLE_SHARE:
+        return str(RELIABLE_HINT)
+    return ""
+
+
 def build_tables(*, scope: QuerySet[Alert], period: Period, only: str = "") -> list[Table]:
     """The report tables for alerts in scope raised within the period."""
     alerts = in_period(scope, period)
@@ -212,6 +276,26 @@ def build_tables(*, scope: QuerySet[Alert], period: Period, only: str = "") -> l
             [_("Watchlist"), _("Confirmed"), _("Rejected"), _("Awaiting review")],
             face_reviews(alerts),
             chart_column=1,
+        ),
+        "detectors": lambda: Table(
+            "detectors",
+            _("Incident detector performance per camera"),
+            [
+                _("Venue"),
+                _("Camera"),
+                _("Kind"),
+                _("Alerts"),
+                _("False alarms"),
+                _("Other outcomes"),
+                _("Open"),
+                _("False-alarm share"),
+                _("Sensitivity"),
+                _("Minimum duration (s)"),
+                _("Hint"),
+            ],
+            detector_performance(alerts),
+            chart_column=4,
+            empty=_("No incident alerts in this period."),
         ),
     }
     tables = [builders[key]() for key in TABLES if not only or key == only]

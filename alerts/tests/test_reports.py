@@ -1,12 +1,15 @@
-"""Reports: exact counts, hours in the configured time zone, response-time quantiles, CSV export."""
+"""Reports: exact counts, hours in the configured time zone, response-time quantiles, detectors, CSV export."""
 
 from __future__ import annotations
 
+import itertools
 import zoneinfo
 from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -14,7 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from alerts import services
 from alerts.models import Alert
-from alerts.reports import Period, build_tables
+from alerts.reports import NOISY_HINT, Period, build_tables
 from alerts.selectors import alerts_for
 from audit.models import AccessEvent
 from venues.models import Camera, OperatorScope, Venue
@@ -133,7 +136,7 @@ def test_reports_page_needs_permission(client, march, dispatcher, auditor):
     verified_login(client, auditor)
     response = client.get(reverse("reports"), MARCH)
     assert response.status_code == 200
-    assert [t.key for t in response.context["tables"]] == ["venue", "kind", "hour", "response", "reviews"]
+    assert [t.key for t in response.context["tables"]] == ["venue", "kind", "hour", "response", "reviews", "detectors"]
     assert b'width="100.0"' in response.content
 
 
@@ -155,3 +158,136 @@ def test_csv_neutralises_formulas_and_rejects_unknown_tables(client, auditor, ca
     response = client.get(reverse("reports"), {"format": "csv", "table": "venue"})
     assert response.content.decode().splitlines()[1] == "'=HYPERLINK(1),1,1"
     assert client.get(reverse("reports"), {"format": "csv", "table": "users"}).status_code == 404
+
+
+# --- detector performance: dispatchers' outcomes per camera and incident kind ---------------------
+
+NOISY = str(NOISY_HINT)
+FALSE_ALARM, HANDLED, ARREST = Alert.Outcome.FALSE_ALARM, Alert.Outcome.HANDLED, Alert.Outcome.ARREST
+_tracks = itertools.count()
+
+
+def _incidents(camera: Camera, kind: str, *outcomes: str, day: int = 15, month: int = 3) -> None:
+    """One alert per outcome, each on its own track; "" leaves the alert open."""
+    for outcome in outcomes:
+        alert = services.alert_raise(
+            kind=kind,
+            camera=camera,
+            severity=3,
+            score=0.8,
+            track_key=f"t{next(_tracks)}",
+            seen_at=at(day, 21, month=month),
+        ).alert
+        if outcome:
+            Alert.objects.filter(pk=alert.pk).update(
+                status=Alert.Status.RESOLVED, outcome=outcome, resolved_at=alert.raised_at + timedelta(minutes=5)
+            )
+
+
+@pytest.fixture
+def outcomes(camera, park_camera, watchlist):
+    """Incident alerts at Club Almaty (Entrance, Bar) and Central Park (Gate) in March, plus ones that do not count."""
+    Camera.objects.filter(pk=camera.pk).update(sensitivity=0.8, min_duration_s=0.5)
+    bar = Camera.objects.create(venue=camera.venue, name="Bar", stream_url="rtsp://10.0.0.6/s")
+    _incidents(camera, Alert.Kind.FIGHT, *[FALSE_ALARM] * 4, HANDLED, "")
+    _incidents(park_camera, Alert.Kind.FIGHT, *[FALSE_ALARM] * 4, *[Alert.Outcome.NO_ACTION] * 4)
+    _incidents(bar, Alert.Kind.CROWD, FALSE_ALARM, FALSE_ALARM, *[HANDLED] * 3, ARREST, "")
+    _incidents(bar, Alert.Kind.AGGRESSION, FALSE_ALARM, *[HANDLED] * 9)
+    _incidents(bar, Alert.Kind.FIGHT, FALSE_ALARM, "", "")
+    _incidents(park_camera, Alert.Kind.CROWD, "")
+    # not counted: outside the period, a face match, a camera outage
+    _incidents(camera, Alert.Kind.FIGHT, FALSE_ALARM, day=1, month=4)
+    face = _alert(camera, Alert.Kind.FACE_MATCH, at(15, 22), subject=_subject(watchlist, "Person 9"), resolve=60)
+    Alert.objects.filter(pk=face.pk).update(outcome=FALSE_ALARM)
+    _incidents(bar, Alert.Kind.CAMERA_OFFLINE, FALSE_ALARM)
+
+
+DETECTOR_ROWS = [
+    ["Club Almaty", "Entrance", "Fight", 6, 4, 1, 1, 0.8, 0.8, 0.5, NOISY],
+    ["Central Park", "Gate", "Fight", 8, 4, 4, 0, 0.5, 0.5, 1.0, NOISY],
+    ["Club Almaty", "Bar", "Crowd gathering", 7, 2, 4, 1, 0.33, 0.5, 1.0, ""],
+    ["Club Almaty", "Bar", "Aggressive behaviour", 10, 1, 9, 0, 0.1, 0.5, 1.0, "Reliable"],
+    ["Club Almaty", "Bar", "Fight", 3, 1, 0, 2, 1.0, 0.5, 1.0, ""],
+    ["Central Park", "Gate", "Crowd gathering", 1, 0, 0, 1, None, 0.5, 1.0, ""],
+]
+
+
+def test_detectors_count_outcomes_per_camera_and_kind(outcomes, supervisor):
+    # when a supervisor who sees every venue reads the table
+    rows = _tables(supervisor)["detectors"]
+    # then each camera and incident kind has exact counts, share, settings and hint, most false alarms first
+    assert rows == DETECTOR_ROWS
+
+
+def test_detectors_exclude_face_matches_and_outages(camera, watchlist, supervisor):
+    # given only a face match and a camera outage, both closed as false alarms
+    _alert(camera, Alert.Kind.FACE_MATCH, at(15, 22), subject=_subject(watchlist, "Person 1"), resolve=60)
+    Alert.objects.update(outcome=FALSE_ALARM)
+    _incidents(camera, Alert.Kind.CAMERA_OFFLINE, FALSE_ALARM)
+    # then the detector table is empty while the kind table counts both
+    tables = _tables(supervisor)
+    assert tables["detectors"] == []
+    assert tables["kind"] == [["Camera offline", 1], ["Face match", 1]]
+
+
+def test_detectors_follow_venue_scope(outcomes, django_user_model, venue):
+    # given a supervisor scoped to Club Almaty only
+    user = django_user_model.objects.create_user(username="scoped-sup", password="correct-horse-battery")
+    user.groups.add(Group.objects.get(name="supervisor"))
+    OperatorScope.objects.create(user=user).venues.add(venue)
+    # then Central Park's Gate camera is not in the table
+    assert _tables(user)["detectors"] == [row for row in DETECTOR_ROWS if row[0] == "Club Almaty"]
+
+
+def test_detectors_table_is_one_query(outcomes, supervisor):
+    # given three cameras with incident alerts
+    scope = alerts_for(supervisor)
+    period = Period(start=datetime(2026, 3, 1).date(), end=datetime(2026, 3, 31).date())
+    # when the table is built
+    with CaptureQueriesContext(connection) as queries:
+        (table,) = build_tables(scope=scope, period=period, only="detectors")
+    # then one aggregate query served all six rows
+    assert len(table.rows) == 6
+    assert len(queries) == 1, [q["sql"] for q in queries]
+
+
+def test_detectors_csv_export(client, outcomes, auditor):
+    verified_login(client, auditor)
+    response = client.get(reverse("reports"), {**MARCH, "format": "csv", "table": "detectors"})
+    assert response.status_code == 200
+    assert 'filename="alerts-detectors-2026-03-01-2026-03-31.csv"' in response["Content-Disposition"]
+    lines = response.content.decode().splitlines()
+    assert lines[0] == (
+        "Venue,Camera,Kind,Alerts,False alarms,Other outcomes,Open,False-alarm share,Sensitivity,"
+        "Minimum duration (s),Hint"
+    )
+    assert lines[1] == f'Club Almaty,Entrance,Fight,6,4,1,1,0.8,0.8,0.5,"{NOISY}"'
+    assert lines[4] == "Club Almaty,Bar,Aggressive behaviour,10,1,9,0,0.1,0.5,1.0,Reliable"
+    assert lines[6] == "Central Park,Gate,Crowd gathering,1,0,0,1,,0.5,1.0,"
+    assert len(lines) == 7
+    record = AccessEvent.objects.filter(action=AccessEvent.Action.EXPORT).get()
+    assert (record.object_type, record.object_id) == ("alerts.report", "detectors")
+
+
+def test_detectors_table_on_the_page(client, outcomes, auditor):
+    verified_login(client, auditor)
+    response = client.get(reverse("reports"), MARCH)
+    page = response.content.decode()
+    assert 'id="report-detectors"' in page
+    assert "Incident detector performance per camera" in page
+    assert "No incident alerts in this period." not in page
+    assert "<td>Entrance</td><td>Fight</td><td>6</td><td>4</td><td>1</td><td>1</td><td>0.8</td>" in page
+    assert "<td>Gate</td><td>Crowd gathering</td><td>1</td><td>0</td><td>0</td><td>1</td><td>—</td>" in page
+    assert "<td>Reliable</td>" in page
+
+
+def test_detectors_empty_state(client, auditor, camera):
+    # given one face match and no incident alert in the period
+    services.alert_raise(kind=Alert.Kind.FACE_MATCH, camera=camera, severity=2, score=0.9)
+    verified_login(client, auditor)
+    response = client.get(reverse("reports"))
+    # then the table says so, and the venue table still has its row
+    detectors = response.content.decode().split('id="report-detectors"')[1]
+    assert "No incident alerts in this period." in detectors
+    assert "<table>" not in detectors
+    assert [t.rows for t in response.context["tables"] if t.key == "venue"] == [[["Club Almaty", 1, 1]]]

@@ -129,8 +129,8 @@ class ZoneAdmin(ServiceAdmin):
     save_service = services.zone_save
     save_kwarg = "zone"
     delete_service = services.object_delete
-    list_display = ["name", "camera", "capacity", "gathering_rate_per_min", "enabled"]
-    list_filter = ["enabled"]
+    list_display = ["name", "camera", "capacity", "gathering_rate_per_min", "exclude_from_fight", "enabled"]
+    list_filter = ["enabled", "exclude_from_fight"]
 
 
 @admin.register(OperatorScope)

@@ -91,7 +91,16 @@ class ZoneSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
     class Meta:
         model = Zone
-        fields = ["id", "camera", "name", "polygon", "capacity", "gathering_rate_per_min", "enabled"]
+        fields = [
+            "id",
+            "camera",
+            "name",
+            "polygon",
+            "capacity",
+            "gathering_rate_per_min",
+            "exclude_from_fight",
+            "enabled",
+        ]
         read_only_fields = ["id"]
 
     def validate_camera(self, camera: Camera) -> Camera:

@@ -228,7 +228,7 @@ class Camera(models.Model):
 
 
 class Zone(models.Model):
-    """A polygon in a camera's frame (fractions of width/height) with a crowd capacity."""
+    """A polygon in a camera's frame (fractions of width/height): crowd capacity, fight-detection mask."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="zones")
@@ -244,6 +244,14 @@ class Zone(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(0.5), MaxValueValidator(1000.0)],
+    )
+    exclude_from_fight = models.BooleanField(
+        _("exclude from fight detection"),
+        default=False,
+        help_text=_(
+            "Motion inside this area (a screen, a door, a road, a dance floor) does not count toward fight and "
+            "aggression scores. People in it are still counted."
+        ),
     )
     enabled = models.BooleanField(_("enabled"), default=True)
 

@@ -108,7 +108,12 @@ def load_camera(camera_id: str) -> tuple[Any, CameraSnapshot] | None:
         return None
     zones = tuple(
         ZoneSpec(
-            str(z.pk), z.name, tuple((float(x), float(y)) for x, y in z.polygon), z.capacity, z.gathering_rate_per_min
+            str(z.pk),
+            z.name,
+            tuple((float(x), float(y)) for x, y in z.polygon),
+            z.capacity,
+            z.gathering_rate_per_min,
+            z.exclude_from_fight,
         )
         for z in camera.zones.filter(enabled=True)
     )

@@ -309,13 +309,14 @@ class FaceStage:
 
 @dataclass(frozen=True, slots=True)
 class ZoneSpec:
-    """A counting zone: polygon in 0..1 frame coordinates, capacity and gathering rate."""
+    """A zone: polygon in 0..1 frame coordinates, capacity, gathering rate, fight-detection mask."""
 
     zone_id: str
     name: str
     polygon: tuple[tuple[float, float], ...]
     capacity: int | None
     gathering_rate_per_min: float | None
+    exclude_from_fight: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +396,11 @@ class IncidentStage:
         return self._detector is not None
 
     @property
+    def camera_moving(self) -> bool:
+        """True while the fight score is held because the camera itself moves."""
+        return bool(self._scorer is not None and self._scorer.camera_moving)
+
+    @property
     def fight_fps(self) -> float:
         """Frame rate the fight scorer wants (0 when fight detection is off)."""
         return float(self._scorer.model.analysis_fps) if self._scorer is not None else 0.0
@@ -420,7 +426,7 @@ class IncidentStage:
         except ImportError:
             logger.warning("incidents package has no fight API; fight detection off")
             return
-        self._scorer = FightScorer()
+        self._scorer = FightScorer(exclude=[z.polygon for z in self.zones if z.exclude_from_fight])
         self._triggers = fight_triggers(self._scorer, cooldown_s)
         shift = (0.5 - sensitivity) * 0.2  # sensitivity 1 lowers thresholds, 0 raises them
         for trigger in self._triggers:

@@ -103,6 +103,7 @@ class _Live:
     people: int | None = None
     fight_score: float | None = None
     incidents_paused: bool = False  # venue closed and the camera detects incidents only when open
+    camera_moving: bool = False  # the camera itself moves (pan, zoom, shake): fight score held at 0
 
 
 class CameraSession:
@@ -364,6 +365,7 @@ class CameraSession:
             self._live.tracks = len(self._face.tracker.tracks) if self._face is not None else 0
             if self._incidents is not None:
                 self._live.people, self._live.fight_score = self._incidents.people, self._incidents.fight_score
+                self._live.camera_moving = self._incidents.camera_moving
         if self._preview is not None:
             self._preview.offer(frame.image, boxes, labels)
 
@@ -516,6 +518,7 @@ class CameraSession:
                 "people": live.people,
                 "fight_score": None if live.fight_score is None else round(live.fight_score, 3),
                 "incidents_paused": live.incidents_paused,
+                "camera_moving": live.camera_moving,
                 "alerts_raised": live.alerts_raised,
                 "updated_at": time.time(),
             }

@@ -82,6 +82,30 @@ def test_bad_zone_polygon_is_rejected_by_the_api(api_client, admin_user, camera,
     assert not Zone.objects.exists()
 
 
+def test_admin_marks_a_zone_as_excluded_from_fight_detection(api_client, admin_user, camera):
+    from workers.camera_config import load_camera
+
+    # given an admin and a camera showing a dance floor in its lower half
+    api_client.force_authenticate(admin_user)
+    floor = [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]
+    # when the admin adds a zone over it, excluded from fight detection, with no capacity
+    response = api_client.post(
+        "/api/zones/",
+        {"camera": str(camera.pk), "name": "dance floor", "polygon": floor, "exclude_from_fight": True},
+        format="json",
+    )
+    # then it is stored and the camera's session configuration masks that polygon
+    assert response.status_code == 201, response.content
+    assert response.json()["exclude_from_fight"] is True
+    loaded = load_camera(str(camera.pk))
+    assert loaded is not None
+    (zone,) = loaded[1].zones
+    assert (zone.name, zone.exclude_from_fight, zone.capacity) == ("dance floor", True, None)
+    assert zone.polygon == ((0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0))
+    # and zones default to counting toward fight detection
+    assert Zone.objects.create(camera=camera, name="bar", polygon=floor).exclude_from_fight is False
+
+
 def test_dispatcher_cannot_create_a_venue_and_the_attempt_is_logged(api_client, dispatcher):
     api_client.force_authenticate(dispatcher)
     response = api_client.post("/api/venues/", {"name": "Sneaky"}, format="json")

@@ -74,6 +74,8 @@ class _Flow:
     vx: FloatArray
     vy: FloatArray
     speed: FloatArray
+    camera_speed: float = 0.0  # mean speed of the best affine (pan, tilt, zoom, roll) fit to the flow
+    camera_share: float = 0.0  # share of the flow's energy that fit explains (1: all camera motion)
 
 
 def is_repeat(prev: Frame, cur: Frame) -> bool:
@@ -112,10 +114,46 @@ def compute_flow(prev: Frame, cur: Frame, dt: float) -> _Flow:
         dtype=np.float32,
     )
     scale = 1.0 / (prev.shape[1] * max(dt, 1e-3))
-    vx = (flow[..., 0] - np.median(flow[..., 0])) * scale
-    vy = (flow[..., 1] - np.median(flow[..., 1])) * scale
+    mx, my = float(np.median(flow[..., 0])), float(np.median(flow[..., 1]))
+    vx = (flow[..., 0] - mx) * scale
+    vy = (flow[..., 1] - my) * scale
     speed = np.sqrt(vx * vx + vy * vy)
-    return _Flow(vx.astype(np.float32), vy.astype(np.float32), speed.astype(np.float32))
+    camera_speed, camera_share = _affine_motion(flow, scale)
+    return _Flow(
+        vx.astype(np.float32),
+        vy.astype(np.float32),
+        speed.astype(np.float32),
+        camera_speed=camera_speed,
+        camera_share=camera_share,
+    )
+
+
+_AFFINE_STEP = 4  # fit the camera model on every 4th pixel of every 4th row
+
+
+@lru_cache(maxsize=16)
+def _affine_design(h: int, w: int) -> tuple[FloatArray, FloatArray]:
+    """Design matrix [1, x, y] of the sampled pixels (x, y in frame widths) and its pseudo-inverse."""
+    ys, xs = np.mgrid[0:h:_AFFINE_STEP, 0:w:_AFFINE_STEP]
+    design = np.stack([np.ones(xs.size), xs.ravel() / w - 0.5, ys.ravel() / w], axis=1)
+    return design.astype(np.float32), np.linalg.pinv(design).astype(np.float32)
+
+
+def _affine_motion(flow: FloatArray, scale: float) -> tuple[float, float]:
+    """Mean speed of the least-squares affine flow and the share of flow energy it explains.
+
+    A panning, zooming or shaking camera moves the whole image by one affine field (share near 1);
+    people moving, even filling the frame, do not (share well under 0.5 on the labelled clips).
+    """
+    h, w = flow.shape[:2]
+    design, pinv = _affine_design(h, w)
+    uv = flow[::_AFFINE_STEP, ::_AFFINE_STEP].reshape(-1, 2) * scale
+    fitted = design @ (pinv @ uv)
+    total = float((uv * uv).sum())
+    if total <= 1e-12:
+        return 0.0, 0.0
+    residual = float(((uv - fitted) ** 2).sum())
+    return float(np.hypot(fitted[:, 0], fitted[:, 1]).mean()), 1.0 - residual / total
 
 
 def _orientation_stats(flow: _Flow, moving: npt.NDArray[np.bool_]) -> tuple[float, float]:
@@ -316,6 +354,11 @@ class FlowFeatureExtractor:
         self._flow = compute_flow(prev, grey, dt)
         return self._flow, before
 
+    @property
+    def camera_motion(self) -> tuple[float, float] | None:
+        """(camera speed, share of the flow it explains) of the last pair; None before there is one."""
+        return None if self._flow is None else (self._flow.camera_speed, self._flow.camera_share)
+
     def push(self, frame_bgr: Frame, t_seconds: float) -> FloatArray | None:
         """Add a frame; return the whole-frame features of the pair it closes (None for the first)."""
         flows = self._next_flow(frame_bgr, t_seconds)
@@ -398,6 +441,11 @@ class MotionCropExtractor:
     def roi(self) -> Roi | None:
         """The current crop box (normalised), None before anything moved."""
         return self._roi
+
+    @property
+    def camera_motion(self) -> tuple[float, float] | None:
+        """Camera motion measured on the whole frame (see FlowFeatureExtractor.camera_motion)."""
+        return self._frame.camera_motion
 
     def reset(self) -> None:
         """Forget all history (after a gap or a scene change)."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+from skimage import data
 
 from workers.incidents.analyse import analyse_clip, fight_triggers
 from workers.incidents.fight import (
+    CAMERA_SETTLE_S,
     MODEL_PATH,
     WINDOW_FEATURE_NAMES,
     FightModel,
@@ -23,7 +26,9 @@ from workers.incidents.flow import (
     MotionCropExtractor,
     _Flow,
     cell_summary,
+    compute_flow,
     motion_roi,
+    prepare_grey,
 )
 from workers.incidents.train_fight import extract_dataset, read_labels, subset_rows, train
 
@@ -53,6 +58,14 @@ def moving_square(x: int) -> np.ndarray:
 
 def feature(values: np.ndarray, name: str) -> float:
     return float(values[WINDOW_FEATURE_NAMES.index(name)])
+
+
+def astronaut_view(dx: float = 0.0, dy: float = 0.0) -> np.ndarray:
+    """A real photo (scikit-image's astronaut) as a 400x300 camera view shifted by (dx, dy) px."""
+    photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    matrix = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
+    view = cv2.warpAffine(photo, matrix, (512, 512), borderMode=cv2.BORDER_REFLECT)
+    return np.asarray(view[100:400, 56:456], dtype=np.uint8)
 
 
 def test_window_features_tell_steady_from_back_and_forth_motion():
@@ -248,3 +261,86 @@ def test_scorer_is_zero_until_window_warms_up():
     scores = [scorer.update(frame, i / 10) for i in range(3)]
     # then the score is 0 until min_pairs flow fields exist
     assert scores == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("second", "camera"),
+    [
+        (astronaut_view(dx=8.0), True),  # pan: the whole view shifts 8 px (2 % of its width) in 0.1 s
+        (astronaut_view(dx=8.0, dy=8.0), True),  # tilt and pan together (a shaking mount)
+        (None, False),  # a person-sized patch moves, the rest of the view stands still
+    ],
+)
+def test_affine_fit_tells_camera_motion_from_motion_in_the_scene(second, camera):
+    # given two views of a real photo 0.1 s apart
+    first = astronaut_view()
+    if second is None:
+        second = first.copy()
+        second[100:220, 150:210] = first[100:220, 158:218]
+    # when the flow between them is measured at the fight scorer's width
+    flow = compute_flow(prepare_grey(first, 200), prepare_grey(second, 200), 0.1)
+    # then an affine fit explains most of a pan or tilt, and little of a local movement
+    if camera:
+        assert flow.camera_share > 0.7
+        assert flow.camera_speed > 0.1
+    else:
+        assert flow.camera_share < 0.3
+
+
+def test_moving_camera_holds_the_fight_score_at_zero_until_the_view_is_steady():
+    # given the shipped scorer fed 2 s of a camera panning across a real photo at 0.2 widths/s
+    scorer = FightScorer()
+    t = 0.0
+    for i in range(20):
+        t = i / 10
+        assert scorer.update(astronaut_view(dx=-8.0 * i), t) == 0.0
+        # then from the first measured pair on, the scorer reports the camera as moving
+        assert scorer.camera_moving == (i >= 1)
+    # when the camera stops
+    still = astronaut_view(dx=-8.0 * 19)
+    steady = [(scorer.update(still, t + k / 10), scorer.camera_moving) for k in range(1, 16)]
+    # then it is "moving" for CAMERA_SETTLE_S more, and steady (scoring again) after that
+    settle = round(CAMERA_SETTLE_S * 10)
+    assert [moving for _, moving in steady] == [True] * (settle - 1) + [False] * (16 - settle)
+
+
+def test_excluded_area_adds_no_motion_and_the_callers_frame_is_untouched():
+    # given a scorer whose exclusion polygon covers the left half of the view, and one without
+    masked = FightScorer(exclude=[[(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)]])
+    plain = FightScorer()
+    frames = [moving_square(x) for x in (10, 30, 10, 30, 10, 30)]  # a square jumping back and forth
+    originals = [f.copy() for f in frames]
+    # when both see a square moving back and forth inside that half
+    for i, frame in enumerate(frames):
+        masked.update(frame, i / 10)
+        plain.update(frame, i / 10)
+    # then the masked scorer saw no change at all (every frame a repeat), the other measured the motion,
+    # and the callers' frames are unchanged
+    assert masked._extractor.last_was_repeat
+    assert masked._extractor._flow is None
+    assert plain._extractor._flow is not None
+    assert float(plain._extractor._flow.speed.max()) > 0.1
+    assert all(np.array_equal(a, b) for a, b in zip(frames, originals, strict=True))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("parts", "flagged"),
+    [
+        (("fights", "violence_clips", "violence_5.mp4"), False),  # a close-up fight filling the frame
+        (("video", "mot_crowds", "MOT17-13-SDP-raw.h265"), True),  # a camera on a moving bus
+    ],
+)
+def test_camera_motion_is_flagged_on_a_moving_vehicle_not_on_a_close_up_fight(sample_file, parts, flagged):
+    from workers.incidents.video import iter_frames
+
+    # given a real clip scored at the shipped model's rate
+    scorer = FightScorer()
+    moving, scores = [], []
+    for t, frame in iter_frames(sample_file(*parts), scorer.model.analysis_fps):
+        scores.append(scorer.update(frame, t))
+        moving.append(scorer.camera_moving)
+    # then only the vehicle camera is held as moving; the close-up fight is scored past the threshold
+    assert any(moving) is flagged
+    if not flagged:
+        assert max(scores) > scorer.model.threshold_fight

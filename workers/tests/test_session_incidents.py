@@ -104,6 +104,27 @@ def test_zone_over_capacity_raises_crowd_alert_and_zone_under_capacity_does_not(
 
 
 @pytest.mark.slow
+def test_fight_inside_a_zone_excluded_from_fight_detection_raises_no_alert(sample_file, venue, settings, tmp_path):
+    from alerts.models import Alert
+    from venues.models import Zone
+
+    # given the street fight on a camera whose whole view is a zone excluded from fight detection
+    # (as an admin would mark a screen or a dance floor)
+    settings.MEDIA_ROOT = tmp_path
+    camera = file_camera(venue, sample_file(*FIGHT_CLIP), fight_enabled=True)
+    Zone.objects.create(camera=camera, name="Screen wall", polygon=WHOLE_FRAME, exclude_from_fight=True)
+    session = CameraSession(camera.pk, config=quick_config(), max_duration_s=6.5)
+
+    # when a session plays the clip once
+    assert session.run() is StopReason.DURATION
+
+    # then the scorer ran but saw no motion, and no fight or aggression alert was raised
+    health = session.health()
+    assert (health["fight_score"], health["camera_moving"]) == (0.0, False)
+    assert not Alert.objects.filter(camera=camera, kind__in=["fight", "aggression"]).exists()
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "clip",
     [

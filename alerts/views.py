@@ -23,6 +23,7 @@ from django.http import (
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language
@@ -36,7 +37,7 @@ from venues.selectors import cameras_for, venues_for
 logger = logging.getLogger(__name__)
 
 PREVIEW_KEY = "cc:preview:{camera_id}"
-HEALTH_FIGURES = ("fps", "capture_fps", "analysis_fps", "lag_ms", "lag_s", "drops", "dropped")
+HEALTH_FIGURES = ("fps", "input_fps", "analysed_fps", "lag_s", "drops", "people", "fight_score")
 
 
 @login_required
@@ -253,8 +254,32 @@ def _camera_row(camera: Camera) -> dict[str, Any]:
         "health": camera.health_state,
         "health_display": camera.get_health_state_display(),
         "figures": figures,
+        "summary": _health_summary(figures),
+        "notes": _health_notes(stats),
         "changed_at": camera.health_changed_at.isoformat() if camera.health_changed_at else None,
     }
+
+
+def _health_summary(figures: dict[str, float]) -> list[str]:
+    """The wall's figures as short translated phrases, in a fixed order."""
+    phrases = {
+        "analysed_fps": lambda v: _("%(fps).1f fps analysed") % {"fps": v},
+        "lag_s": lambda v: _("lag %(seconds).1f s") % {"seconds": v},
+        "drops": lambda v: ngettext("%(count)d frame dropped", "%(count)d frames dropped", int(v)) % {"count": v},
+        "people": lambda v: ngettext("%(count)d person", "%(count)d people", int(v)) % {"count": v},
+        "fight_score": lambda v: _("fight score %(score).2f") % {"score": v},
+    }
+    return [phrase(figures[key]) for key, phrase in phrases.items() if key in figures]
+
+
+def _health_notes(stats: dict[str, Any]) -> list[str]:
+    """Why a camera is not detecting incidents right now, for the operator looking at its tile."""
+    notes = []
+    if stats.get("incidents_paused") is True:
+        notes.append(_("Incident detection paused: the venue is closed."))
+    if stats.get("camera_moving") is True:
+        notes.append(_("Camera moving: fight detection held until the view is steady."))
+    return notes
 
 
 @login_required

@@ -361,9 +361,17 @@ def test_auditor_cannot_act(browser, live_url, cameras, django_user_model):
     )
     assert status == 403
     assert Alert.objects.get(pk=alert.pk).status == Alert.Status.NEW
-    # auditors may read reports and see the camera wall
+    # auditors may read reports and see the camera wall, with each camera's figures in words and a
+    # note when its fight detection is held because the camera moves
+    Camera.objects.filter(pk=cameras[0].pk).update(
+        health_state="online", health_stats={"analysed_fps": 5.0, "people": 3, "camera_moving": True}
+    )
     page.goto(live_url + "/cameras/")
     expect(page.locator("li.tile")).to_have_count(2)
+    moving = page.locator(f'li.tile[data-camera="{cameras[0].pk}"]')
+    expect(moving.locator("[data-figures]")).to_have_text("5.0 fps analysed · 3 people")
+    expect(moving.locator("[data-notes]")).to_have_text("Camera moving: fight detection held until the view is steady.")
+    expect(page.locator(f'li.tile[data-camera="{cameras[1].pk}"] [data-notes]')).to_be_hidden()
     _shot(page, "camera_wall")
     page.goto(live_url + "/reports/")
     expect(page.locator("#report-venue tbody tr")).to_have_count(1)

@@ -150,7 +150,10 @@ def test_preview_needs_login_and_camera_permission(client, outsider, camera, pre
 
 
 def test_camera_wall_lists_only_cameras_in_scope(client, scoped_dispatcher, camera, other_camera):
-    Camera.objects.filter(pk=camera.pk).update(health_state="degraded", health_stats={"fps": 4.5, "x": "y"})
+    stats = {"fps": 4.5, "x": "y", "analysed_fps": 4.96, "lag_s": 0.08, "people": 12, "fight_score": 0.1234}
+    Camera.objects.filter(pk=camera.pk).update(
+        health_state="degraded", health_stats={**stats, "incidents_paused": False, "camera_moving": True}
+    )
     client.force_login(scoped_dispatcher)
     page = client.get(reverse("camera-wall"))
     assert [c.pk for c in page.context["cameras"]] == [camera.pk]
@@ -160,7 +163,9 @@ def test_camera_wall_lists_only_cameras_in_scope(client, scoped_dispatcher, came
             "id": str(camera.pk),
             "health": "degraded",
             "health_display": "Degraded",
-            "figures": {"fps": 4.5},
+            "figures": {"fps": 4.5, "analysed_fps": 4.96, "lag_s": 0.08, "people": 12, "fight_score": 0.1234},
+            "summary": ["5.0 fps analysed", "lag 0.1 s", "12 people", "fight score 0.12"],
+            "notes": ["Camera moving: fight detection held until the view is steady."],
             "changed_at": None,
         }
     ]

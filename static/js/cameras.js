@@ -47,8 +47,10 @@
       const badge = tile.querySelector("[data-health]");
       badge.className = "badge health health-" + camera.health;
       badge.textContent = camera.health_display;
-      tile.querySelector("[data-figures]").textContent =
-        Object.entries(camera.figures).map(([key, value]) => key + " " + value).join(" · ");
+      tile.querySelector("[data-figures]").textContent = camera.summary.join(" · ");
+      const notes = tile.querySelector("[data-notes]");
+      notes.textContent = camera.notes.join(" ");
+      notes.hidden = camera.notes.length === 0;
     });
   }
 

@@ -3,6 +3,11 @@
 Run: ``.venv/bin/python bench/count_accuracy.py``. Ground truth: hand-clicked head points in the
 ShanghaiTech-format .mat files. Baseline (same run): OpenCV HOG people detector at full
 resolution with default detectMultiScale parameters.
+
+Smaller, farther people: the photos are also tiled k x k into one 1024x768 frame (k = 2, 3), so
+every person is 1/k the size and a frame holds k*k times as many; the truth is the sum of the
+tiles' counts. Each camera counting view (people.COUNTING_WIDTHS) is measured on them, with the
+default view ("near") as the baseline.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from _common import require_sample, table
 
 from workers.incidents.people import (
     CENTERFACE_THRESHOLD,
+    COUNTING_WIDTHS,
     CenterFaceDetector,
     CombinedPersonDetector,
     HogPersonDetector,
@@ -100,6 +106,56 @@ def main() -> None:
     print(f"{len(items)} images, {truth.sum()} people (mean {truth.mean():.1f})")
     print("thresholds are chosen on the even-numbered images; split rows: MAE on even / odd images")
     print(table(rows, ["counter", "MAE", "bias", "MAE even/odd", "img/s", "MAE ratio", "speed ratio"]))
+    if centerface_model_path() is not None:
+        counting_views(images, truth)
+
+
+def mosaics(images: list[np.ndarray], truth: np.ndarray, k: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Consecutive photos tiled k x k into 1024x768 frames, and the summed head counts."""
+    w, h = 1024 // k, 768 // k
+    frames, counts = [], []
+    for start in range(0, len(images) - k * k + 1, k * k):
+        frame = np.zeros((h * k, w * k, 3), np.uint8)
+        for j in range(k * k):
+            row, col = divmod(j, k)
+            frame[row * h : (row + 1) * h, col * w : (col + 1) * w] = cv2.resize(
+                images[start + j], (w, h), interpolation=cv2.INTER_AREA
+            )
+        frames.append(frame)
+        counts.append(int(truth[start : start + k * k].sum()))
+    return frames, np.array(counts)
+
+
+def counting_views(images: list[np.ndarray], truth: np.ndarray) -> None:
+    """Print the relative count error and ms per count of each counting view at 1, 1/2 and 1/3 size."""
+    rows = []
+    for k in (1, 2, 3):
+        frames, counts = (images, truth) if k == 1 else mosaics(images, truth, k)
+        base_error = base_ms = 0.0
+        for view, width in COUNTING_WIDTHS.items():
+            detector = CenterFaceDetector(width=width)
+            detector.detect(frames[0])  # load the net for this input size
+            start = time.perf_counter()
+            found = np.array([len(detector.detect(frame)) for frame in frames])
+            ms = (time.perf_counter() - start) / len(frames) * 1000
+            error = float(np.abs(found - counts).sum() / counts.sum())
+            base_error, base_ms = (error, ms) if view == "near" else (base_error, base_ms)
+            rows.append(
+                [
+                    f"1/{k}" if k > 1 else "1",
+                    str(len(frames)),
+                    f"{counts.mean():.0f}",
+                    f"{view} ({width} px)",
+                    f"{error:.2f}",
+                    f"{(found - counts).mean():+.1f}",
+                    f"{ms:.0f}",
+                    f"{error / base_error:.2f}" if base_error else "-",
+                    f"{ms / base_ms:.1f}",
+                ]
+            )
+    head = ["person size", "frames", "people/frame", "view", "rel. error", "bias", "ms/count", "err ratio", "cost"]
+    print("\ncamera counting views (CenterFace faces; ratios against 'near', the default, same run)")
+    print(table(rows, head))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
+from django.utils.translation import gettext_lazy as _
 
 from commandcenter.admin import ServiceAdmin
 from commandcenter.api import acting_user
@@ -103,12 +104,13 @@ class CameraAdmin(ServiceAdmin):
     fieldsets = [
         (None, {"fields": ["venue", "name", "stream_url", "rtsp_transport", "loop_file", "enabled"]}),
         (
-            "Analysis",
+            _("Analysis"),
             {
                 "fields": [
                     "analysis_fps",
                     "face_recognition_enabled",
                     "crowd_enabled",
+                    "counting_view",
                     "fight_enabled",
                     "sensitivity",
                     "min_duration_s",
@@ -119,7 +121,7 @@ class CameraAdmin(ServiceAdmin):
                 ]
             },
         ),
-        ("Health", {"fields": ["health_state", "health_changed_at", "last_error", "health_stats"]}),
+        (_("Health"), {"fields": ["health_state", "health_changed_at", "last_error", "health_stats"]}),
     ]
     inlines = [ZoneInline]
 

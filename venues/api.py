@@ -56,6 +56,7 @@ class CameraSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "analysis_fps",
             "face_recognition_enabled",
             "crowd_enabled",
+            "counting_view",
             "fight_enabled",
             "sensitivity",
             "min_duration_s",

@@ -183,6 +183,19 @@ class Camera(models.Model):
     )
     only_when_open = models.BooleanField(_("incident detection only during opening hours"), default=False)
 
+    class CountingView(models.TextChoices):
+        NEAR = "near", _("Near: people fill a good part of the view (fastest)")
+        WIDE = "wide", _("Wide: a hall or a square, people half that size (about 2.5x the cost)")
+        DISTANT = "distant", _("Distant: a stand or a crowd seen from far away (about 7x the cost)")
+
+    counting_view = models.CharField(
+        _("crowd counting view"),
+        max_length=10,
+        choices=CountingView.choices,
+        default=CountingView.NEAR,
+        help_text=_("How far the counted people are from the camera; farther views look at more pixels."),
+    )
+
     health_state = models.CharField(_("health"), max_length=10, choices=Health.choices, default=Health.UNKNOWN)
     health_changed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=500, blank=True)

@@ -92,6 +92,7 @@ class CameraSnapshot:
     face_detector: str = ""
     only_when_open: bool = False
     open_windows: tuple[Window, ...] = ()
+    counting_view: str = "near"
 
     @property
     def source_key(self) -> tuple[str, str, bool]:
@@ -134,6 +135,7 @@ def load_camera(camera_id: str) -> tuple[Any, CameraSnapshot] | None:
         zones=zones,
         face_detector=camera.face_detector,
         only_when_open=camera.only_when_open,
+        counting_view=camera.counting_view,
         open_windows=windows_of(camera.venue.opening_hours.values_list("weekday", "opens", "closes")),
     )
     return camera, snapshot

@@ -371,8 +371,10 @@ class IncidentStage:
         cooldown_s: float = 120.0,
         sensitivity: float = 0.5,
         people_interval_s: float = 1.0,
+        counting_view: str = "near",
     ) -> None:
         self.timer = timer
+        self.counting_view = counting_view
         self.zones = list(zones)
         self.people_interval_s = people_interval_s
         self.people: int | None = None
@@ -412,7 +414,7 @@ class IncidentStage:
         except ImportError:
             logger.warning("incidents package has no people/crowd API; crowd counting off")
             return
-        self._detector = _cached_person_detector(default_person_detector)
+        self._detector = _cached_person_detector(default_person_detector, self.counting_view)
         for zone in self.zones:
             self._monitors[zone.zone_id] = CrowdMonitor(
                 zone.capacity, zone.gathering_rate_per_min, min_duration_s, cooldown_s
@@ -524,11 +526,11 @@ class IncidentStage:
 _PERSON_DETECTOR: dict[str, Any] = {}
 
 
-def _cached_person_detector(factory: Callable[[], Any]) -> Any:
-    """One person detector per process (models load once)."""
-    if "default" not in _PERSON_DETECTOR:
-        _PERSON_DETECTOR["default"] = factory()
-    return _PERSON_DETECTOR["default"]
+def _cached_person_detector(factory: Callable[[str], Any], view: str = "near") -> Any:
+    """One person detector per counting view per process (models load once)."""
+    if view not in _PERSON_DETECTOR:
+        _PERSON_DETECTOR[view] = factory(view)
+    return _PERSON_DETECTOR[view]
 
 
 # --- recorded footage --------------------------------------------------------------------------

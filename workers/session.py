@@ -681,6 +681,7 @@ class CameraSession:
                 cooldown_s=snap.cooldown_s,
                 sensitivity=snap.sensitivity,
                 people_interval_s=self.config.people_interval_s,
+                counting_view=snap.counting_view,
             )
 
     def _start_capture(self, snap: CameraSnapshot) -> None:

@@ -20,6 +20,7 @@ def _camera_form(venue, **overrides):  # type: ignore[no-untyped-def]
         "analysis_fps": "2",
         "face_recognition_enabled": "on",
         "crowd_enabled": "on",
+        "counting_view": "near",
         "fight_enabled": "on",
         "sensitivity": "0.5",
         "min_duration_s": "1",

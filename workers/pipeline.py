@@ -623,6 +623,7 @@ def _analyse_offline_frame(
         "t": round(t, 3),
         "people": incidents.people if incidents is not None else None,
         "fight_score": None if incidents is None or incidents.fight_score is None else round(incidents.fight_score, 4),
+        "camera_moving": incidents is not None and incidents.camera_moving,
         "faces": seen,
     }
 

@@ -30,11 +30,12 @@ class Detection(TypedDict):
 
 
 class TimelinePoint(TypedDict):
-    """People count (None when not counted) and fight score at time t."""
+    """People count (None when not counted), fight score and camera motion (score held) at time t."""
 
     t: float
     people: int | None
     fight_score: float
+    camera_moving: bool
 
 
 @dataclass
@@ -116,7 +117,10 @@ def analyse_clip(
         events.extend(e for trig in triggers if (e := trig.update(score, t)) is not None)
         if t + 1e-6 >= next_timeline_t:
             people = len(detector.detect(frame)) if detector is not None else None
-            result.timeline.append(TimelinePoint(t=round(t, 3), people=people, fight_score=round(score, 4)))
+            point = TimelinePoint(
+                t=round(t, 3), people=people, fight_score=round(score, 4), camera_moving=scorer.camera_moving
+            )
+            result.timeline.append(point)
             next_timeline_t = (int(t * fps + 1e-6) + 1) / fps
     events.extend(e for trig in triggers if (e := trig.close(t)) is not None)
     result.duration_s = round(t + 1.0 / sample_fps, 3) if result.frames_analysed else 0.0

@@ -344,3 +344,7 @@ def test_camera_motion_is_flagged_on_a_moving_vehicle_not_on_a_close_up_fight(sa
     assert any(moving) is flagged
     if not flagged:
         assert max(scores) > scorer.model.threshold_fight
+    # and a recorded-footage analysis of the same clip marks the held moments on its timeline
+    timeline = analyse_clip(sample_file(*parts)).timeline
+    assert any(point["camera_moving"] for point in timeline) is flagged
+    assert all(point["fight_score"] == 0.0 for point in timeline if point["camera_moving"])

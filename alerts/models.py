@@ -271,7 +271,11 @@ class DispatchEndpoint(models.Model):
         models.CharField(max_length=20, choices=Alert.Kind.choices),
         default=list,
         blank=True,
-        help_text=_("Alert kinds sent as soon as they are raised (never face matches: a person confirms)."),
+        help_text=_(
+            "Alert kinds sent as soon as they are raised (never face matches: a person confirms). Fight and "
+            "aggression alerts are automatic detections with many false alarms (Reports: incident detector "
+            "performance); sent unseen, they reach dispatch unchecked."
+        ),
     )
     timeout_s = models.PositiveSmallIntegerField(
         _("timeout (s)"), default=10, validators=[MinValueValidator(1), MaxValueValidator(MAX_ENDPOINT_TIMEOUT_S)]

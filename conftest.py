@@ -10,6 +10,15 @@ import pytest
 from workers.sampledata import sample_data_dir
 
 
+@pytest.fixture(autouse=True)
+def _default_language():  # type: ignore[no-untyped-def]
+    """Each test starts in the default language: a request in Russian leaves it active in the thread."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
 def _missing(what: str) -> None:
     message = (
         f"sample data not found: {what} (set CC_SAMPLE_DATA to the folder of real "

@@ -16,6 +16,7 @@ from commandcenter.api import acting_user
 from venues import services
 from venues.fleet import FleetFileError, fleet_import
 from venues.models import Camera, OpeningHours, OperatorScope, Venue, Zone
+from venues.widgets import PolygonWidget
 
 
 class OpeningHoursInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -126,8 +127,24 @@ class CameraAdmin(ServiceAdmin):
     inlines = [ZoneInline]
 
 
+class ZoneForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A zone, its polygon drawn on the camera's picture (`?camera=<id>` preselects the camera)."""
+
+    class Meta:
+        model = Zone
+        fields = ["camera", "name", "polygon", "capacity", "gathering_rate_per_min", "exclude_from_fight", "enabled"]
+        widgets = {"polygon": PolygonWidget(camera_field="camera")}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        widget = self.fields["polygon"].widget
+        if isinstance(widget, PolygonWidget):
+            widget.exclude_zone = str(self.instance.pk)  # its own outline is the one being drawn
+
+
 @admin.register(Zone)
 class ZoneAdmin(ServiceAdmin):
+    form = ZoneForm
     save_service = services.zone_save
     save_kwarg = "zone"
     delete_service = services.object_delete

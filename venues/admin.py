@@ -91,6 +91,7 @@ class FleetImportForm(forms.Form):
 class ZoneInline(admin.TabularInline):  # type: ignore[type-arg]
     model = Zone
     extra = 0
+    show_change_link = True  # each row links to the zone's own page, which draws it on the picture
 
 
 @admin.register(Camera)

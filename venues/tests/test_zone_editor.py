@@ -69,8 +69,11 @@ def preview_store():  # type: ignore[no-untyped-def]
 def test_add_page_renders_the_editor_for_the_camera_in_the_link(client, admin_user, camera):
     login_verified(client, admin_user)
     # when an admin follows "Draw a zone" from the camera's page
+    door = Zone.objects.create(camera=camera, name="Door", polygon=[[0, 0], [0.2, 0], [0.2, 0.3]])
     camera_page = client.get(f"/admin/venues/camera/{camera.pk}/change/").content.decode()
     assert f'href="{ADD_URL}?camera={camera.pk}"' in camera_page
+    # (each existing zone row links to its own page, where it is drawn on the picture)
+    assert f'href="/admin/venues/zone/{door.pk}/change/"' in camera_page
     response = client.get(ADD_URL, {"camera": str(camera.pk)})
     # then the camera is chosen and the editor sits above the polygon textarea, its script and style as files
     assert response.status_code == 200

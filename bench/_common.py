@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
@@ -26,6 +27,26 @@ def require_sample(*parts: str) -> Path:
         )
         raise SystemExit(0)
     return path
+
+
+def bench_subject(owner: Any, display_name: str, *, threshold: float, days: int = 1) -> Any:
+    """A watchlist owned by `owner` (match threshold given) holding one subject that expires in `days`."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from watchlists.models import Subject, Watchlist
+
+    watchlist = Watchlist.objects.create(
+        name="Bench", category="wanted", legal_basis="Bench order", owner=owner, match_threshold=threshold
+    )
+    return Subject.objects.create(
+        watchlist=watchlist,
+        display_name=display_name,
+        legal_basis_reference="bench",
+        added_by=owner,
+        expires_at=timezone.now() + timedelta(days=days),
+    )
 
 
 def read_pairs(path: Path) -> list[tuple[str, str, bool]]:

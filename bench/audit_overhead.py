@@ -20,6 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _common import bench_subject  # noqa: E402
+
 
 def _throwaway_url() -> tuple[str, str, str]:
     from commandcenter import embedded
@@ -44,20 +46,9 @@ def _request_overhead(requests: int) -> None:
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
-    from watchlists.models import Subject, Watchlist
-
     admin = User.objects.create_user(username="bench-admin", password="x" * 12)
     admin.groups.add(Group.objects.get(name="admin"))
-    watchlist = Watchlist.objects.create(
-        name="Bench", category="wanted", legal_basis="Bench order", owner=admin, match_threshold=0.95
-    )
-    subject = Subject.objects.create(
-        watchlist=watchlist,
-        display_name="Bench Subject",
-        legal_basis_reference="B1",
-        added_by=admin,
-        expires_at=datetime.now(UTC) + timedelta(days=30),
-    )
+    subject = bench_subject(admin, "Bench Subject", threshold=0.95, days=30)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin).key}")
     url = f"/api/subjects/{subject.pk}/"

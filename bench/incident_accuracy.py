@@ -27,9 +27,10 @@ from _common import require_sample, table
 from scipy.stats import chi2
 from sklearn.metrics import roc_auc_score
 
-from workers.incidents import fight as fight_module
 from workers.incidents.analyse import COOLDOWN_S, RELEASE_S, analyse_clip
 from workers.incidents.fight import (
+    CAMERA_MOVING_SHARE,
+    CAMERA_MOVING_SPEED,
     DEFAULT_FEATURES,
     WINDOW_FEATURE_NAMES,
     FightModel,
@@ -291,17 +292,12 @@ def operating_points(normal: dict[str, list[Stream]], fights: list[Stream], ship
 
 def scored_with_hold(frames: Iterator[tuple[float, Frame]], model: FightModel, hold: bool) -> tuple[Stream, float]:
     """Score stream with the camera-motion hold on or off, and the share of frames it held."""
-    saved = fight_module.CAMERA_MOVING_SPEED
-    fight_module.CAMERA_MOVING_SPEED = saved if hold else float("inf")
-    try:
-        scorer = FightScorer(model)
-        stream, held = [], 0
-        for t, frame in frames:
-            stream.append((t, scorer.update(frame, t)))
-            held += scorer.camera_moving
-        return stream, held / max(len(stream), 1)
-    finally:
-        fight_module.CAMERA_MOVING_SPEED = saved
+    scorer = FightScorer(model, camera_hold=hold)
+    stream, held = [], 0
+    for t, frame in frames:
+        stream.append((t, scorer.update(frame, t)))
+        held += scorer.camera_moving
+    return stream, held / max(len(stream), 1)
 
 
 def camera_motion_hold(
@@ -335,8 +331,8 @@ def camera_motion_hold(
         rows.append([name, str(counts[0]), str(counts[1]), f"{100 * float(np.mean(held)):.0f}%"])
     print(table(rows, ["source", "fight alerts, no hold", "with hold", "frames held"]))
     print(
-        f"camera-motion hold: affine fit >= {fight_module.CAMERA_MOVING_SPEED} widths/s explaining >= "
-        f"{fight_module.CAMERA_MOVING_SHARE:.0%} of the flow; trigger {thr} for {min_s} s (live camera default)\n"
+        f"camera-motion hold: affine fit >= {CAMERA_MOVING_SPEED} widths/s explaining >= "
+        f"{CAMERA_MOVING_SHARE:.0%} of the flow; trigger {thr} for {min_s} s (live camera default)\n"
     )
 
 

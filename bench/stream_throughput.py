@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import require_sample
+from _common import bench_subject, require_sample
 
 # What live cameras run by default (settings CC_STREAM_FACE_DETECTOR and CC_FACE_MODEL), unless overridden.
 DETECTOR = os.environ.get("BENCH_DETECTOR") or os.environ.get("CC_STREAM_FACE_DETECTOR", "dlib-hog-fast")
@@ -325,32 +325,20 @@ def latency(runs_s: float) -> None:
 def _session_latencies(runs_s: float) -> list[float]:
     """Enrol Lin-Manuel Miranda, run three sessions on the Hamilton clip, collect their alert latencies."""
     import tempfile
-    from datetime import timedelta
 
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.utils import timezone
 
     from venues.models import Camera, Venue
     from watchlists.enrolment import subject_enroll_photo
     from watchlists.matching import reset_cache
-    from watchlists.models import Subject, Watchlist
     from workers.camera_config import SessionConfig
     from workers.session import CameraSession
 
     settings.MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="cc-bench-"))
     owner = get_user_model().objects.create_user(username="bench", password="x" * 12)
     venue = Venue.objects.create(name="Bench")
-    wl = Watchlist.objects.create(
-        name="Bench", category="wanted", legal_basis="bench", owner=owner, match_threshold=0.93
-    )
-    subject = Subject.objects.create(
-        watchlist=wl,
-        display_name="Lin",
-        legal_basis_reference="bench",
-        added_by=owner,
-        expires_at=timezone.now() + timedelta(days=1),
-    )
+    subject = bench_subject(owner, "Lin", threshold=0.93)
     photo = require_sample(*EXAMPLES, "lin-manuel-miranda.png")
     subject_enroll_photo(subject=subject, data=photo.read_bytes(), filename=photo.name, actor=owner)
     reset_cache()

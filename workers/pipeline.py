@@ -421,7 +421,7 @@ class IncidentStage:
             )
             self._smoothers[zone.zone_id] = CountSmoother()
 
-    def _setup_fight(self, cooldown_s: float, sensitivity: float, min_duration_s: float = 0.0) -> None:
+    def _setup_fight(self, cooldown_s: float, sensitivity: float, min_duration_s: float) -> None:
         try:
             from workers.incidents.analyse import fight_triggers
             from workers.incidents.fight import FightScorer
@@ -526,7 +526,7 @@ class IncidentStage:
 _PERSON_DETECTOR: dict[str, Any] = {}
 
 
-def _cached_person_detector(factory: Callable[[str], Any], view: str = "near") -> Any:
+def _cached_person_detector(factory: Callable[[str], Any], view: str) -> Any:
     """One person detector per counting view per process (models load once)."""
     if view not in _PERSON_DETECTOR:
         _PERSON_DETECTOR[view] = factory(view)

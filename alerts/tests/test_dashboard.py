@@ -171,6 +171,28 @@ def test_camera_wall_lists_only_cameras_in_scope(client, scoped_dispatcher, came
     ]
 
 
+@pytest.mark.parametrize(
+    ("paused", "moving", "notes"),
+    [
+        (True, False, ["Incident detection paused: the venue is closed."]),
+        (
+            True,
+            True,
+            [
+                "Incident detection paused: the venue is closed.",
+                "Camera moving: fight detection held until the view is steady.",
+            ],
+        ),
+        (False, False, []),
+    ],
+)
+def test_camera_wall_says_why_incident_detection_is_not_running(client, dispatcher, camera, paused, moving, notes):
+    Camera.objects.filter(pk=camera.pk).update(health_stats={"incidents_paused": paused, "camera_moving": moving})
+    client.force_login(dispatcher)
+    (row,) = client.get(reverse("camera-status")).json()["cameras"]
+    assert (row["notes"], row["summary"]) == (notes, [])
+
+
 def test_map_data_counts_open_alerts(client, dispatcher, camera, other_camera):
     # given two open alerts and one resolved at the first venue, none at the second
     first, _second = _raise(camera), _raise(camera, kind=Alert.Kind.CROWD)

@@ -196,13 +196,20 @@ class FightScorer:
 
     `exclude` polygons (0..1 frame coordinates) are painted over before the flow is measured, so
     motion there (a screen, a door, a road) never counts. `camera_moving` is True while the score
-    is held at 0 because the camera itself moves.
+    is held at 0 because the camera itself moves; `camera_hold=False` scores through camera motion
+    (the benchmark's baseline).
     """
 
-    def __init__(self, model: FightModel | None = None, *, exclude: Sequence[Polygon] = ()) -> None:
-        """Use the given model or the shipped `fight_model.json`."""
+    def __init__(
+        self, model: FightModel | None = None, *, exclude: Sequence[Polygon] = (), camera_hold: bool = True
+    ) -> None:
+        """Use the given model or the shipped `fight_model.json`; ValueError for a malformed polygon."""
         self.model = model if model is not None else FightModel.from_json()
-        self.exclude = [list(polygon) for polygon in exclude if len(polygon) >= 3]
+        for polygon in exclude:
+            if len(polygon) < 3 or not all(0.0 <= c <= 1.0 for point in polygon for c in point):
+                raise ValueError(f"an excluded area needs 3 or more points inside 0..1, got {list(polygon)}")
+        self.exclude = [list(polygon) for polygon in exclude]
+        self.camera_hold = camera_hold
         self.camera_moving = False
         self._steady_from = float("-inf")
         self._exclude_px: tuple[tuple[int, int], list[np.ndarray]] | None = None
@@ -280,7 +287,7 @@ class FightScorer:
 
     def _camera_moved(self, new_pair: bool, t_seconds: float) -> bool:
         """Update and return `camera_moving` from the flow pair this frame closed."""
-        motion = self._extractor.camera_motion if new_pair else None
+        motion = self._extractor.camera_motion if new_pair and self.camera_hold else None
         if motion is not None and motion[0] >= CAMERA_MOVING_SPEED and motion[1] >= CAMERA_MOVING_SHARE:
             if not self.camera_moving:
                 logger.info(

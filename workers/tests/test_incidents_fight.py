@@ -304,6 +304,27 @@ def test_moving_camera_holds_the_fight_score_at_zero_until_the_view_is_steady():
     assert [moving for _, moving in steady] == [True] * (settle - 1) + [False] * (16 - settle)
 
 
+@pytest.mark.parametrize(
+    "polygon",
+    [[(0.0, 0.0), (1.0, 1.0)], [(0.0, 0.0), (1.5, 0.0), (1.0, 1.0)]],
+    ids=["two points", "outside the frame"],
+)
+def test_malformed_excluded_area_is_refused_with_a_clear_message(polygon):
+    with pytest.raises(ValueError, match=r"an excluded area needs 3 or more points inside 0\.\.1"):
+        FightScorer(exclude=[polygon])
+
+
+def test_camera_hold_can_be_switched_off_for_a_baseline():
+    # given a scorer without the hold, fed the same pan that holds the shipped scorer
+    scorer = FightScorer(camera_hold=False)
+    for i in range(10):
+        scorer.update(astronaut_view(dx=-8.0 * i), i / 10)
+        # then it never reports the camera as moving and scores the pan like any motion
+        assert scorer.camera_moving is False
+    assert scorer._extractor.camera_motion is not None
+    assert scorer._extractor.camera_motion[1] > 0.6  # the pan was there to see
+
+
 def test_excluded_area_adds_no_motion_and_the_callers_frame_is_untouched():
     # given a scorer whose exclusion polygon covers the left half of the view, and one without
     masked = FightScorer(exclude=[[(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)]])

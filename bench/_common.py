@@ -13,7 +13,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from workers.faces.measure import Timer as _FaceTimer  # noqa: E402
+from tools.measure import Timer as _FaceTimer  # noqa: E402
 from workers.sampledata import sample_path  # noqa: E402
 
 

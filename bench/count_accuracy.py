@@ -22,7 +22,7 @@ import numpy as np
 import scipy.io
 from _common import require_sample, table
 
-from workers.incidents.people import (
+from vision.incidents.people import (
     CENTERFACE_THRESHOLD,
     COUNTING_WIDTHS,
     CenterFaceDetector,

@@ -25,14 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cv2
 
-from workers.faces.base import DetectedFace, FaceEmbedder, ImageBGR
-from workers.faces.datasets import read_clusters
-from workers.faces.detectors import build_detector, detector_names
-from workers.faces.embedders import DlibOnnxEmbedder, build_embedder, embedder_names
-from workers.faces.image import decode_image
-from workers.faces.measure import Timer
-from workers.faces.measure import text_table as table
-from workers.faces.provision import provision_weights
+from tools.measure import Timer
+from tools.measure import text_table as table
+from vision.faces.base import DetectedFace, FaceEmbedder, ImageBGR
+from vision.faces.datasets import read_clusters
+from vision.faces.detectors import build_detector, detector_names
+from vision.faces.embedders import DlibOnnxEmbedder, build_embedder, embedder_names
+from vision.faces.image import decode_image
+from vision.faces.provision import provision_weights
 from workers.sampledata import sample_path
 
 DETECTORS = detector_names(available_only=True)

@@ -26,8 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
-from workers.faces.base import FloatArray, l2_normalise
-from workers.faces.calibration import (
+from tools.measure import Timer
+from tools.measure import text_table as table
+from vision.faces.base import FloatArray, l2_normalise
+from vision.faces.calibration import (
     OpenSetProbe,
     accuracy_at,
     best_accuracy_threshold,
@@ -42,13 +44,11 @@ from workers.faces.calibration import (
     shipped_threshold,
     threshold_for_fmr,
 )
-from workers.faces.datasets import read_clusters, read_pairs
-from workers.faces.detectors import build_detector
-from workers.faces.embedders import build_embedder, embedder_names
-from workers.faces.image import decode_image
-from workers.faces.measure import Timer
-from workers.faces.measure import text_table as table
-from workers.faces.provision import provision_weights
+from vision.faces.datasets import read_clusters, read_pairs
+from vision.faces.detectors import build_detector
+from vision.faces.embedders import build_embedder, embedder_names
+from vision.faces.image import decode_image
+from vision.faces.provision import provision_weights
 from workers.sampledata import sample_path
 
 Vectors = dict[str, FloatArray | None]

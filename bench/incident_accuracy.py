@@ -27,16 +27,7 @@ from _common import require_sample, table
 from scipy.stats import chi2
 from sklearn.metrics import roc_auc_score
 
-from workers.incidents.analyse import COOLDOWN_S, RELEASE_S, analyse_clip
-from workers.incidents.fight import (
-    CAMERA_MOVING_SHARE,
-    CAMERA_MOVING_SPEED,
-    DEFAULT_FEATURES,
-    WINDOW_FEATURE_NAMES,
-    FightModel,
-    FightScorer,
-)
-from workers.incidents.train_fight import (
+from tools.train_fight import (
     CROP_MIN_CELLS,
     PREVIOUS_WIDTH,
     ROI_MIN_CELLS,
@@ -52,8 +43,17 @@ from workers.incidents.train_fight import (
     select_feature_set,
     source_folds,
 )
-from workers.incidents.trigger import IncidentTrigger
-from workers.incidents.video import Frame, iter_frames
+from vision.incidents.analyse import COOLDOWN_S, RELEASE_S, analyse_clip
+from vision.incidents.fight import (
+    CAMERA_MOVING_SHARE,
+    CAMERA_MOVING_SPEED,
+    DEFAULT_FEATURES,
+    WINDOW_FEATURE_NAMES,
+    FightModel,
+    FightScorer,
+)
+from vision.incidents.trigger import IncidentTrigger
+from vision.incidents.video import Frame, iter_frames
 
 NORMAL_FOOTAGE = [
     ("video", "intel_people", "one-by-one-person-detection.mp4"),

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from _common import REPO_ROOT, Timer, table  # noqa: F401 (puts the repo on sys.path)
 
-from workers.faces.base import FloatArray, l2_normalise
-from workers.faces.index import MatrixIndex
+from vision.faces.base import FloatArray, l2_normalise
+from vision.faces.index import MatrixIndex
 
 DIMENSIONS = 128
 PHOTOS_PER_IDENTITY = 4

@@ -57,9 +57,9 @@ class Cand:
 
 def gallery_matcher() -> Any:
     """A matcher over Lin-Manuel Miranda and Alex Lacamoire enrolled from their photos."""
-    from workers.faces.detectors import build_detector
-    from workers.faces.embedders import build_embedder
-    from workers.faces.enrol import prepare_enrolment
+    from vision.faces.detectors import build_detector
+    from vision.faces.embedders import build_embedder
+    from vision.faces.enrol import prepare_enrolment
 
     detector, embedder = build_detector("dlib-hog"), build_embedder("Dlib")
     photos = ["lin-manuel-miranda.png", "alex-lacamoire.png"]
@@ -97,9 +97,9 @@ def frames_of(path: Path, count: int, size: tuple[int, int] | None) -> tuple[lis
 
 
 def face_stage(matcher: Any, fps: float = 5.0) -> Any:
-    from workers.faces.detectors import build_detector
-    from workers.faces.embedders import build_embedder
-    from workers.motion import MotionSettings
+    from vision.faces.detectors import build_detector
+    from vision.faces.embedders import build_embedder
+    from vision.motion import MotionSettings
     from workers.pipeline import FaceStage, StageTimer
 
     return FaceStage(
@@ -127,8 +127,8 @@ def incident_stage() -> Any:
 
 def incident_costs() -> None:
     """ms per call of the fight scorer (10 fps) and the people counter (1 Hz), and their share of a core."""
-    from workers.incidents.fight import FightScorer
-    from workers.incidents.people import default_person_detector
+    from vision.incidents.fight import FightScorer
+    from vision.incidents.people import default_person_detector
 
     frames, _ = frames_of(require_sample(*HAMILTON), 60, None)
     scorer, people = FightScorer(), default_person_detector()

@@ -20,10 +20,10 @@ def calibration_path(model_name: str | None = None) -> Path:
 
 
 def _embed_folder(folder: Path, names: set[str]) -> dict[str, Any]:
-    from workers.faces.base import largest_first
-    from workers.faces.detectors import build_detector
-    from workers.faces.embedders import build_embedder
-    from workers.faces.image import decode_image
+    from vision.faces.base import largest_first
+    from vision.faces.detectors import build_detector
+    from vision.faces.embedders import build_embedder
+    from vision.faces.image import decode_image
 
     detector, embedder = build_detector(settings.CC_FACE_DETECTOR), build_embedder(settings.CC_FACE_MODEL)
     vectors = {}
@@ -39,7 +39,7 @@ def _embed_folder(folder: Path, names: set[str]) -> dict[str, Any]:
 
 
 def _pairs(folder: Path) -> list[tuple[str, str, bool]]:
-    from workers.faces.datasets import read_pairs
+    from vision.faces.datasets import read_pairs
 
     pairs: list[tuple[str, str, bool]] = []
     for csv_name in ("master.csv", "face-recognition-pivot.csv"):
@@ -52,8 +52,8 @@ def _pairs(folder: Path) -> list[tuple[str, str, bool]]:
 
 def calibrate(folder: Path, *, target_fmr: float, watchlist_size: int) -> dict[str, Any]:
     """Distances of labelled pairs -> stats, ROC, thresholds, expected false alerts."""
-    from workers.faces import calibration as cal
-    from workers.faces.index import cosine_distance
+    from vision.faces import calibration as cal
+    from vision.faces.index import cosine_distance
 
     pairs = _pairs(folder)
     vectors = _embed_folder(folder, {name for a, b, _ in pairs for name in (a, b)})
@@ -113,7 +113,7 @@ def save_calibration(result: dict[str, Any]) -> Path:
 
 def expected_false_alerts_for(similarity_threshold: float, watchlist_size: int) -> float | None:
     """Expected false alerts per 10,000 faces at a threshold for a list size (None if not calibrated)."""
-    from workers.faces import calibration as cal
+    from vision.faces import calibration as cal
 
     path = calibration_path()
     if not path.is_file():

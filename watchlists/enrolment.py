@@ -50,10 +50,10 @@ def check_upload(data: bytes, filename: str = "", content_type: str | None = Non
 
 def analyse_photo(data: bytes, *, choose: int | None = None) -> Any:
     """Decode, detect, check and embed the photo's single (or chosen) face, or raise EnrolmentError."""
-    from workers.faces.detectors import build_detector
-    from workers.faces.embedders import build_embedder
-    from workers.faces.enrol import prepare_enrolment
-    from workers.faces.errors import FaceImageError, SeveralFacesError
+    from vision.faces.detectors import build_detector
+    from vision.faces.embedders import build_embedder
+    from vision.faces.enrol import prepare_enrolment
+    from vision.faces.errors import FaceImageError, SeveralFacesError
 
     if len(data) > settings.CC_MAX_UPLOAD_BYTES:
         raise EnrolmentError("too_large", f"The photo is larger than {settings.CC_MAX_UPLOAD_BYTES // 1048576} MB.")

@@ -39,11 +39,11 @@ def _candidate_dict(candidate: Candidate) -> dict[str, Any]:
 
 def identify_photo(data: bytes, *, k: int = 3) -> list[FaceResult]:
     """Detect every face, embed each and match it; raises EnrolmentError for unreadable photos."""
-    from workers.faces.detectors import build_detector
-    from workers.faces.embedders import build_embedder
-    from workers.faces.errors import FaceImageError
-    from workers.faces.image import decode_image
-    from workers.faces.quality import assess_quality
+    from vision.faces.detectors import build_detector
+    from vision.faces.embedders import build_embedder
+    from vision.faces.errors import FaceImageError
+    from vision.faces.image import decode_image
+    from vision.faces.quality import assess_quality
 
     if len(data) > settings.CC_MAX_UPLOAD_BYTES:
         raise EnrolmentError("too_large", f"The photo is larger than {settings.CC_MAX_UPLOAD_BYTES // 1048576} MB.")

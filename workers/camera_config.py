@@ -62,7 +62,7 @@ class SessionConfig:
 
 def stream_detector_name(wanted: str) -> str:
     """The configured camera face detector, or dlib HOG when its optional package is not installed."""
-    from workers.faces.detectors import detector_names
+    from vision.faces.detectors import detector_names
 
     name = wanted.replace("_", "-")
     if name in detector_names(available_only=True):

@@ -19,11 +19,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from workers.faces.base import DetectedFace, FaceDetector, FaceEmbedder, FloatArray, ImageBGR, Landmarks
-from workers.faces.detectors import downscale
-from workers.faces.quality import assess_quality
-from workers.motion import MotionGate, MotionSettings
-from workers.tracking import EmbedPolicy, Observation, Track, Tracker, TrackerSettings
+from vision.faces.base import DetectedFace, FaceDetector, FaceEmbedder, FloatArray, ImageBGR, Landmarks
+from vision.faces.detectors import downscale
+from vision.faces.quality import assess_quality
+from vision.motion import MotionGate, MotionSettings
+from vision.tracking import EmbedPolicy, Observation, Track, Tracker, TrackerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -304,7 +304,7 @@ class FaceStage:
         return f"MATCH {max(memory.matched.values()):.2f}"  # no names on previews (audited reads only)
 
 
-# --- incidents (crowd, fight, aggression), owned by workers.incidents -----------------------------
+# --- incidents (crowd, fight, aggression), owned by vision.incidents -----------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,8 +409,8 @@ class IncidentStage:
 
     def _setup_crowd(self, min_duration_s: float, cooldown_s: float) -> None:
         try:
-            from workers.incidents.crowd import CrowdMonitor
-            from workers.incidents.people import CountSmoother, default_person_detector
+            from vision.incidents.crowd import CrowdMonitor
+            from vision.incidents.people import CountSmoother, default_person_detector
         except ImportError:
             logger.warning("incidents package has no people/crowd API; crowd counting off")
             return
@@ -423,8 +423,8 @@ class IncidentStage:
 
     def _setup_fight(self, cooldown_s: float, sensitivity: float, min_duration_s: float) -> None:
         try:
-            from workers.incidents.analyse import fight_triggers
-            from workers.incidents.fight import FightScorer
+            from vision.incidents.analyse import fight_triggers
+            from vision.incidents.fight import FightScorer
         except ImportError:
             logger.warning("incidents package has no fight API; fight detection off")
             return
@@ -487,7 +487,7 @@ class IncidentStage:
         return signals
 
     def _crowd(self, image: ImageBGR, t: float) -> list[IncidentSignal]:
-        from workers.incidents.people import count_in_zone
+        from vision.incidents.people import count_in_zone
 
         boxes = self._detector.detect(image)
         self.people = len(boxes)
@@ -570,7 +570,7 @@ def analyse_recording(
     progress: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
     """Run the live pipeline over a file, unpaced; return detections and a timeline (nothing stored)."""
-    from workers.incidents.video import iter_frames
+    from vision.incidents.video import iter_frames
 
     sample_fps = max(fps, incidents.fight_fps if incidents is not None else 0.0)
     total = video_duration_s(path)

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from vision.tracking import EmbedPolicy
 from workers.camera_config import SessionConfig
 from workers.pipeline import FaceStage, IncidentStage, StageTimer
-from workers.tracking import EmbedPolicy
 
 
 def analyse_file(
@@ -40,10 +40,10 @@ def analyse_file(
 
 
 def _offline_face_stage(config: SessionConfig, timer: StageTimer, fps: float, watchlist: str | None) -> FaceStage:
+    from vision.faces.detectors import build_detector
+    from vision.faces.embedders import build_embedder
+    from vision.motion import MotionSettings
     from watchlists.matching import match_faces
-    from workers.faces.detectors import build_detector
-    from workers.faces.embedders import build_embedder
-    from workers.motion import MotionSettings
 
     embedder = build_embedder(config.face_model)
 

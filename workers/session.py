@@ -33,13 +33,13 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from venues.hours import is_open
+from vision.tracking import EmbedPolicy
 from workers import lease as leases
 from workers.camera_config import CameraSnapshot, SessionConfig, load_camera, stream_detector_name
 from workers.capture import CaptureState, Frame, FrameGrabber, SourceError, parse_source
 from workers.clips import ClipJob, ClipRecorder, FrameRing, draw_boxes
 from workers.pipeline import Cooldown, FaceMatch, FaceStage, IncidentSignal, IncidentStage, StageTimer
 from workers.preview import PreviewPublisher
-from workers.tracking import EmbedPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -452,7 +452,7 @@ class CameraSession:
 
     def _face_evidence(self, match: FaceMatch) -> list[Any]:
         from alerts.services import EvidenceFile
-        from workers.faces.enrol import crop_face
+        from vision.faces.enrol import crop_face
 
         face, image = match.sample.face, match.sample.image
         crop = _jpeg(np.ascontiguousarray(crop_face(image, face)), max_width=None)
@@ -647,9 +647,9 @@ class CameraSession:
             self._configure(snap)
 
     def _configure(self, snap: CameraSnapshot) -> None:
+        from vision.faces.detectors import build_detector
+        from vision.faces.embedders import build_embedder
         from watchlists.matching import match_faces
-        from workers.faces.detectors import build_detector
-        from workers.faces.embedders import build_embedder
 
         self._cooldown.seconds = snap.cooldown_s
         detector_name = stream_detector_name(snap.face_detector) if snap.face_detector else self.config.face_detector

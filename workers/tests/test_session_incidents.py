@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from workers.incidents.fight import FightModel
+from vision.incidents.fight import FightModel
 from workers.session import CameraSession, StopReason
 from workers.tests.test_session_hamilton import quick_config
 

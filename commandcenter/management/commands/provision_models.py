@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--force-verify", action="store_true", help="verify even if these files passed before")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from workers.faces.provision import MissingWeightsError, provision_weights, verify_represent
+        from vision.faces.provision import MissingWeightsError, provision_weights, verify_represent
 
         home = Path(settings.DEEPFACE_HOME)
         try:

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from workers.faces.calibration import (
+from vision.faces.calibration import (
     OpenSetProbe,
     accuracy_at,
     best_accuracy_threshold,

@@ -7,7 +7,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
-from workers.incidents.trigger import IncidentTrigger
+from vision.incidents.trigger import IncidentTrigger
 
 logger = logging.getLogger(__name__)
 

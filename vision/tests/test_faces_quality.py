@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from workers.faces.base import DetectedFace, Landmarks
-from workers.faces.detectors import build_detector
-from workers.faces.image import decode_image
-from workers.faces.quality import assess_quality, pose_angles
+from vision.faces.base import DetectedFace, Landmarks
+from vision.faces.detectors import build_detector
+from vision.faces.image import decode_image
+from vision.faces.quality import assess_quality, pose_angles
 
 
 @pytest.mark.slow

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from workers.faces.base import DetectedFace, FaceDetector, FaceEmbedder, FloatArray, ImageBGR
-from workers.faces.errors import (
+from vision.faces.base import DetectedFace, FaceDetector, FaceEmbedder, FloatArray, ImageBGR
+from vision.faces.errors import (
     FaceImageError,
     FaceTooBlurryError,
     FaceTooSmallError,
@@ -14,9 +14,9 @@ from workers.faces.errors import (
     NoFaceError,
     SeveralFacesError,
 )
-from workers.faces.image import decode_image, encode_jpeg
-from workers.faces.landmarks import five_points
-from workers.faces.quality import FaceQuality, assess_quality
+from vision.faces.image import decode_image, encode_jpeg
+from vision.faces.landmarks import five_points
+from vision.faces.quality import FaceQuality, assess_quality
 
 __all__ = [
     "DEFAULT_MIN_FACE_PX",

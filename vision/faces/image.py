@@ -10,8 +10,8 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from workers.faces.base import ImageBGR
-from workers.faces.errors import (
+from vision.faces.base import ImageBGR
+from vision.faces.errors import (
     FaceImageError,
     NotAnImageError,
     TooManyPixelsError,

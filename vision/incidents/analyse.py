@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
-from workers.incidents.fight import FightScorer
-from workers.incidents.people import PersonDetector
-from workers.incidents.trigger import IncidentEvent, IncidentTrigger
-from workers.incidents.video import iter_frames
+from vision.incidents.fight import FightScorer
+from vision.incidents.people import PersonDetector
+from vision.incidents.trigger import IncidentEvent, IncidentTrigger
+from vision.incidents.video import iter_frames
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workers.faces.index import MatrixIndex, cosine_distance
+from vision.faces.index import MatrixIndex, cosine_distance
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

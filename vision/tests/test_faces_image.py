@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from workers.faces.errors import FaceImageError
-from workers.faces.image import decode_image, encode_jpeg
+from vision.faces.errors import FaceImageError
+from vision.faces.image import decode_image, encode_jpeg
 
 
 def _png_header_only(width: int, height: int) -> bytes:

@@ -8,13 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from workers.faces.base import FaceEmbedder
-from workers.faces.calibration import shipped_threshold
-from workers.faces.detectors import build_detector
-from workers.faces.dlib_onnx import chip_tensor, onnx_bytes, read_dlib_resnet
-from workers.faces.embedders import build_embedder, dlib_chip_rgb, embedder_names
-from workers.faces.image import decode_image
-from workers.faces.provision import RECOGNITION_WEIGHTS, weight_file
+from vision.faces.base import FaceEmbedder
+from vision.faces.calibration import shipped_threshold
+from vision.faces.detectors import build_detector
+from vision.faces.dlib_onnx import chip_tensor, onnx_bytes, read_dlib_resnet
+from vision.faces.embedders import build_embedder, dlib_chip_rgb, embedder_names
+from vision.faces.image import decode_image
+from vision.faces.provision import RECOGNITION_WEIGHTS, weight_file
 
 pytestmark = pytest.mark.slow
 

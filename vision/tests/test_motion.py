@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from workers.motion import MotionGate, MotionMethod, MotionSettings
+from vision.motion import MotionGate, MotionMethod, MotionSettings
 
 
 def _scene(square_x: int | None) -> np.ndarray:

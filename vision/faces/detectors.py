@@ -11,8 +11,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from workers.faces.base import DetectedFace, FaceDetector, ImageBGR, Landmarks, largest_first
-from workers.faces.landmarks import landmarks_from_shape, shape_predictor
+from vision.faces.base import DetectedFace, FaceDetector, ImageBGR, Landmarks, largest_first
+from vision.faces.landmarks import landmarks_from_shape, shape_predictor
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from workers.faces import onnx_proto as proto
+from vision.faces import onnx_proto as proto
 
 INPUT_SIZE = 150
 LAYER_TAGS = (b"con_4", b"affine_", b"fc_2")

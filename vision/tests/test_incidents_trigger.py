@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workers.incidents.trigger import IncidentTrigger
+from vision.incidents.trigger import IncidentTrigger
 
 
 def feed(trigger: IncidentTrigger, scores: list[float], dt: float = 0.5) -> list[tuple[str, float]]:
@@ -58,49 +58,3 @@ def test_close_ends_active_incident_with_peak():
         0.95,
     )
     assert event.severity == "medium"
-
-
-def test_camera_minimum_duration_can_only_make_fight_timing_stricter():
-    from workers.incidents.fight import FightModel
-    from workers.pipeline import IncidentStage, StageTimer
-
-    trained = FightModel.from_json().fight_min_duration_s
-    # given a camera asking for 3 s, and one asking for less than the model was trained with
-    strict = IncidentStage(timer=StageTimer(), crowd=False, fight=True, min_duration_s=3.0)
-    lax = IncidentStage(timer=StageTimer(), crowd=False, fight=True, min_duration_s=0.1)
-    # then fight and aggression wait 3 s on the first camera, and the trained timing on the second
-    assert [t.min_duration_s for t in strict._triggers] == [3.0, 3.0]
-    assert [t.kind for t in lax._triggers] == ["fight", "aggression"]
-    assert lax._triggers[0].min_duration_s == trained
-    assert lax._triggers[1].min_duration_s >= trained
-
-
-class _Scripted:
-    """Stands in for FightScorer: returns the next score of a script, wants every frame."""
-
-    def __init__(self, model, scores):  # type: ignore[no-untyped-def]
-        self.model, self.scores = model, iter(scores)
-
-    def wants(self, t: float) -> bool:
-        return True
-
-    def update(self, image, t: float) -> float:  # type: ignore[no-untyped-def]
-        return next(self.scores)
-
-
-def test_aggression_during_a_fight_is_not_a_second_alert():
-    import numpy as np
-
-    from workers.pipeline import IncidentStage, StageTimer
-
-    stage = IncidentStage(timer=StageTimer(), crowd=False, fight=True, min_duration_s=1.0)
-    fight, aggression = stage._triggers
-    # given a score that jumps above both thresholds at once and stays there for 3 s at 10 fps
-    stage._scorer = _Scripted(stage._scorer.model, [0.99] * 30)
-    frame = np.zeros((8, 8, 3), dtype=np.uint8)
-    # when the frames are scored
-    signals = [s for i in range(30) for s in stage.process(frame, i / 10)]
-    # then one fight starts, and the aggression trigger (which would also have fired) raises nothing
-    assert [s.kind for s in signals] == ["fight"]
-    assert fight.active
-    assert aggression.active

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workers.tracking import EmbedPolicy, Observation, Tracker, face_quality, iou
+from vision.tracking import EmbedPolicy, Observation, Tracker, face_quality, iou
 
 
 def _walk(tracker: Tracker, steps: int, start: float = 0.0) -> list[list[int]]:

@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from workers.faces.base import FloatArray, l2_normalise
+from vision.faces.base import FloatArray, l2_normalise
 
 logger = logging.getLogger(__name__)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workers.faces.base import DetectedFace, FaceDetector, FaceEmbedder
-from workers.faces.calibration import shipped_threshold
-from workers.faces.detectors import build_detector, detector_names
-from workers.faces.embedders import DeepFaceEmbedder, build_embedder
-from workers.faces.image import decode_image
-from workers.faces.index import MatrixIndex
-from workers.faces.provision import MissingWeightsError, provision_weights
+from vision.faces.base import DetectedFace, FaceDetector, FaceEmbedder
+from vision.faces.calibration import shipped_threshold
+from vision.faces.detectors import build_detector, detector_names
+from vision.faces.embedders import DeepFaceEmbedder, build_embedder
+from vision.faces.image import decode_image
+from vision.faces.index import MatrixIndex
+from vision.faces.provision import MissingWeightsError, provision_weights
 
 pytestmark = pytest.mark.slow
 

@@ -19,8 +19,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from workers.faces.base import DetectedFace, FloatArray, ImageBGR, l2_normalise
-from workers.faces.provision import MissingWeightsError
+from vision.faces.base import DetectedFace, FloatArray, ImageBGR, l2_normalise
+from vision.faces.provision import MissingWeightsError
 
 INPUT_SIZE = 160
 CHIP_PADDING = 0.3
@@ -113,7 +113,7 @@ class FaceNetCv2Embedder:
 
     def embed_many(self, image_bgr: ImageBGR, faces: list[DetectedFace]) -> FloatArray:
         """Return embeddings of several faces (one forward pass each: the graph is batch-1)."""
-        from workers.faces.embedders import dlib_chip_rgb
+        from vision.faces.embedders import dlib_chip_rgb
 
         vectors = np.zeros((len(faces), self.dimensions), dtype=np.float32)
         for row, face in enumerate(faces):

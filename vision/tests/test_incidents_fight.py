@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from skimage import data
 
-from workers.incidents.analyse import analyse_clip, fight_triggers
-from workers.incidents.fight import (
+from tools.train_fight import extract_dataset, read_labels, subset_rows, train
+from vision.incidents.analyse import analyse_clip, fight_triggers
+from vision.incidents.fight import (
     CAMERA_SETTLE_S,
     MODEL_PATH,
     WINDOW_FEATURE_NAMES,
@@ -19,7 +20,7 @@ from workers.incidents.fight import (
     FightScorer,
     window_features,
 )
-from workers.incidents.flow import (
+from vision.incidents.flow import (
     CELL_CHANNELS,
     CELLS,
     FlowFeatureExtractor,
@@ -30,7 +31,6 @@ from workers.incidents.flow import (
     motion_roi,
     prepare_grey,
 )
-from workers.incidents.train_fight import extract_dataset, read_labels, subset_rows, train
 
 
 def cells_moving(directions: list[tuple[float, float]]) -> np.ndarray:
@@ -353,7 +353,7 @@ def test_excluded_area_adds_no_motion_and_the_callers_frame_is_untouched():
     ],
 )
 def test_camera_motion_is_flagged_on_a_moving_vehicle_not_on_a_close_up_fight(sample_file, parts, flagged):
-    from workers.incidents.video import iter_frames
+    from vision.incidents.video import iter_frames
 
     # given a real clip scored at the shipped model's rate
     scorer = FightScorer()

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from workers.faces.provision import (
+from vision.faces.provision import (
     LANDMARKS_5_WEIGHTS,
     RECOGNITION_WEIGHTS,
     MissingWeightsError,

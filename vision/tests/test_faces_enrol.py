@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from workers.faces.detectors import build_detector
-from workers.faces.embedders import build_embedder
-from workers.faces.enrol import (
+from vision.faces.detectors import build_detector
+from vision.faces.embedders import build_embedder
+from vision.faces.enrol import (
     DEFAULT_MIN_FACE_PX,
     FaceImageError,
     FaceTooBlurryError,
@@ -18,7 +18,7 @@ from workers.faces.enrol import (
     SeveralFacesError,
     prepare_enrolment,
 )
-from workers.faces.image import decode_image, encode_jpeg
+from vision.faces.image import decode_image, encode_jpeg
 
 pytestmark = pytest.mark.slow
 

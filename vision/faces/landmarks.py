@@ -8,8 +8,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from workers.faces.base import DetectedFace, ImageBGR, Landmarks
-from workers.faces.provision import LANDMARKS_5_WEIGHTS, weight_file
+from vision.faces.base import DetectedFace, ImageBGR, Landmarks
+from vision.faces.provision import LANDMARKS_5_WEIGHTS, weight_file
 
 
 @cache

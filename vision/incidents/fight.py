@@ -24,7 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from workers.incidents.flow import (
+from vision.incidents.flow import (
     CELL_CHANNELS,
     CELL_ORIENT_BINS,
     FloatArray,

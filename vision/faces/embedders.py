@@ -25,15 +25,15 @@ from typing import Any
 import cv2
 import numpy as np
 
-from workers.faces.base import (
+from vision.faces.base import (
     DetectedFace,
     FaceEmbedder,
     FloatArray,
     ImageBGR,
     l2_normalise,
 )
-from workers.faces.landmarks import dlib_rectangle, five_points, shape_predictor
-from workers.faces.provision import RECOGNITION_WEIGHTS, MissingWeightsError, weight_file
+from vision.faces.landmarks import dlib_rectangle, five_points, shape_predictor
+from vision.faces.provision import RECOGNITION_WEIGHTS, MissingWeightsError, weight_file
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class DlibEmbedder:
 def _onnx_session(threads: int) -> tuple[Any, tuple[float, float, float]]:
     import onnxruntime as ort
 
-    from workers.faces.dlib_onnx import onnx_bytes
+    from vision.faces.dlib_onnx import onnx_bytes
 
     model, mean = onnx_bytes(weight_file(RECOGNITION_WEIGHTS))
     options = ort.SessionOptions()
@@ -132,7 +132,7 @@ class DlibOnnxEmbedder:
     dimensions = 128
 
     def __init__(self, *, threads: int = 1) -> None:
-        from workers.faces.dlib_onnx import chip_tensor
+        from vision.faces.dlib_onnx import chip_tensor
 
         self.threads = threads
         self._session, self._mean = _onnx_session(threads)
@@ -180,7 +180,7 @@ def ensure_deepface_weights(model_name: str) -> None:
         if not (folder / name).is_file():
             raise MissingWeightsError(
                 f"model weight file {name} for DeepFace {model_name} is missing from {folder}; "
-                "place it there (Dlib: run workers.faces.provision.provision_weights)"
+                "place it there (Dlib: run vision.faces.provision.provision_weights)"
             )
 
 
@@ -228,7 +228,7 @@ class DeepFaceEmbedder:
 
 
 def _facenet_cv2() -> FaceEmbedder:
-    from workers.faces.facenet import FaceNetCv2Embedder
+    from vision.faces.facenet import FaceNetCv2Embedder
 
     return FaceNetCv2Embedder()
 

@@ -1,0 +1,1 @@
+"""Maintainer tooling (training, measuring, model conversion): never imported by the running product."""

@@ -65,7 +65,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
 def _user_with_role(django_user_model, username: str, role: str | None, *, all_venues: bool = True):  # type: ignore[no-untyped-def]
     from django.contrib.auth.models import Group
 
-    from commandcenter.roles import ensure_role_groups
+    from core.roles import ensure_role_groups
     from venues.models import OperatorScope
 
     if role and not Group.objects.filter(name=role).exists():

@@ -16,8 +16,8 @@ from rest_framework.response import Response
 from alerts import services
 from alerts.models import Alert, AlertEvent, Evidence
 from alerts.selectors import alert_read_audit, alerts_for
-from commandcenter.api import acting_user
-from commandcenter.permissions import ModelPermissions
+from core.api import acting_user
+from core.permissions import ModelPermissions
 
 CURSOR_PAGE = 500
 ACTIONS = {"acknowledge", "escalate", "dispatch_units", "resolve", "assign", "confirm", "reject"}

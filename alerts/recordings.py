@@ -18,15 +18,13 @@ from rest_framework.response import Response
 
 from audit.models import AccessEvent
 from audit.services import access_record
+from core.jobs import job_status, job_submit
+from core.redis import recording_owner_key
 
 logger = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".h264", ".264", ".h265", ".265", ".hevc"}
 MAX_VIDEO_BYTES = 2 * 1024**3
-
-
-def _owner_key(job_id: str) -> str:
-    return f"cc:jobowner:{job_id}"
 
 
 class RecordingUploadSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -89,8 +87,6 @@ class RecordingViewSet(viewsets.ViewSet):
         )
 
     def create(self, request: Request) -> Response:
-        from workers.tasks import job_submit
-
         if not self._allowed(request):
             access_record(user=request.user, action=AccessEvent.Action.DENIED, object_type="recording")
             return Response({"detail": "Your role cannot analyse recordings."}, status=status.HTTP_403_FORBIDDEN)
@@ -98,7 +94,7 @@ class RecordingViewSet(viewsets.ViewSet):
         params.is_valid(raise_exception=True)
         path = _store(params.validated_data["video"])
         job_id = job_submit(path=path, fps=params.validated_data["fps"])
-        cache.set(_owner_key(job_id), request.user.pk, timeout=7 * 86400)
+        cache.set(recording_owner_key(job_id), request.user.pk, timeout=7 * 86400)
         access_record(
             user=request.user,
             action=AccessEvent.Action.SEARCH,
@@ -111,10 +107,8 @@ class RecordingViewSet(viewsets.ViewSet):
 
     @extend_schema(parameters=[OpenApiParameter("id", str, OpenApiParameter.PATH, description="job id")])
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        from workers.tasks import job_status
-
         state = job_status(str(pk))
-        if state is None or cache.get(_owner_key(str(pk))) != request.user.pk:
+        if state is None or cache.get(recording_owner_key(str(pk))) != request.user.pk:
             return Response({"detail": "No such job."}, status=status.HTTP_404_NOT_FOUND)
         if state.get("result"):
             state = {**state, "result": visible_result(state["result"], request.user)}

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Any
 
 import redis
 from django.conf import settings
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Max
@@ -31,12 +29,12 @@ from django.views.i18n import set_language
 from alerts import reports
 from alerts.models import Alert, AlertEvent, Evidence
 from alerts.selectors import alerts_for, evidence_get
+from core.redis import preview_key, redis_client
 from venues.models import Camera, OperatorScope
 from venues.selectors import cameras_for, venues_for
 
 logger = logging.getLogger(__name__)
 
-PREVIEW_KEY = "cc:preview:{camera_id}"
 HEALTH_FIGURES = ("fps", "input_fps", "analysed_fps", "lag_s", "drops", "people", "fight_score")
 
 
@@ -221,15 +219,9 @@ def _camera_in_scope(request: HttpRequest, camera_id: Any) -> Camera:
     return camera
 
 
-@functools.lru_cache(maxsize=1)
-def _redis() -> redis.Redis:
-    """One client (and connection pool) per process for raw preview bytes."""
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1.0)
-
-
 def _preview_bytes(camera: Camera) -> bytes | None:
     try:
-        value = _redis().get(PREVIEW_KEY.format(camera_id=camera.pk))
+        value = redis_client().get(preview_key(camera.pk))
     except redis.RedisError:
         logger.warning("preview of camera %s unavailable: Redis error", camera.pk, exc_info=True)
         return None
@@ -347,21 +339,3 @@ def language_set(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and code in dict(settings.LANGUAGES):
         OperatorScope.objects.filter(user=request.user).update(language=code)
     return response
-
-
-class LoginView(auth_views.LoginView):
-    """Sign in, then switch to the language the operator chose last time."""
-
-    def form_valid(self, form: Any) -> HttpResponse:
-        response = super().form_valid(form)
-        code = OperatorScope.objects.filter(user=form.get_user()).values_list("language", flat=True).first()
-        if code and code in dict(settings.LANGUAGES):
-            response.set_cookie(
-                settings.LANGUAGE_COOKIE_NAME,
-                code,
-                max_age=settings.LANGUAGE_COOKIE_AGE,
-                samesite=settings.LANGUAGE_COOKIE_SAMESITE or "Lax",
-                secure=settings.LANGUAGE_COOKIE_SECURE,
-                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-            )
-        return response

@@ -1,1 +1,1 @@
-"""Append-only, hash-chained access log; auditor views; retention jobs."""
+"""Append-only, hash-chained access log; auditor views."""

@@ -10,6 +10,3 @@ class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = _("Audit")
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from audit import signals  # noqa: F401  (connects the sign-in receivers)

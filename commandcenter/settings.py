@@ -71,10 +71,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "commandcenter",
+    "core",
+    "accounts",
     "venues",
     "watchlists",
     "alerts",
     "audit",
+    "retention",
     "workers",
 ]
 
@@ -238,8 +241,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["commandcenter.permissions.ModelPermissions"],
-    "DEFAULT_PAGINATION_CLASS": "commandcenter.pagination.PageNumberPagination",
+    "DEFAULT_PERMISSION_CLASSES": ["core.permissions.ModelPermissions"],
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -318,18 +321,18 @@ CELERY_BEAT_SCHEDULE["alerts-dispatch-nonce-purge"] = {
 }
 # --- end of dispatch settings ---------------------------------------------------------------------
 
-# --- security and audit (issue 8; commandcenter.security, audit.retention) ------------------------
+# --- security and audit (issue 8; core.security, retention.services) ----------------------------
 INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp"]
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-    "commandcenter.security.SecurityHeadersMiddleware",
+    "core.security.SecurityHeadersMiddleware",
 )
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
     "django_otp.middleware.OTPMiddleware",
 )
-MIDDLEWARE += ["commandcenter.security.DeniedAuditMiddleware", "commandcenter.security.TwoFactorMiddleware"]
-AUTHENTICATION_BACKENDS = ["commandcenter.security.ThrottledModelBackend"]
+MIDDLEWARE += ["core.security.DeniedAuditMiddleware", "core.security.TwoFactorMiddleware"]
+AUTHENTICATION_BACKENDS = ["core.security.ThrottledModelBackend"]
 CC_REQUIRE_2FA_FOR = env_str("CC_REQUIRE_2FA_FOR", "admin,auditor")
 CC_2FA_ROLE_SET = {r.strip() for r in CC_REQUIRE_2FA_FOR.split(",") if r.strip()}
 if not CC_2FA_ROLE_SET.issubset({"dispatcher", "supervisor", "admin", "auditor"}):
@@ -357,7 +360,7 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "commandcenter@localhost")
-# retention periods (audit.retention.retention_run; live previews expire by CC_PREVIEW_TTL_S)
+# retention periods (retention.services.retention_run; live previews expire by CC_PREVIEW_TTL_S)
 CC_RETENTION_UNCONFIRMED_EVIDENCE_DAYS = env_int("CC_RETENTION_UNCONFIRMED_EVIDENCE_DAYS", 30, minimum=1)
 CC_RETENTION_CONFIRMED_EVIDENCE_DAYS = env_int("CC_RETENTION_CONFIRMED_EVIDENCE_DAYS", 365, minimum=1)
 CC_RETENTION_AUDIT_DAYS = env_int("CC_RETENTION_AUDIT_DAYS", 5 * 365 + 1, minimum=365)
@@ -365,13 +368,13 @@ CC_RETENTION_SUBJECT_GRACE_DAYS = env_int("CC_RETENTION_SUBJECT_GRACE_DAYS", 7, 
 CC_SUBJECT_EXPIRY_NOTICE_DAYS = env_int("CC_SUBJECT_EXPIRY_NOTICE_DAYS", 14, minimum=1, maximum=180)
 if CC_RETENTION_CONFIRMED_EVIDENCE_DAYS < CC_RETENTION_UNCONFIRMED_EVIDENCE_DAYS:
     raise ImproperlyConfigured("confirmed evidence must be kept at least as long as unconfirmed evidence")
-CELERY_BEAT_SCHEDULE["audit-retention"] = {
-    "task": "audit.tasks.retention",
+CELERY_BEAT_SCHEDULE["retention"] = {
+    "task": "retention.tasks.retention",
     "schedule": 6 * 3600.0,
     "options": {"expires": 3600.0},
 }
-CELERY_BEAT_SCHEDULE["audit-notify-expiring"] = {
-    "task": "audit.tasks.notify_expiring",
+CELERY_BEAT_SCHEDULE["retention-notify-expiring"] = {
+    "task": "retention.tasks.notify_expiring",
     "schedule": 6 * 3600.0,
     "options": {"expires": 3600.0},
 }

@@ -9,14 +9,14 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from accounts import views as account_views
+from accounts.api import TokenView
 from alerts import views as alert_views
 from alerts.api import AlertViewSet
 from alerts.api_dispatch import DeliveryViewSet
 from alerts.recordings import RecordingViewSet
 from alerts.webhooks import cad_status
-from commandcenter import auth_views as cc_auth_views
 from commandcenter import views
-from commandcenter.token_api import TokenView
 from venues.api import CameraViewSet, VenueViewSet, ZoneViewSet
 from watchlists import views as watchlist_views
 from watchlists.api import PhotoCheckViewSet, SubjectViewSet, WatchlistViewSet
@@ -34,9 +34,9 @@ router.register("deliveries", DeliveryViewSet, basename="delivery")
 
 urlpatterns = [
     path("", include("alerts.urls")),
-    path("login/", cc_auth_views.LoginView.as_view(), name="login"),
-    path("login/verify/", cc_auth_views.otp_verify, name="otp-verify"),
-    path("login/2fa-setup/", cc_auth_views.otp_setup, name="otp-setup"),
+    path("login/", account_views.LoginView.as_view(), name="login"),
+    path("login/verify/", account_views.otp_verify, name="otp-verify"),
+    path("login/2fa-setup/", account_views.otp_setup, name="otp-setup"),
     path("audit/", include("audit.urls")),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("evidence/<uuid:evidence_id>/", alert_views.evidence_file, name="evidence-file"),

@@ -11,8 +11,8 @@ from django.shortcuts import render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from commandcenter.admin import ServiceAdmin
-from commandcenter.api import acting_user
+from core.admin import ServiceAdmin
+from core.api import acting_user
 from venues import services
 from venues.fleet import FleetFileError, fleet_import
 from venues.models import Camera, OpeningHours, OperatorScope, Venue, Zone

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from commandcenter.api import ServiceModelViewSet
+from core.api import ServiceModelViewSet
 from venues import services
 from venues.models import Camera, Venue, Zone
 from venues.selectors import cameras_for, venues_for

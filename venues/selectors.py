@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q
 
-from commandcenter.roles import ALL_VENUE_ROLES
+from core.roles import ALL_VENUE_ROLES
 from venues.models import Camera, OperatorScope, Venue
 
 

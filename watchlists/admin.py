@@ -16,8 +16,8 @@ from django.utils.html import format_html
 
 from audit.models import AccessEvent
 from audit.services import access_record
-from commandcenter.admin import ServiceAdmin
-from commandcenter.api import acting_user
+from core.admin import ServiceAdmin
+from core.api import acting_user
 from watchlists import services
 from watchlists.bulk import job_progress_get, job_progress_set
 from watchlists.calibration import expected_false_alerts_for

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit.services import access_record
-from commandcenter.api import ServiceModelViewSet, acting_user
+from core.api import ServiceModelViewSet, acting_user
 from watchlists import selectors, services
 from watchlists.enrolment import EnrolmentError, subject_enroll_photo
 from watchlists.identify import photo_check

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from core.redis import enrolment_job_key
 from watchlists.enrolment import EnrolmentError, subject_enroll_photo
 from watchlists.models import Subject, Watchlist
 
@@ -170,17 +171,12 @@ def _subject_for(row: dict[str, str], watchlist: Watchlist, actor: User, subject
     return subject
 
 
-def job_progress_key(job_id: str) -> str:
-    """Redis key holding a bulk job's progress JSON."""
-    return f"cc:job:{job_id}"
-
-
 def job_progress_set(job_id: str, **state: Any) -> None:
     """Store progress for the UI to poll (kept one day)."""
-    cache.set(job_progress_key(job_id), json.dumps(state), timeout=86400)
+    cache.set(enrolment_job_key(job_id), json.dumps(state), timeout=86400)
 
 
 def job_progress_get(job_id: str) -> dict[str, Any] | None:
     """Read a job's progress."""
-    raw = cache.get(job_progress_key(job_id))
+    raw = cache.get(enrolment_job_key(job_id))
     return json.loads(raw) if raw else None

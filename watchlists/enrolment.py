@@ -40,7 +40,7 @@ class EnrolmentError(Exception):
 
 def check_upload(data: bytes, filename: str = "", content_type: str | None = None) -> None:
     """Content, size and pixel-count checks shared by every photo upload (raises EnrolmentError)."""
-    from commandcenter.security import UploadRejected, image_upload_check
+    from core.security import UploadRejected, image_upload_check
 
     try:
         image_upload_check(data=data, filename=filename, content_type=content_type)

@@ -23,9 +23,10 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from core.redis import GALLERY_VERSION_KEY
+
 logger = logging.getLogger(__name__)
 
-GALLERY_VERSION_KEY = "cc:gallery:version"
 VERSION_CHECK_INTERVAL_S = 1.0
 
 

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 @shared_task(time_limit=3600, soft_time_limit=3550, acks_late=True)
 def watchlist_import_job(job_id: str, watchlist_id: str, archive_path: str, actor_id: int) -> None:
-    """Enrol a zip (a CSV plus photos) into a watchlist, reporting progress under cc:job:<id>."""
+    """Enrol a zip (a CSV plus photos) into a watchlist, reporting progress (enrolment_job_key)."""
     path = Path(archive_path)
     try:
         watchlist = Watchlist.objects.get(pk=watchlist_id)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import redis
 from django.conf import settings
 
+from core.redis import redis_client
 from workers import lease as leases
 
 logger = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ def assign_cameras_once(
     """Enqueue a session for each enabled camera with no live lease and no recent start claim."""
     from venues.models import Camera
 
-    client = client or leases.redis_client()
+    client = client or redis_client()
     claim = claim_s if claim_s is not None else float(settings.CC_START_CLAIM_S)
     started = []
     for camera_id in Camera.objects.enabled().values_list("pk", flat=True):

@@ -14,17 +14,14 @@ import os
 import socket
 import time
 import uuid
-from functools import cache
 from typing import Any
 
 import redis
 
+from core.redis import draining_key, lease_key, session_log_key, start_claim_key
+
 logger = logging.getLogger(__name__)
 
-LEASE_PREFIX = "cc:lease:camera:"
-STARTING_PREFIX = "cc:starting:camera:"
-DRAIN_PREFIX = "cc:streams:draining:"
-SESSION_LOG_PREFIX = "cc:session:log:"
 SESSION_LOG_MAX = 200
 
 _RENEW = """
@@ -41,24 +38,9 @@ return 0
 """
 
 
-@cache
-def redis_client(url: str | None = None) -> redis.Redis:
-    """The process's Redis client (connection pools re-create themselves after fork)."""
-    if url is None:
-        from django.conf import settings
-
-        url = str(settings.REDIS_URL)
-    return redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=30)
-
-
 def new_token() -> str:
     """A token naming one session: host, pid and a random part (readable in logs)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-
-
-def lease_key(camera_id: object) -> str:
-    """The Redis key of a camera's session lease."""
-    return f"{LEASE_PREFIX}{camera_id}"
 
 
 class Lease:
@@ -114,27 +96,27 @@ def lease_holder(client: redis.Redis, camera_id: object) -> str | None:
 
 def claim_start(client: redis.Redis, camera_id: object, ttl_s: float) -> bool:
     """Short claim that a session for this camera was enqueued (guards double-enqueue)."""
-    return bool(client.set(f"{STARTING_PREFIX}{camera_id}", "1", nx=True, px=round(ttl_s * 1000)))
+    return bool(client.set(start_claim_key(camera_id), "1", nx=True, px=round(ttl_s * 1000)))
 
 
 def clear_start_claim(client: redis.Redis, camera_id: object) -> None:
     """Drop the enqueue claim once a session holds the lease (or gave up)."""
-    client.delete(f"{STARTING_PREFIX}{camera_id}")
+    client.delete(start_claim_key(camera_id))
 
 
 def mark_draining(client: redis.Redis, hostname: str, ttl_s: float = 120.0) -> None:
     """Tell the sessions of a worker that it is shutting down (they hand over at once)."""
-    client.set(f"{DRAIN_PREFIX}{hostname}", "1", px=round(ttl_s * 1000))
+    client.set(draining_key(hostname), "1", px=round(ttl_s * 1000))
 
 
 def clear_draining(client: redis.Redis, hostname: str) -> None:
     """A (re)started worker of this name takes work again."""
-    client.delete(f"{DRAIN_PREFIX}{hostname}")
+    client.delete(draining_key(hostname))
 
 
 def is_draining(client: redis.Redis, hostname: str) -> bool:
     """True when the worker called ``hostname`` is shutting down."""
-    return bool(hostname) and bool(client.exists(f"{DRAIN_PREFIX}{hostname}"))
+    return bool(hostname) and bool(client.exists(draining_key(hostname)))
 
 
 def log_session_event(client: redis.Redis, camera_id: object, event: str, token: str, **extra: object) -> None:
@@ -142,7 +124,7 @@ def log_session_event(client: redis.Redis, camera_id: object, event: str, token:
     import json
 
     record = json.dumps({"event": event, "token": token, "at": time.time(), **extra})
-    key = f"{SESSION_LOG_PREFIX}{camera_id}"
+    key = session_log_key(camera_id)
     with client.pipeline() as pipe:
         pipe.rpush(key, record)
         pipe.ltrim(key, -SESSION_LOG_MAX, -1)
@@ -154,4 +136,4 @@ def session_log(client: redis.Redis, camera_id: object) -> list[dict[str, Any]]:
     """The camera's session log, oldest first."""
     import json
 
-    return [json.loads(item) for item in client.lrange(f"{SESSION_LOG_PREFIX}{camera_id}", 0, -1)]
+    return [json.loads(item) for item in client.lrange(session_log_key(camera_id), 0, -1)]

@@ -16,16 +16,10 @@ import cv2
 import numpy as np
 import redis
 
+from core.redis import preview_key
 from workers.clips import Box, ImageBGR, draw_boxes
 
 logger = logging.getLogger(__name__)
-
-PREVIEW_PREFIX = "cc:preview:"
-
-
-def preview_key(camera_id: object) -> str:
-    """The Redis key the dashboard reads the camera's preview JPEG from."""
-    return f"{PREVIEW_PREFIX}{camera_id}"
 
 
 @dataclass(frozen=True, slots=True)

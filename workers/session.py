@@ -32,6 +32,7 @@ import redis
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
+from core.redis import health_key, lease_key, redis_client
 from venues.hours import is_open
 from vision.tracking import EmbedPolicy
 from workers import lease as leases
@@ -43,15 +44,9 @@ from workers.preview import PreviewPublisher
 
 logger = logging.getLogger(__name__)
 
-HEALTH_PREFIX = "cc:health:"
 SETTINGS_POLL_S = 5.0
 SNAPSHOT_WIDTH = 1280
 RECONNECT_GRACE_S = 3.0
-
-
-def health_key(camera_id: object) -> str:
-    """The Redis key holding a camera's live health JSON."""
-    return f"{HEALTH_PREFIX}{camera_id}"
 
 
 class StopReason(StrEnum):
@@ -123,10 +118,10 @@ class CameraSession:
         self.camera_id = str(camera_id)
         self.config = config or SessionConfig.from_settings()
         self.hostname = hostname
-        self.client = client or leases.redis_client()
+        self.client = client or redis_client()
         self.max_duration_s = max_duration_s
         self.handover = handover
-        self.lease = leases.Lease(self.client, leases.lease_key(self.camera_id), self.config.lease_ttl_s)
+        self.lease = leases.Lease(self.client, lease_key(self.camera_id), self.config.lease_ttl_s)
         self.stop_event = threading.Event()
         self.timer = StageTimer()
         self.reason: StopReason | None = None

@@ -11,16 +11,16 @@ over, so the task time limits are just a backstop above that.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from celery import shared_task, signals
 from django.conf import settings
 
+from core.jobs import job_write
+from core.redis import redis_client
 from workers import lease as leases
 from workers.assignment import assign_cameras_once
 from workers.recordings import analyse_file
@@ -28,14 +28,12 @@ from workers.session import CameraSession
 
 logger = logging.getLogger(__name__)
 
-JOB_PREFIX = "cc:job:"
-JOB_TTL_S = 24 * 3600
 SESSION_TIME_LIMIT_S = int(settings.CC_SESSION_MAX_S) + 120
 
 
 def enqueue_session(camera_id: str) -> None:
     """Queue a session for a camera (claims the start so beat does not queue a second one)."""
-    client = leases.redis_client()
+    client = redis_client()
     leases.claim_start(client, camera_id, float(settings.CC_START_CLAIM_S))
     camera_session.apply_async((camera_id,), queue=settings.CC_STREAM_QUEUE, expires=float(settings.CC_START_CLAIM_S))
 
@@ -68,31 +66,7 @@ def assign_cameras() -> list[str]:
     return assign_cameras_once(enqueue=_enqueue_plain)
 
 
-# --- recorded footage jobs (uploads from the UI/API) -------------------------------------------
-
-
-def job_key(job_id: str) -> str:
-    """Redis key holding a video analysis job's state, progress and result."""
-    return f"{JOB_PREFIX}{job_id}"
-
-
-def job_write(job_id: str, **state: Any) -> None:
-    """Store a job's state JSON (expires after a day)."""
-    leases.redis_client().set(job_key(job_id), json.dumps({"id": job_id, **state}), ex=JOB_TTL_S)
-
-
-def job_status(job_id: str) -> dict[str, Any] | None:
-    """A job's state, or None when unknown or expired."""
-    raw = leases.redis_client().get(job_key(job_id))
-    return None if raw is None else dict(json.loads(raw))
-
-
-def job_submit(*, path: Path, fps: float = 5.0, watchlist: str | None = None) -> str:
-    """Queue analysis of an uploaded file; return the job id to poll with ``job_status``."""
-    job_id = uuid.uuid4().hex
-    job_write(job_id, state="queued", progress=0.0)
-    analyze_video_job.apply_async((job_id, str(path), fps, watchlist))
-    return job_id
+# --- recorded footage jobs (uploads from the UI/API; submitted by core.jobs.job_submit) ------------------
 
 
 @shared_task(
@@ -104,7 +78,7 @@ def job_submit(*, path: Path, fps: float = 5.0, watchlist: str | None = None) ->
     max_retries=0,
 )
 def analyze_video_job(job_id: str, path: str, fps: float = 5.0, watchlist: str | None = None) -> None:
-    """Analyse an uploaded video, writing progress and the result to ``cc:job:<id>``."""
+    """Analyse an uploaded video, writing progress and the result with ``core.jobs.job_write``."""
     started = time.monotonic()
     last = [0.0]
 
@@ -141,7 +115,7 @@ def _drain_on_shutdown(sender: Any = None, **_: Any) -> None:
     hostname = str(sender or "")
     if hostname:
         try:
-            leases.mark_draining(leases.redis_client(), hostname)
+            leases.mark_draining(redis_client(), hostname)
         except Exception as exc:  # never block a shutdown
             logger.warning("could not mark %s draining: %s", hostname, exc)
 
@@ -152,9 +126,9 @@ def _undrain_on_start(sender: Any = None, **_: Any) -> None:
     hostname = str(getattr(sender, "hostname", "") or "")
     if hostname:
         try:
-            leases.clear_draining(leases.redis_client(), hostname)
+            leases.clear_draining(redis_client(), hostname)
         except Exception as exc:
             logger.warning("could not clear draining flag of %s: %s", hostname, exc)
 
 
-__all__ = ["analyze_video_job", "assign_cameras", "camera_session", "enqueue_session", "job_status", "job_submit"]
+__all__ = ["analyze_video_job", "assign_cameras", "camera_session", "enqueue_session"]

@@ -32,7 +32,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from alerts import services
 from alerts.models import Alert
-from commandcenter.roles import ROLE_PERMISSIONS
+from core.roles import ROLE_PERMISSIONS
 from venues.models import Camera, OperatorScope, Venue
 
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from django.contrib.auth.models import AnonymousUser, Group, Permission
 from alerts import services
 from alerts.consumers import AlertFeedConsumer
 from alerts.models import Alert
-from commandcenter.roles import ROLE_PERMISSIONS
+from core.roles import ROLE_PERMISSIONS
 from venues.models import Camera, OperatorScope, Venue
 
 pytestmark = pytest.mark.django_db(transaction=True)

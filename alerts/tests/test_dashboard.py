@@ -23,7 +23,7 @@ JPEG = b"\xff\xd8\xff\xe0" + b"preview-bytes" + b"\xff\xd9"
 
 
 def verified_login(client, user) -> None:
-    """Sign in with a confirmed second factor, as admins and auditors must (see commandcenter.security)."""
+    """Sign in with a confirmed second factor, as admins and auditors must (see core.security)."""
     client.force_login(user)
     device = TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
     session = client.session

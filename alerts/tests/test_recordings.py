@@ -6,16 +6,17 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audit.models import AccessEvent
+from core.jobs import job_status
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 @pytest.fixture(autouse=True)
 def _eager_jobs(settings, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    from workers import tasks
+    from commandcenter.celery import app
 
     settings.CC_JOB_UPLOAD_DIR = tmp_path / "uploads"
-    monkeypatch.setattr(tasks.analyze_video_job, "apply_async", lambda args: tasks.analyze_video_job.apply(args))
+    monkeypatch.setattr(app.conf, "task_always_eager", True)
 
 
 def test_supervisor_analyses_a_clip_and_polls_the_result(api_client, supervisor, sample_file, settings):
@@ -54,7 +55,7 @@ def test_failed_job_reports_the_error_and_deletes_the_upload(settings, monkeypat
     # when the job runs
     tasks.analyze_video_job.apply(("job-1", str(upload), 5.0, None))
     # then its status says why, and the footage is gone
-    state = tasks.job_status("job-1")
+    state = job_status("job-1")
     assert (state["state"], state["error"]) == ("failed", "decoder gave up at frame 12")
     assert not upload.exists()
 

@@ -30,7 +30,7 @@ MARCH = {"start": "2026-03-01", "end": "2026-03-31"}
 
 
 def verified_login(client, user) -> None:
-    """Sign in with a confirmed second factor, as admins and auditors must (see commandcenter.security)."""
+    """Sign in with a confirmed second factor, as admins and auditors must (see core.security)."""
     client.force_login(user)
     device = TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
     session = client.session

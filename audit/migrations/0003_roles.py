@@ -6,7 +6,7 @@ from django.db import migrations
 def create_roles(apps, schema_editor):
     from django.contrib.auth.management import create_permissions
 
-    from commandcenter.roles import ROLE_PERMISSIONS
+    from core.roles import ROLE_PERMISSIONS
 
     for app_config in apps.get_app_configs():
         app_config.models_module = True

@@ -15,8 +15,8 @@ import redis
 from django.conf import settings
 from django.utils import translation
 
-from alerts.views import PREVIEW_KEY
 from commandcenter.tests.otp import login_verified
+from core.redis import preview_key
 from venues.admin import ZoneForm
 from venues.models import Camera, Zone
 
@@ -53,7 +53,7 @@ def preview_store():  # type: ignore[no-untyped-def]
     written: list[str] = []
 
     def put(camera: Camera, data: bytes) -> None:
-        key = PREVIEW_KEY.format(camera_id=camera.pk)
+        key = preview_key(camera.pk)
         client.set(key, data, ex=120)
         written.append(key)
 

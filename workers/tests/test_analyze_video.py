@@ -72,7 +72,8 @@ def test_analyze_video_rejects_missing_file_and_unknown_watchlist(db, tmp_path):
 
 
 def test_upload_job_reports_failure_in_redis(tmp_path):
-    from workers.tasks import analyze_video_job, job_status, job_write
+    from core.jobs import job_status, job_write
+    from workers.tasks import analyze_video_job
 
     # given a queued job whose file is gone
     job_write("test-job-missing", state="queued", progress=0.0)

@@ -7,12 +7,13 @@ import uuid
 
 import pytest
 
+from core.redis import lease_key, redis_client
 from workers import lease as leases
 
 
 @pytest.fixture
 def client():
-    return leases.redis_client()
+    return redis_client()
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ def test_assigner_enqueues_cameras_without_lease_once(client, camera, venue):
     # given one enabled camera with no lease, one disabled, one held by a live session
     disabled = Camera.objects.create(venue=venue, name="Off", stream_url="rtsp://10.0.0.6/s", enabled=False)
     held = Camera.objects.create(venue=venue, name="Held", stream_url="rtsp://10.0.0.7/s")
-    holder = leases.Lease(client, leases.lease_key(held.pk), ttl_s=5.0)
+    holder = leases.Lease(client, lease_key(held.pk), ttl_s=5.0)
     assert holder.acquire()
     queued: list[str] = []
     try:

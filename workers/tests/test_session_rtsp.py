@@ -9,9 +9,8 @@ import threading
 import pytest
 from django.db import connection
 
-from workers import lease as leases
-from workers.preview import preview_key
-from workers.session import CameraSession, health_key
+from core.redis import health_key, preview_key, redis_client
+from workers.session import CameraSession
 from workers.testing.mjpeg_server import wait_until
 from workers.testing.rtsp_server import RtspTestServer, ensure_rtsp_server_available
 from workers.tests.test_session_hamilton import HAMILTON, quick_config
@@ -32,7 +31,7 @@ def start_in_thread(session: CameraSession) -> threading.Thread:
 
 
 def health(camera_id: object) -> dict:
-    raw = leases.redis_client().get(health_key(camera_id))
+    raw = redis_client().get(health_key(camera_id))
     return json.loads(raw) if raw else {}
 
 
@@ -76,8 +75,8 @@ def test_rtsp_camera_offline_alert_and_recovery_without_anyone_acting(rtsp_serve
         assert figures["input_fps"] > 5
         assert figures["lag_s"] < 2.0
         assert set(figures["stage_ms"]) >= {"decode", "motion", "detect", "embed", "match", "incidents"}
-        assert wait_until(lambda: leases.redis_client().get(preview_key(camera.pk)) is not None, 5.0, 0.2)
-        assert leases.redis_client().get(preview_key(camera.pk))[:2] == b"\xff\xd8"
+        assert wait_until(lambda: redis_client().get(preview_key(camera.pk)) is not None, 5.0, 0.2)
+        assert redis_client().get(preview_key(camera.pk))[:2] == b"\xff\xd8"
 
         # when the camera's server goes away
         rtsp_server.stop()

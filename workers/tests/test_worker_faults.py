@@ -18,6 +18,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
+from core.redis import lease_key, redis_client
 from workers import lease as leases
 from workers.assignment import assign_cameras_once
 from workers.session import CameraSession
@@ -179,7 +180,7 @@ def test_killed_worker_is_replaced_within_15s_and_sigterm_hands_over_promptly(ve
     settings.CC_STREAM_QUEUE = queue
     settings.CC_START_CLAIM_S = 4.0
     camera = _camera(venue, "Looped", f"file://{sample_file(*HAMILTON)}", loop_file=True)
-    client = leases.redis_client()
+    client = redis_client()
     workers = Workers(tmp_path, queue)
     holders: list[tuple[float, str | None]] = []
 
@@ -234,7 +235,7 @@ def test_killed_worker_is_replaced_within_15s_and_sigterm_hands_over_promptly(ve
         workers.stop_all()
         client.delete(queue)
         leases.clear_start_claim(client, camera.pk)
-        client.delete(leases.lease_key(camera.pk))
+        client.delete(lease_key(camera.pk))
     # and never two: exactly three sessions ran, one after the other, and every sampled
     # lease holder is the session that was running at that moment
     log = leases.session_log(client, camera.pk)

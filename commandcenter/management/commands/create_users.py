@@ -12,8 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from commandcenter.roles import ROLES
-from commandcenter.services import user_ensure
+from accounts.services import user_ensure
+from core.roles import ROLES
 
 
 class Command(BaseCommand):

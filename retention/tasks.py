@@ -7,11 +7,11 @@ from typing import Any
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from audit.retention import retention_run, subjects_notify_expiring
+from retention.services import retention_run, subjects_notify_expiring
 
 
 @shared_task(
-    name="audit.tasks.retention",
+    name="retention.tasks.retention",
     time_limit=1800,
     soft_time_limit=1780,
     autoretry_for=(OperationalError, InterfaceError),
@@ -24,7 +24,7 @@ def retention() -> dict[str, Any]:
 
 
 @shared_task(
-    name="audit.tasks.notify_expiring",
+    name="retention.tasks.notify_expiring",
     time_limit=600,
     soft_time_limit=590,
     autoretry_for=(OperationalError, InterfaceError),

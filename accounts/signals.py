@@ -13,14 +13,13 @@ from django.http import HttpRequest
 from audit.middleware import client_ip
 from audit.models import AccessEvent
 from audit.services import access_record
+from core.security import login_failure_register, login_locked, login_throttle_reset
 
 logger = logging.getLogger(__name__)
 
 
 @receiver(user_logged_in, dispatch_uid="audit_login")
 def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    from commandcenter.security import login_throttle_reset
-
     ip = client_ip(request) if request is not None else None
     login_throttle_reset(username=user.get_username(), ip=ip)
     access_record(user=user, action=AccessEvent.Action.LOGIN, object_type="auth", detail={"factor": "password"})
@@ -36,8 +35,6 @@ def on_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any
 def on_login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
-    from commandcenter.security import login_failure_register, login_locked
-
     username = str(credentials.get("username", ""))[:150]
     ip = client_ip(request) if request is not None else None
     locked = login_locked(username=username, ip=ip)

@@ -6,7 +6,9 @@ import logging
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -21,17 +23,17 @@ from django_otp import devices_for_user, match_token
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from alerts.views import LoginView as LanguageLoginView
 from audit.middleware import client_ip
 from audit.models import AccessEvent
 from audit.services import access_record
-from commandcenter.security import (
+from core.security import (
     lockout_message,
     login_failure_register,
     login_locked,
     login_throttle_reset,
     two_factor_required,
 )
+from venues.models import OperatorScope
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +56,25 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         return super().clean()
 
 
-class LoginView(LanguageLoginView):
-    """Password sign-in; roles that need a second factor continue to the TOTP step."""
+class LoginView(auth_views.LoginView):
+    """Password sign-in in the language the operator chose last time; roles that need a second factor
+    continue to the TOTP step."""
 
     authentication_form = ThrottledAuthenticationForm
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        code = OperatorScope.objects.filter(user=form.get_user()).values_list("language", flat=True).first()
+        if code and code in dict(settings.LANGUAGES):
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                code,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE or "Lax",
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+            )
+        return response
 
     def get_success_url(self) -> str:
         url = super().get_success_url()

@@ -4,7 +4,6 @@ security headers, and the audit record of every denied request.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import warnings
@@ -28,6 +27,7 @@ from audit import context
 from audit.middleware import client_ip
 from audit.models import AccessEvent
 from audit.services import access_record, user_role
+from core.redis import login_failures_key
 
 logger = logging.getLogger(__name__)
 
@@ -171,19 +171,14 @@ def validate_image_upload(upload: Any) -> None:
 # --- login throttling: failures per username + address, lockout, audited ------------------------------
 
 
-def _throttle_key(username: str, ip: str | None) -> str:
-    digest = hashlib.sha256(f"{username.strip().lower()}|{ip or '-'}".encode()).hexdigest()[:32]
-    return f"cc:login-fail:{digest}"
-
-
 def login_locked(*, username: str, ip: str | None) -> bool:
     """Whether this username may not sign in from this address right now."""
-    return int(cache.get(_throttle_key(username, ip), 0)) >= settings.CC_LOGIN_MAX_FAILURES
+    return int(cache.get(login_failures_key(username, ip), 0)) >= settings.CC_LOGIN_MAX_FAILURES
 
 
 def login_failure_register(*, username: str, ip: str | None) -> int:
     """Count one failure; the N-th locks username + address for CC_LOGIN_LOCKOUT_S (audited)."""
-    key = _throttle_key(username, ip)
+    key = login_failures_key(username, ip)
     cache.add(key, 0, timeout=settings.CC_LOGIN_LOCKOUT_S)
     failures = cache.incr(key)
     if failures == settings.CC_LOGIN_MAX_FAILURES:
@@ -201,7 +196,7 @@ def login_failure_register(*, username: str, ip: str | None) -> int:
 
 def login_throttle_reset(*, username: str, ip: str | None) -> None:
     """Forget the failures after a successful sign-in."""
-    cache.delete(_throttle_key(username, ip))
+    cache.delete(login_failures_key(username, ip))
 
 
 def lockout_message() -> str:

@@ -13,7 +13,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from audit.models import AccessEvent
 from audit.services import access_record
-from commandcenter.security import two_factor_required
+from core.security import two_factor_required
 
 
 class TokenRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -1,4 +1,4 @@
-"""Project-level writes: users with roles."""
+"""Writes on users: a user with a role and a venue scope."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.db import transaction
 
 from audit.models import AccessEvent
 from audit.services import access_record
-from commandcenter.roles import ADMIN, ROLES
+from core.roles import ADMIN, ROLES
 from venues.models import OperatorScope
 
 

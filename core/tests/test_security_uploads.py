@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from commandcenter.security import UploadRejected, image_upload_check, validate_image_upload
+from core.security import UploadRejected, image_upload_check, validate_image_upload
 
 
 def _image(fmt: str, size=(64, 48)) -> bytes:  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from audit.retention import retention_run
+from retention.services import retention_run
 
 
 class Command(BaseCommand):

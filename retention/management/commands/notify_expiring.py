@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from audit.retention import subjects_notify_expiring
+from retention.services import subjects_notify_expiring
 
 
 class Command(BaseCommand):

@@ -3,8 +3,7 @@ old audit rows behind an anchor), refresh preview TTLs, and warn owners before s
 
 Every purge is audited (one PURGE record per kind with its ids; template deletions audit each
 template) and files leave the disk only after the transaction that removed their rows commits.
-A separate module from `audit.services` because it imports `watchlists.enrolment`, which itself
-imports `audit.services`.
+Its own app, above alerts, watchlists and audit, because it imports what it deletes.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
@@ -26,6 +24,7 @@ from django.utils import timezone
 from alerts.models import Alert, Evidence
 from audit.models import AccessEvent
 from audit.services import access_record, chain_purge_through
+from core.redis import PREVIEW_PATTERN, redis_client
 from watchlists.enrolment import template_delete
 from watchlists.matching import gallery_changed
 from watchlists.models import FaceTemplate, NegativeExemplar, Subject
@@ -33,7 +32,6 @@ from watchlists.models import FaceTemplate, NegativeExemplar, Subject
 logger = logging.getLogger(__name__)
 
 _RETENTION_LOCK_KEY = 727_100_002
-PREVIEW_PREFIX = "cc:preview:"  # same keys as workers.preview (apps never import workers)
 AUDIT_IDS_LIMIT = 1000  # ids listed inside one PURGE audit record; the report keeps them all
 
 
@@ -230,16 +228,11 @@ def audit_rows_purge(*, now: datetime, policy: RetentionPolicy, dry_run: bool, r
 
 def previews_ttl_enforce(*, policy: RetentionPolicy, dry_run: bool, report: RetentionReport) -> None:
     """Live previews must expire on their own; give any preview key without a TTL the configured one."""
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    try:
-        stuck = [
-            key.decode() for key in client.scan_iter(match=f"{PREVIEW_PREFIX}*", count=500) if client.ttl(key) == -1
-        ]
-        if not dry_run:
-            for key in stuck:
-                client.expire(key, policy.preview_ttl_s)
-    finally:
-        client.close()
+    client = redis_client()
+    stuck = [key.decode() for key in client.scan_iter(match=PREVIEW_PATTERN, count=500) if client.ttl(key) == -1]
+    if not dry_run:
+        for key in stuck:
+            client.expire(key, policy.preview_ttl_s)
     report.purged["previews_without_ttl"] = stuck
 
 

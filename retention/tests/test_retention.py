@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from alerts.models import Alert, Evidence
 from audit.models import AccessEvent, ChainAnchor
-from audit.retention import retention_run, subjects_notify_expiring
 from audit.services import chain_verify
+from retention.services import retention_run, subjects_notify_expiring
 from watchlists.models import FaceTemplate, NegativeExemplar, Subject
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from audit.models import AccessEvent
-from commandcenter.security import _throttle_key
 from commandcenter.tests.otp import token_now, totp_device
+from core.redis import login_failures_key
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def _fresh_throttle():  # type: ignore[no-untyped-def]
     names = ["dispatcher1", "admin1", "auditor1", "nobody"]
     yield
     for name in names:
-        cache.delete(_throttle_key(name, "127.0.0.1"))
+        cache.delete(login_failures_key(name, "127.0.0.1"))
 
 
 def _login(client, username, password=PASSWORD):  # type: ignore[no-untyped-def]
@@ -65,14 +65,14 @@ def test_the_lockout_is_per_address(client, dispatcher, settings):
         _login(client, "dispatcher1", "wrong")
     response = client.post(reverse("login"), {"username": "dispatcher1", "password": PASSWORD}, REMOTE_ADDR="10.1.2.3")
     assert response.status_code == 302
-    cache.delete(_throttle_key("dispatcher1", "10.1.2.3"))
+    cache.delete(login_failures_key("dispatcher1", "10.1.2.3"))
 
 
 def test_a_successful_login_resets_the_counter(client, dispatcher, settings):
     for _ in range(settings.CC_LOGIN_MAX_FAILURES - 1):
         _login(client, "dispatcher1", "wrong")
     assert _login(client, "dispatcher1").status_code == 302
-    assert cache.get(_throttle_key("dispatcher1", "127.0.0.1")) is None
+    assert cache.get(login_failures_key("dispatcher1", "127.0.0.1")) is None
 
 
 @pytest.mark.parametrize("role", ["admin_user", "auditor"])

@@ -1,0 +1,121 @@
+"""The layer guard: no runtime module imports a package above its own (docs/architecture.md, "Layers").
+
+Parses every module with `ast`, so it sees imports inside functions as well as at module level, and
+needs no Django. Tests, migrations and the maintainer tools/benchmarks may import anything.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# top to bottom: a package may import packages in the layers below its own, never above
+LAYERS: tuple[frozenset[str], ...] = (
+    frozenset({"commandcenter"}),  # project wiring: settings, URLs, ASGI, Celery app, launcher, demo
+    frozenset({"workers"}),  # stream sessions, pipeline stages, recordings
+    frozenset({"alerts", "watchlists", "venues", "accounts", "retention"}),  # the apps
+    frozenset({"core"}),  # shared bases: API/admin bases, roles, permissions, security, Redis keys, jobs
+    frozenset({"audit"}),  # the access log every layer above writes to
+    frozenset({"vision"}),  # Django-free models and maths
+)
+# arrows allowed between apps of the same layer (an app not listed here imports no other app)
+SIDEWAYS = frozenset(
+    {
+        ("alerts", "venues"),  # an alert is raised on a camera, in a zone
+        ("alerts", "watchlists"),  # a face-match alert names its subject and template
+        ("accounts", "venues"),  # a user's venue scope and language live on venues.OperatorScope
+        ("retention", "alerts"),  # retention imports what it deletes
+        ("retention", "watchlists"),
+    }
+)
+UNLAYERED = frozenset({"tools", "bench"})  # maintainer tooling: may import anything, imported by no runtime code
+
+
+def _layer_of() -> dict[str, int]:
+    return {package: depth for depth, layer in enumerate(LAYERS) for package in layer}
+
+
+def _runtime_modules() -> Iterator[Path]:
+    for package in sorted(_layer_of()):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).parts
+            if "tests" in parts or "migrations" in parts:
+                continue
+            yield path
+
+
+def _imported_packages(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, top-level package) of every absolute import in the module, at any depth."""
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module.split(".")[0]
+
+
+def _allowed(source: str, target: str, layer: dict[str, int]) -> bool:
+    if target == source or (target not in layer and target not in UNLAYERED):
+        return True  # the package itself, the standard library or a third-party package
+    if target in UNLAYERED:
+        return False
+    if layer[target] > layer[source]:
+        return True
+    return (source, target) in SIDEWAYS
+
+
+def layer_violations() -> list[str]:
+    """Every import in runtime code that points up a layer, sideways without leave, or into tooling."""
+    layer = _layer_of()
+    found = []
+    for path in _runtime_modules():
+        source = path.relative_to(ROOT).parts[0]
+        for line, target in _imported_packages(path):
+            if not _allowed(source, target, layer):
+                found.append(f"{path.relative_to(ROOT)}:{line} imports {target} ({source} may not)")
+    return found
+
+
+def test_every_top_level_package_has_a_layer():
+    # given the packages of the repository
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")}
+    # then each is placed in a layer or declared tooling, so a new app cannot skip the guard
+    assert packages - set(_layer_of()) - UNLAYERED == set()
+
+
+def test_no_runtime_module_imports_upward_or_sideways():
+    # when every import of the runtime packages is checked against the layer order
+    violations = layer_violations()
+    # then none points up (or sideways between apps without a declared reason)
+    assert violations == []
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "allowed"),
+    [
+        ("workers", "alerts", True),
+        ("alerts", "workers", False),
+        ("core", "venues", False),
+        ("audit", "core", False),
+        ("vision", "django", True),
+        ("alerts", "watchlists", True),
+        ("watchlists", "alerts", False),
+        ("venues", "tools", False),
+    ],
+)
+def test_the_rule_itself(source, target, allowed):
+    # given an arrow between two packages, then the guard judges it by the documented order
+    assert _allowed(source, target, _layer_of()) is allowed
+
+
+def test_the_guard_sees_imports_inside_functions(tmp_path):
+    # given a module that hides an import in a function body
+    module = tmp_path / "hidden.py"
+    module.write_text("def run():\n    from workers.tasks import job\n    return job\n")
+    # when its imports are listed, then the hidden one is among them with its line
+    assert list(_imported_packages(module)) == [(2, "workers")]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,11 +25,14 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
 
+from vision.incidents.analyse import AGGRESSION_MIN_DURATION_S
+from vision.incidents.budget import Scores, Times, reference_peaks, scored_seconds
 from vision.incidents.fight import (
     FEATURE_SETS,
     MODEL_PATH,
     WINDOW_FEATURE_NAMES,
     FightModel,
+    FightScorer,
     cell_extractor,
     transform_features,
     window_features,
@@ -61,6 +65,9 @@ CROP_MIN_CELLS = 3  # the crop setting the bench compares against
 # Streaming settings written into the model file (see analyse.fight_triggers).
 SMOOTH_S = 0.5
 FIGHT_MIN_DURATION_S = 0.6
+# Minimum durations the labelled reference's sustained peaks are stored for (vision.incidents.budget
+# reads the one a camera's trigger uses; live cameras default to 1 s, aggression to 1.5 s).
+REFERENCE_DURATIONS_S = (0.6, 1.0, 1.5, 2.0, 3.0)
 
 Labels = npt.NDArray[np.int64]
 
@@ -235,6 +242,41 @@ def train(clips: Sequence[ClipFeatures], seed: int = SEED, n_splits: int = N_SPL
     return model
 
 
+def score_stream(path: Path, model: FightModel) -> tuple[Times, Scores]:
+    """The smoothed score a live camera's FightScorer gives every analysed frame of a clip."""
+    scorer = FightScorer(model)
+    pairs = [(t, scorer.update(frame, t)) for t, frame in iter_frames(path, model.analysis_fps)]
+    return np.array([t for t, _ in pairs], dtype=np.float64), np.array([s for _, s in pairs], dtype=np.float64)
+
+
+def reference_streams(
+    root: Path, clips: Sequence[ClipFeatures], model: FightModel, seed: int, n_splits: int = N_SPLITS
+) -> list[tuple[Times, Scores]]:
+    """Out-of-fold score streams of the fight clips: each scored by the fold model that never saw its source."""
+    streams: dict[int, tuple[Times, Scores]] = {}
+    for train_idx, test_idx in source_folds(clips, seed, n_splits):
+        fold = fit_model([clips[i] for i in train_idx], model.features, seed)
+        streams.update({int(i): score_stream(root / clips[i].file, fold) for i in test_idx if clips[i].label})
+    return [streams[i] for i in sorted(streams)]
+
+
+def reference_meta(streams: Sequence[tuple[Times, Scores]], model: FightModel) -> dict[str, object]:
+    """Per fight clip, the highest level the score sustains for the trigger's minimum durations (budget.py)."""
+    durations = {"fight": model.fight_min_duration_s, "aggression": AGGRESSION_MIN_DURATION_S}
+    table = {f"{d:g}": reference_peaks(streams, d) for d in sorted({*REFERENCE_DURATIONS_S, *durations.values()})}
+    return {
+        "reference": f"{len(streams)} labelled fight clips, scored out-of-fold (same folds as cv) by FightScorer; "
+        "peak = highest level the smoothed score holds for the minimum duration",
+        "reference_peak_min_duration_s": durations,
+        "reference_clip_scored_s": [math.floor(scored_seconds(t, s) * 100) / 100 for t, s in streams],
+        "reference_fight_peaks": table[f"{durations['fight']:g}"],
+        "reference_aggression_peaks": table[f"{durations['aggression']:g}"],
+        # the aggression score is the fight score in this model, so one table serves both kinds
+        "reference_fight_peaks_by_duration": table,
+        "reference_aggression_peaks_by_duration": table,
+    }
+
+
 def subset_rows(rows: Sequence[dict[str, str]], n_sources: int) -> list[dict[str, str]]:
     """Rows of the n largest source videos (small reproducibility runs)."""
     counts: dict[str, int] = {}
@@ -259,7 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = read_labels(root)
     if args.sources:
         rows = subset_rows(rows, args.sources)
-    model = train(extract_dataset(root, rows), args.seed, N_SPLITS if not args.sources else 3)
+    clips = extract_dataset(root, rows)
+    n_splits = N_SPLITS if not args.sources else 3
+    model = train(clips, args.seed, n_splits)
+    model.meta.update(reference_meta(reference_streams(root, clips, model, args.seed, n_splits), model))
     model.to_json(args.out)
     logger.info("wrote %s: %s", args.out, model.meta)
     return 0

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from vision.faces.detectors import downscale
 from vision.faces.quality import assess_quality
 from vision.motion import MotionGate, MotionSettings
 from vision.tracking import EmbedPolicy, Observation, Track, Tracker, TrackerSettings
+
+if TYPE_CHECKING:
+    from vision.incidents.budget import CalibratedThresholds
 
 logger = logging.getLogger(__name__)
 
@@ -356,6 +359,10 @@ class IncidentEnd:
 
 _SEVERITY = {"high": 3, "medium": 2, "low": 1, "critical": 4}
 
+# (t, fight score, aggression score, held while the camera moves): what the triggers are fed, for the
+# camera's false-alert budget (workers.scores.ScoreRecorder)
+ScoreSink = Callable[[float, float, float, bool], None]
+
 
 class IncidentStage:
     """People counting + crowd monitors and the fight scorer, each behind its camera flag."""
@@ -372,7 +379,9 @@ class IncidentStage:
         sensitivity: float = 0.5,
         people_interval_s: float = 1.0,
         counting_view: str = "near",
+        calibrated: CalibratedThresholds | None = None,
     ) -> None:
+        """`calibrated` (budget.CalibratedThresholds) replaces the model's thresholds and the sensitivity."""
         self.timer = timer
         self.counting_view = counting_view
         self.zones = list(zones)
@@ -387,10 +396,13 @@ class IncidentStage:
         self._scorer: Any = None
         self._triggers: list[Any] = []
         self._scores: deque[tuple[float, float]] = deque()
+        self.score_sink: ScoreSink | None = None
+        self.score_fingerprints = ("", "")  # (model, excluded areas) the scores are made with
         if crowd:
             self._setup_crowd(min_duration_s, cooldown_s)
         if fight:
             self._setup_fight(cooldown_s, sensitivity, min_duration_s)
+            self._apply_calibration(calibrated)
 
     @property
     def counts_people(self) -> bool:
@@ -436,6 +448,21 @@ class IncidentStage:
             # the camera's minimum duration can only make the trained timing stricter
             trigger.min_duration_s = max(trigger.min_duration_s, min_duration_s)
 
+    def _apply_calibration(self, calibrated: CalibratedThresholds | None) -> None:
+        """Use a camera's calibrated thresholds when they were calibrated on this stage's scores."""
+        from vision.incidents.budget import model_fingerprint, zones_fingerprint
+
+        if self._scorer is None:
+            return
+        self.score_fingerprints = (model_fingerprint(self._scorer.model), zones_fingerprint(self._scorer.exclude))
+        if calibrated is None:
+            return
+        if calibrated.model != self.score_fingerprints[0]:
+            logger.warning("calibrated thresholds are for another fight model; using the model's own")
+            return
+        for trigger in self._triggers:
+            trigger.threshold = calibrated.fight if trigger.kind == "fight" else calibrated.aggression
+
     def process(self, image: ImageBGR, t: float, *, count_now: bool | None = None) -> list[IncidentSignal]:
         """Feed one frame; return incidents that start now."""
         signals: list[IncidentSignal] = []
@@ -458,6 +485,8 @@ class IncidentStage:
     def _fight(self, image: ImageBGR, t: float) -> list[IncidentSignal]:
         score = float(self._scorer.update(image, t))
         self.fight_score = score
+        if self.score_sink is not None:
+            self.score_sink(t, score, score, bool(self._scorer.camera_moving))
         self._scores.append((t, score))
         while self._scores[0][0] < t - SERIES_SECONDS:
             self._scores.popleft()

@@ -47,3 +47,42 @@ def test_aggression_during_a_fight_is_not_a_second_alert():
     assert [s.kind for s in signals] == ["fight"]
     assert fight.active
     assert aggression.active
+
+
+def test_calibrated_thresholds_replace_the_model_and_the_sensitivity_only_for_their_model():
+    from vision.incidents.budget import CalibratedThresholds, model_fingerprint
+    from vision.incidents.fight import FightModel
+    from workers.pipeline import IncidentStage, StageTimer
+
+    model = FightModel.from_json()
+    mine = CalibratedThresholds(fight=0.71, aggression=0.63, model=model_fingerprint(model))
+    other = CalibratedThresholds(fight=0.71, aggression=0.63, model="0000000000000000")
+    # given cameras at the most sensitive setting, one calibrated on this model, one on another model
+    calibrated = IncidentStage(timer=StageTimer(), crowd=False, fight=True, sensitivity=1.0, calibrated=mine)
+    stale = IncidentStage(timer=StageTimer(), crowd=False, fight=True, sensitivity=1.0, calibrated=other)
+    plain = IncidentStage(timer=StageTimer(), crowd=False, fight=True, sensitivity=1.0)
+    # then the first uses its calibrated thresholds as they are (the sensitivity does not move them)
+    assert [t.threshold for t in calibrated._triggers] == [0.71, 0.63]
+    # and the stale calibration is ignored: the model's thresholds shifted by the sensitivity apply
+    assert [t.threshold for t in stale._triggers] == [t.threshold for t in plain._triggers]
+    assert plain._triggers[0].threshold == round(model.threshold_fight - 0.1, 10)
+    # and every stage names the score it makes, so recorded scores can be matched to it
+    assert calibrated.score_fingerprints == stale.score_fingerprints == (mine.model, plain.score_fingerprints[1])
+
+
+def test_score_sink_receives_every_score_the_triggers_see(sample_file):
+    from vision.incidents.video import iter_frames
+    from workers.pipeline import IncidentStage, StageTimer
+
+    # given a fight-detecting stage with a sink
+    stage = IncidentStage(timer=StageTimer(), crowd=False, fight=True)
+    seen: list[tuple[float, float, float, bool]] = []
+    stage.score_sink = lambda t, fight, aggression, held: seen.append((t, fight, aggression, held))
+    scores = []
+    # when a real fight clip is processed
+    for t, frame in iter_frames(sample_file("fights", "violence_clips", "violence_4.mp4"), 10.0):
+        stage.process(frame, t)
+        scores.append((t, stage.fight_score))
+    # then the sink saw each analysed frame's time and score, once, with the camera steady
+    assert [(t, f) for t, f, _, _ in seen] == scores
+    assert all(a == f and not held for _, f, a, held in seen)

@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from alerts import dispatching
+from alerts.dispatch import outbound
 from alerts.models import Alert, Delivery, DeliveryAttempt, DispatchEndpoint, UnitStatusReport
 
 
@@ -111,11 +111,11 @@ class DeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description="Retry selected failed deliveries")
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
-        self._each(request, queryset, dispatching.delivery_retry, "retried")
+        self._each(request, queryset, outbound.delivery_retry, "retried")
 
     @admin.action(description="Cancel selected pending deliveries")
     def cancel_pending(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
-        self._each(request, queryset, dispatching.delivery_cancel, "cancelled")
+        self._each(request, queryset, outbound.delivery_cancel, "cancelled")
 
     def _each(self, request: HttpRequest, queryset: QuerySet[Delivery], service: Any, verb: str) -> None:
         done = 0
@@ -123,7 +123,7 @@ class DeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             try:
                 service(delivery_id=delivery_id, actor=request.user)
                 done += 1
-            except dispatching.DeliveryActionError as exc:
+            except outbound.DeliveryActionError as exc:
                 self.message_user(request, f"Delivery {delivery_id}: {exc}", messages.WARNING)
         self.message_user(request, f"{done} delivery(ies) {verb}.")
 

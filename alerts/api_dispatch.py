@@ -11,7 +11,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alerts import dispatching
+from alerts.dispatch import outbound
 from alerts.models import Delivery
 from alerts.selectors import alerts_for
 from audit.models import AccessEvent
@@ -78,7 +78,7 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             raise PermissionDenied("Your role cannot act on alerts.")
         delivery = self.get_object()
         try:
-            updated = dispatching.delivery_retry(delivery_id=delivery.pk, actor=user)
-        except dispatching.DeliveryActionError as exc:
+            updated = outbound.delivery_retry(delivery_id=delivery.pk, actor=user)
+        except outbound.DeliveryActionError as exc:
             return Response({"detail": str(exc), "status": delivery.status}, status=status.HTTP_409_CONFLICT)
         return Response(DeliverySerializer(updated).data, status=status.HTTP_202_ACCEPTED)

@@ -233,7 +233,7 @@ class Evidence(models.Model):
 
 # =============================================================================================
 # Dispatch to the city CAD (issue 7): endpoints, outbound deliveries and their attempts,
-# inbound unit status reports and the nonce store that stops replays. Writes: alerts.dispatching.
+# inbound unit status reports and the nonce store that stops replays. Writes: alerts.dispatch.
 # =============================================================================================
 import os  # noqa: E402
 

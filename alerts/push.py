@@ -1,4 +1,4 @@
-"""Channels group names and the after-commit push of alert ids to dashboards."""
+"""Channels group names, the after-commit push of alert ids to dashboards, and moving an alert's change cursor."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import uuid
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.utils import timezone
+
+from alerts.models import Alert, NextChangeSeq
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +37,10 @@ def push_alert_changed(*, alert_id: uuid.UUID, venue_id: uuid.UUID, change_seq: 
             logger.warning("push of alert %s failed; dashboards catch up on reconnect", alert_id, exc_info=True)
 
     transaction.on_commit(send)
+
+
+def alert_touch(*, alert_id: uuid.UUID) -> None:
+    """Move the alert's change cursor (dashboards catch up) and push after commit."""
+    Alert.objects.filter(pk=alert_id).update(change_seq=NextChangeSeq(), updated_at=timezone.now())
+    alert = Alert.objects.only("venue_id", "change_seq").get(pk=alert_id)
+    push_alert_changed(alert_id=alert.pk, venue_id=alert.venue_id, change_seq=alert.change_seq)

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alerts.dispatch.outbound import delivery_auto_schedule, delivery_schedule
 from alerts.models import Alert, AlertEvent, Evidence, NextChangeSeq
 from alerts.push import push_alert_changed
 from audit.models import AccessEvent
@@ -116,8 +117,6 @@ def alert_raise(
             result = RaiseResult(alert=alert, created=True)
         result.evidence = evidence_attach(alert=result.alert, files=evidence)
         if result.created:  # kinds an endpoint takes without a dispatcher (never face matches)
-            from alerts.dispatching import delivery_auto_schedule
-
             delivery_auto_schedule(alert=result.alert)
         push_alert_changed(alert_id=result.alert.pk, venue_id=result.alert.venue_id, change_seq=result.alert.change_seq)
     return result
@@ -257,8 +256,6 @@ def alert_dispatch(*, alert_id: uuid.UUID, actor: User, note: str = "") -> Alert
     alert = Alert.objects.get(pk=alert_id)
     if alert.kind == Alert.Kind.FACE_MATCH and alert.review != Alert.Review.CONFIRMED:
         raise AlertActionError(_("A face match must be confirmed by a person before units are dispatched."))
-    from alerts.dispatching import delivery_schedule
-
     with transaction.atomic():
         updated = _transition(
             alert_id=alert_id,

@@ -8,8 +8,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from alerts import dispatching
 from alerts.cad import signing
+from alerts.dispatch import inbound
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +30,11 @@ def cad_status(request: HttpRequest) -> JsonResponse:
     if int(length) > MAX_STATUS_BYTES:
         return _error(413, "too_large", f"body exceeds {MAX_STATUS_BYTES} bytes")
     try:
-        receipt = dispatching.unit_status_receive(headers=dict(request.headers.items()), body=request.body)
+        receipt = inbound.unit_status_receive(headers=dict(request.headers.items()), body=request.body)
     except signing.SignatureError as exc:
         logger.warning("refused CAD status from %s: %s (%s)", request.META.get("REMOTE_ADDR"), exc.code, exc)
         return _error(exc.http_status, exc.code, str(exc))
-    except dispatching.StatusRejected as exc:
+    except inbound.StatusRejected as exc:
         logger.warning("refused CAD status: %s (%s)", exc.code, exc.reason)
         return _error(exc.http_status, exc.code, exc.reason)
     report = receipt.report

@@ -207,19 +207,19 @@ def baseline_inline(camera, user, receiver_url: str, count: int) -> None:  # typ
     """Dispatch, then the delivery service inline in this process: database + HTTP, no broker."""
     from unittest import mock
 
-    from alerts import dispatching
+    from alerts.dispatch import outbound
     from alerts.models import Delivery
 
     alerts = raise_alerts(camera, count)
     commits: dict[str, float] = {}
     dispatch_ms, attempt_ms = [], []
     started = time.perf_counter()
-    with mock.patch.object(dispatching, "delivery_enqueue"):  # no broker: attempt right here
+    with mock.patch.object(outbound, "delivery_enqueue"):  # no broker: attempt right here
         for alert in alerts:
             t0 = time.perf_counter()
             commits[str(alert.pk)] = dispatch_timed(alert.pk, user)
             t1 = time.perf_counter()
-            dispatching.delivery_attempt(delivery_id=Delivery.objects.get(alert=alert).pk)
+            outbound.delivery_attempt(delivery_id=Delivery.objects.get(alert=alert).pk)
             dispatch_ms.append((t1 - t0) * 1000)
             attempt_ms.append((time.perf_counter() - t1) * 1000)
     elapsed = time.perf_counter() - started

@@ -298,7 +298,7 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# --- dispatch to the city CAD (issue 7; alerts.dispatching) -------------------------------------
+# --- dispatch to the city CAD (issue 7; alerts.dispatch) ------------------------------------------
 # Links in incidents point at the audited evidence views under this public base URL.
 CC_PUBLIC_BASE_URL = env_str("CC_PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
 if not CC_PUBLIC_BASE_URL.startswith(("http://", "https://")) or " " in CC_PUBLIC_BASE_URL:

@@ -60,14 +60,15 @@ def endpoint(db: None, receiver: ReceiverProcess):  # type: ignore[no-untyped-de
 @pytest.fixture
 def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float | None]]:
     """Record what would go to the `dispatch` queue instead of publishing it (tests run the task)."""
-    from alerts import tasks
+    from alerts.dispatch import outbound
 
     sent: list[tuple[int, float | None]] = []
 
-    def record(args: list[Any], countdown: float | None = None, **options: Any) -> None:
+    def record(name: str, *, args: list[Any], countdown: float | None = None, **options: Any) -> None:
+        assert name == "alerts.tasks.dispatch_deliver"
         sent.append((int(args[0]), countdown))
 
-    monkeypatch.setattr(tasks.dispatch_deliver, "apply_async", record)
+    monkeypatch.setattr(outbound, "task_send", record)
     return sent
 
 
@@ -159,7 +160,7 @@ def advance_until_settled(
     """
     import random
 
-    from alerts.dispatching import delivery_attempt
+    from alerts.dispatch.outbound import delivery_attempt
     from alerts.models import Delivery
 
     clock, rng = start, random.Random(7)

@@ -12,8 +12,9 @@ import pytest
 from django.db import IntegrityError
 from django.utils import timezone
 
-from alerts import dispatching, tasks
+from alerts import tasks
 from alerts.cad import cap, eido
+from alerts.dispatch import outbound
 from alerts.models import Alert, AlertEvent, Delivery, DeliveryAttempt, DispatchEndpoint
 from alerts.services import EvidenceFile, alert_dispatch
 from alerts.tests.dispatch_support import (  # noqa: F401 - fixtures
@@ -68,12 +69,12 @@ def test_real_alerts_render_schema_valid_eido_and_cap_without_faces_or_names(
 
     # when both are rendered for each format
     now = timezone.now()
-    payload = dispatching.incident_payload_build(alert=fight, revision=0, reported_at=now, first_reported_at=None)
-    match_payload = dispatching.incident_payload_build(
+    payload = outbound.incident_payload_build(alert=fight, revision=0, reported_at=now, first_reported_at=None)
+    match_payload = outbound.incident_payload_build(
         alert=match, revision=1, reported_at=now, first_reported_at=now - timedelta(minutes=1)
     )
     documents = [
-        dispatching.incident_render(endpoint=end, payload=p)
+        outbound.incident_render(endpoint=end, payload=p)
         for end in (eido_end, cap_end)
         for p in (payload, match_payload)
     ]
@@ -132,7 +133,7 @@ def test_outage_then_recovery_delivers_each_exactly_once_in_order_per_alert(
     alerts = [raise_alert(camera) for _ in range(3)]
     for alert in alerts:
         alert_dispatch(alert_id=alert.pk, actor=dispatcher)
-    dispatching.delivery_schedule(alert=alerts[0], actor=dispatcher, note="Suspect left by the north exit")
+    outbound.delivery_schedule(alert=alerts[0], actor=dispatcher, note="Suspect left by the north exit")
     deliveries = list(Delivery.objects.filter(alert__in=alerts).order_by("pk"))
     assert [d.revision for d in deliveries] == [0, 0, 0, 1]
 
@@ -268,9 +269,9 @@ def test_backoff_is_full_jitter_capped_and_respects_retry_after(settings):
 
     settings.CC_DISPATCH_BACKOFF_BASE_S, settings.CC_DISPATCH_BACKOFF_CAP_S = 2.0, 30.0
     rng = random.Random(1)
-    delays = [dispatching.backoff_delay(attempt=n, rng=rng) for n in range(1, 9) for _ in range(50)]
+    delays = [outbound.backoff_delay(attempt=n, rng=rng) for n in range(1, 9) for _ in range(50)]
     assert all(0.0 <= d <= 30.0 for d in delays)
     assert max(delays[:50]) <= 2.0
     assert max(delays[-50:]) > 20.0
-    assert dispatching.backoff_delay(attempt=1, rng=rng, retry_after=7) >= 7
-    assert dispatching.backoff_delay(attempt=1, rng=rng, retry_after=9999) == 30.0
+    assert outbound.backoff_delay(attempt=1, rng=rng, retry_after=7) >= 7
+    assert outbound.backoff_delay(attempt=1, rng=rng, retry_after=9999) == 30.0

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import pytest
 from django.test import Client
 
-from alerts import dispatching
 from alerts.cad import signing
 from alerts.cad.payload import StatusUpdate, UnitStatus
+from alerts.dispatch import outbound
 from alerts.models import Alert, AlertEvent, DispatchEndpoint, UnitStatusReport, WebhookNonce
 from alerts.tests.dispatch_support import (  # noqa: F401 - fixtures
     KEY,
@@ -36,7 +36,7 @@ def cad(db):  # type: ignore[no-untyped-def]
 def sent_alert(camera, dispatcher, cad, queued):  # type: ignore[no-untyped-def]
     """An alert already sent to the CAD (a delivery row exists)."""
     alert = raise_alert(camera)
-    dispatching.delivery_schedule(alert=alert, actor=dispatcher)
+    outbound.delivery_schedule(alert=alert, actor=dispatcher)
     return alert
 
 
@@ -184,7 +184,7 @@ def test_closed_resolves_the_alert_only_when_configured(sent_alert, camera, disp
     # when the setting lets the CAD close incidents
     settings.CC_DISPATCH_CLOSED_RESOLVES = True
     other = raise_alert(camera)
-    dispatching.delivery_schedule(alert=other, actor=dispatcher)
+    outbound.delivery_schedule(alert=other, actor=dispatcher)
     assert _post(*_signed(other.pk, "closed")).status_code == 202
 
     # then the CAD's close resolves it as handled

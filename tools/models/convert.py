@@ -1,7 +1,7 @@
 """Model conversion that runs inside the throwaway build venv (TensorFlow, tf2onnx, onnx).
 
 Never imported by the product, nor by ``tools.models.build`` itself: the build script
-runs ``<venv>/bin/python -m tools.models.convert SPEC.json`` and reads back a JSON report.
+runs ``<venv>/bin/python -m tools.models.jobs SPEC.json``, which uses these functions.
 
 TFJS graph models are turned into a TensorFlow ``GraphDef``: ``modelTopology`` is the
 GraphDef in protobuf-JSON form, and the Const nodes are filled from the weights
@@ -13,12 +13,10 @@ before ``tf2onnx`` converts the graph. TFLite files go through tf2onnx's tflite 
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -440,24 +438,3 @@ def tflite_run(path: Path, batch: np.ndarray) -> np.ndarray:
 def sha256(data: bytes) -> str:
     """Hex SHA-256 of bytes."""
     return hashlib.sha256(data).hexdigest()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: ``python -m tools.models.convert SPEC.json`` (see ``tools.models.build``)."""
-    from tools.models import jobs
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("spec", type=Path, help="job spec written by tools.models.build")
-    args = parser.parse_args(argv)
-    spec = json.loads(args.spec.read_text())
-    try:
-        report = jobs.run(spec)
-    except ConversionError as error:
-        print(f"conversion failed: {error}", file=sys.stderr)
-        return 3
-    Path(spec["report"]).write_text(json.dumps(report, indent=2, sort_keys=True))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,7 +1,14 @@
-"""One conversion job inside the build venv: convert, rewrite, verify against the original, report."""
+"""One conversion job inside the build venv: convert, rewrite, verify against the original, report.
+
+Run by ``tools.models.build`` as ``<venv>/bin/python -m tools.models.jobs SPEC.json``; writes the
+ONNX file and a JSON report, or prints ``conversion failed: ...`` and exits with status 3.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -130,3 +137,22 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     )
     Path(spec["output"]).write_bytes(model)
     return {"sha256": c.sha256(model), "size": len(model), "parity": parity, "toolchain": toolchain(), "opset": c.OPSET}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: ``python -m tools.models.jobs SPEC.json`` (written by ``tools.models.build``)."""
+    parser = argparse.ArgumentParser(description="convert and verify one model (run by tools.models.build)")
+    parser.add_argument("spec", type=Path, help="job spec written by tools.models.build")
+    args = parser.parse_args(argv)
+    spec = json.loads(args.spec.read_text())
+    try:
+        report = run(spec)
+    except c.ConversionError as error:
+        print(f"conversion failed: {error}", file=sys.stderr)
+        return 3
+    Path(spec["report"]).write_text(json.dumps(report, indent=2, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

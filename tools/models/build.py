@@ -240,7 +240,7 @@ def build(recipe: Recipe, python: Path, models_dir: Path) -> dict[str, Any]:
         shutil.copyfile(output, models_dir / entry["file"])
     parity = report["parity"]
     _say(
-        f"wrote models/{entry['file']} ({entry['size'] / 1e6:.1f} MB, sha256 {entry['sha256'][:12]}...); "
+        f"wrote {models_dir / entry['file']} ({entry['size'] / 1e6:.1f} MB, sha256 {entry['sha256'][:12]}...); "
         f"max abs diff {parity['max_abs_diff']:.2g} vs the original over {parity['inputs_compared']} inputs"
     )
     return entry

@@ -97,7 +97,7 @@ def ensure_venv(path: Path) -> Path:
         return python
     if not (3, 9) <= sys.version_info[:2] <= (3, 12):
         raise BuildError(f"tensorflow-cpu 2.18 needs Python 3.9-3.12, this is {sys.version.split()[0]}")
-    _say(f"creating conversion venv {path} (tensorflow-cpu, tf2onnx, onnx; about 700 MB, a few minutes)")
+    _say(f"creating conversion venv {path} (tensorflow-cpu, tf2onnx, onnx; about 1.6 GB, a few minutes)")
     shutil.rmtree(path, ignore_errors=True)
     venv.EnvBuilder(with_pip=True, clear=True).create(path)
     done = subprocess.run(

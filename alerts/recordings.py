@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from pathlib import Path
 from typing import Any
 
-import cv2
-from django.conf import settings
 from django.core.cache import cache
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers, status, viewsets
@@ -20,11 +17,9 @@ from audit.models import AccessEvent
 from audit.services import access_record
 from core.jobs import job_status, job_submit
 from core.redis import recording_owner_key
+from core.security import UploadRejected, video_upload_store
 
 logger = logging.getLogger(__name__)
-
-VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".h264", ".264", ".h265", ".265", ".hevc"}
-MAX_VIDEO_BYTES = 2 * 1024**3
 
 
 class RecordingUploadSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -36,30 +31,11 @@ class RecordingUploadSerializer(serializers.Serializer):  # type: ignore[type-ar
 
 
 def _store(upload: Any) -> Path:
-    suffix = Path(upload.name).suffix.lower()
-    if suffix not in VIDEO_SUFFIXES:
-        raise serializers.ValidationError({"video": [f"Files of type {suffix or '(none)'} are not videos we read."]})
-    if upload.size > MAX_VIDEO_BYTES:
-        raise serializers.ValidationError({"video": ["The video is larger than 2 GB; cut it into parts."]})
-    folder = Path(settings.CC_JOB_UPLOAD_DIR)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{uuid.uuid4().hex}{suffix}"
-    with target.open("wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
-    if not _readable(target):
-        target.unlink(missing_ok=True)
-        raise serializers.ValidationError({"video": ["The file cannot be decoded as video (corrupt or unsupported)."]})
-    return target
-
-
-def _readable(path: Path) -> bool:
-    capture = cv2.VideoCapture(str(path))
+    """Keep the uploaded video for its job; a 400 with the reason when it is not one we read."""
     try:
-        ok, _ = capture.read()
-        return bool(ok)
-    finally:
-        capture.release()
+        return video_upload_store(upload)
+    except UploadRejected as exc:
+        raise serializers.ValidationError({"video": [exc.message]}) from exc
 
 
 def visible_result(result: dict[str, Any], user: Any) -> dict[str, Any]:

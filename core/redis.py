@@ -63,6 +63,16 @@ def recording_job_key(job_id: str) -> str:
     return f"cc:recording:{job_id}"
 
 
+def scores_key(camera_id: object) -> str:
+    """A camera's fight/aggression score history for its false-alert budget (sorted set of chunks)."""
+    return f"cc:scores:{camera_id}"
+
+
+def calibration_job_key(job_id: str) -> str:
+    """A budget calibration job's state, progress and result JSON (a recording scored as a camera)."""
+    return f"cc:calibration:{job_id}"
+
+
 # --- keys in Django's cache (django.core.cache.cache) -------------------------------------------
 
 GALLERY_VERSION_KEY = "cc:gallery:version"  # bumped on every change to what the face matcher may match
@@ -71,6 +81,11 @@ GALLERY_VERSION_KEY = "cc:gallery:version"  # bumped on every change to what the
 def recording_owner_key(job_id: str) -> str:
     """The user id who submitted a recorded-footage job (only they may read it)."""
     return f"cc:recording:owner:{job_id}"
+
+
+def calibration_owner_key(job_id: str) -> str:
+    """Who started a calibration job, as "<user id>:<camera id>" (only they read it, on that camera)."""
+    return f"cc:calibration:owner:{job_id}"
 
 
 def enrolment_job_key(job_id: str) -> str:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import io
 import logging
+import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -166,6 +168,42 @@ def validate_image_upload(upload: Any) -> None:
         image_upload_check(data=data, filename=upload.name or "", content_type=getattr(upload, "content_type", None))
     except UploadRejected as exc:
         raise ValidationError(exc.message, code=exc.code) from exc
+
+
+# --- recorded footage: a video the decoder reads, kept only while its job runs ------------------------
+
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".h264", ".264", ".h265", ".265", ".hevc"}
+MAX_VIDEO_BYTES = 2 * 1024**3
+
+
+def video_upload_store(upload: Any) -> Path:
+    """Write an uploaded video under CC_JOB_UPLOAD_DIR (a random name); UploadRejected when it is not one."""
+    suffix = Path(upload.name or "").suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        raise UploadRejected("not_a_video", f"Files of type {suffix or '(none)'} are not videos we read.")
+    if upload.size > MAX_VIDEO_BYTES:
+        raise UploadRejected("too_large", "The video is larger than 2 GB; cut it into parts.")
+    folder = Path(settings.CC_JOB_UPLOAD_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{uuid.uuid4().hex}{suffix}"
+    with target.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    if not _video_readable(target):
+        target.unlink(missing_ok=True)
+        raise UploadRejected("corrupt", "The file cannot be decoded as video (corrupt or unsupported).")
+    return target
+
+
+def _video_readable(path: Path) -> bool:
+    import cv2  # OpenCV only when a video is uploaded, not in every process that checks a sign-in
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        ok, _ = capture.read()
+        return bool(ok)
+    finally:
+        capture.release()
 
 
 # --- login throttling: failures per username + address, lockout, audited ------------------------------

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import serializers
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
 
-from core.api import ServiceModelViewSet
+from core.api import ServiceModelViewSet, acting_user
+from core.jobs import calibration_submit
+from core.security import UploadRejected, video_upload_store
 from venues import services
 from venues.models import Camera, Venue, Zone
-from venues.selectors import cameras_for, venues_for
+from venues.selectors import calibration_job_get, calibration_job_remember, cameras_for, venues_for
 
 
 class VenueSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -64,6 +72,12 @@ class CameraSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "offline_after_s",
             "only_when_open",
             "face_detector",
+            "alert_budget_per_hour",
+            "fight_threshold",
+            "aggression_threshold",
+            "incident_calibration",
+            "incident_calibrated_at",
+            "incident_calibrated_by",
             "health_state",
             "health_changed_at",
             "last_error",
@@ -73,6 +87,11 @@ class CameraSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         ]
         read_only_fields = [
             "id",
+            "fight_threshold",
+            "aggression_threshold",
+            "incident_calibration",
+            "incident_calibrated_at",
+            "incident_calibrated_by",
             "health_state",
             "health_changed_at",
             "last_error",
@@ -85,6 +104,19 @@ class CameraSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         if not venues_for(self.context["request"].user).filter(pk=venue.pk).exists():
             raise serializers.ValidationError("Unknown venue.")
         return venue
+
+
+class CalibrateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Calibrate from the live scores of the last `hours`, or from an uploaded `video` (a background job)."""
+
+    hours = serializers.FloatField(required=False, default=24.0, min_value=0.1)
+    video = serializers.FileField(required=False)
+
+    def validate_hours(self, hours: float) -> float:
+        limit = float(settings.CC_SCORE_HISTORY_HOURS)
+        if hours > limit:
+            raise serializers.ValidationError(f"At most {limit:g} hours are kept (CC_SCORE_HISTORY_HOURS).")
+        return hours
 
 
 class ZoneSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -138,6 +170,50 @@ class CameraViewSet(ServiceModelViewSet):
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return cameras_for(self.request.user).order_by("venue__name", "name")
+
+    @extend_schema(request=CalibrateSerializer, responses={200: dict, 202: dict, 409: dict})
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser, MultiPartParser, FormParser])
+    def calibrate(self, request: Request, pk: str | None = None) -> Response:
+        """Fit the camera's fight and aggression thresholds to its false-alert budget (audited).
+
+        JSON `{"hours": N}`: on its live scores of the last N hours (200 with the summary, 409 with the
+        reason when too little footage or no threshold fits). Multipart `video`: on a recording of the
+        camera, as a background job (202 with the URL to poll).
+        """
+        camera = self.get_object()
+        params = CalibrateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        user = acting_user(request)
+        video = params.validated_data.get("video")
+        if video is not None:
+            try:
+                path = video_upload_store(video)
+            except UploadRejected as exc:
+                raise serializers.ValidationError({"video": [exc.message]}) from exc
+            job_id = calibration_submit(camera_id=str(camera.pk), path=path, name=video.name[:200], user_id=user.pk)
+            calibration_job_remember(job_id=job_id, user=user, camera=camera)
+            status_url = f"/api/cameras/{camera.pk}/calibration/{job_id}/"
+            return Response({"job": job_id, "status_url": status_url}, status=status.HTTP_202_ACCEPTED)
+        try:
+            summary = services.camera_calibrate_incidents(
+                camera=camera, user=user, source="live", hours=params.validated_data["hours"]
+            )
+        except services.CalibrationError as exc:
+            return Response({"detail": str(exc), "calibration": exc.summary}, status=status.HTTP_409_CONFLICT)
+        return Response(summary)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("job", str, OpenApiParameter.PATH, description="calibration job id")],
+        responses={200: dict},
+    )
+    @action(detail=True, methods=["get"], url_path=r"calibration/(?P<job>[^/.]+)")
+    def calibration(self, request: Request, pk: str | None = None, job: str = "") -> Response:
+        """Progress and result of a calibration on a recording (only for the user who started it)."""
+        camera = self.get_object()
+        state = calibration_job_get(job_id=job, user=request.user, camera=camera)
+        if state is None:
+            return Response({"detail": "No such job."}, status=status.HTTP_404_NOT_FOUND)
+        return Response(state)
 
 
 class ZoneViewSet(ServiceModelViewSet):

@@ -196,6 +196,46 @@ class Camera(models.Model):
         help_text=_("How far the counted people are from the camera; farther views look at more pixels."),
     )
 
+    # False-alert budget (vision.incidents.budget): the bounds match budget.BUDGET_MIN/MAX and THRESHOLD_MIN/MAX
+    alert_budget_per_hour = models.FloatField(
+        _("false-alert budget (alerts per hour)"),
+        default=1.0,
+        validators=[MinValueValidator(0.1), MaxValueValidator(30.0)],
+        help_text=_(
+            "Fight and aggression alerts per hour this camera may raise on ordinary footage. Calibration chooses the "
+            "thresholds that keep to it."
+        ),
+    )
+    fight_threshold = models.FloatField(
+        _("calibrated fight threshold"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.05), MaxValueValidator(0.99)],
+        help_text=_("Set by calibration. Empty: the model's threshold, shifted by the sensitivity."),
+    )
+    aggression_threshold = models.FloatField(
+        _("calibrated aggression threshold"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.05), MaxValueValidator(0.99)],
+        help_text=_("Set by calibration, together with the fight threshold."),
+    )
+    incident_calibration = models.JSONField(
+        _("incident calibration"),
+        default=dict,
+        blank=True,
+        help_text=_("What the last calibration measured: footage, expected false alerts, reference recall."),
+    )
+    incident_calibrated_at = models.DateTimeField(_("calibrated at"), null=True, blank=True)
+    incident_calibrated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("calibrated by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
     health_state = models.CharField(_("health"), max_length=10, choices=Health.choices, default=Health.UNKNOWN)
     health_changed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=500, blank=True)
@@ -229,6 +269,22 @@ class Camera(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(stream_url__regex=r"^(rtsps?|https?|file)://"), name="camera_stream_url_scheme"
+            ),
+            models.CheckConstraint(
+                condition=Q(alert_budget_per_hour__gte=0.1, alert_budget_per_hour__lte=30.0),
+                name="camera_alert_budget_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(fight_threshold__isnull=True, aggression_threshold__isnull=True)
+                | Q(
+                    fight_threshold__isnull=False,  # a CHECK passes on NULL: both must be set explicitly
+                    aggression_threshold__isnull=False,
+                    fight_threshold__gte=0.05,
+                    fight_threshold__lte=0.99,
+                    aggression_threshold__gte=0.05,
+                    aggression_threshold__lte=models.F("fight_threshold"),
+                ),
+                name="camera_calibrated_thresholds",
             ),
         ]
         indexes = [

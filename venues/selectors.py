@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.cache import cache
 from django.db.models import Q
 
+from core.jobs import calibration_job_status
+from core.redis import calibration_owner_key
 from core.roles import ALL_VENUE_ROLES
 from venues.models import Camera, OperatorScope, Venue
 
@@ -35,3 +40,24 @@ def venues_for(user: User | AnonymousUser):  # type: ignore[no-untyped-def]
 def cameras_for(user: User | AnonymousUser):  # type: ignore[no-untyped-def]
     """The cameras at venues the user may see."""
     return Camera.objects.filter(venue__in=venues_for(user)).select_related("venue")
+
+
+JOB_OWNER_TTL_S = 7 * 86400
+
+
+def calibration_job_remember(*, job_id: str, user: User, camera: Camera) -> None:
+    """Note who started a calibration job on a recording, and for which camera (only they read it)."""
+    cache.set(calibration_owner_key(job_id), f"{user.pk}:{camera.pk}", timeout=JOB_OWNER_TTL_S)
+
+
+def calibration_job_get(
+    *, job_id: str, user: User | AnonymousUser, camera: Camera | None = None
+) -> dict[str, Any] | None:
+    """A calibration job's state for the user who started it (and on that camera, when given); else None."""
+    owner = cache.get(calibration_owner_key(job_id))
+    if not isinstance(owner, str):
+        return None
+    user_id, _, camera_id = owner.partition(":")
+    if user_id != str(user.pk) or (camera is not None and camera_id != str(camera.pk)):
+        return None
+    return calibration_job_status(job_id)

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 
 from venues.hours import Window, windows_of
+from vision.incidents.budget import CalibratedThresholds
 from workers.capture import CaptureSettings
 from workers.pipeline import ZoneSpec
 
@@ -93,6 +94,7 @@ class CameraSnapshot:
     only_when_open: bool = False
     open_windows: tuple[Window, ...] = ()
     counting_view: str = "near"
+    calibrated: CalibratedThresholds | None = None  # the camera's false-alert budget thresholds
 
     @property
     def source_key(self) -> tuple[str, str, bool]:
@@ -137,5 +139,14 @@ def load_camera(camera_id: str) -> tuple[Any, CameraSnapshot] | None:
         only_when_open=camera.only_when_open,
         counting_view=camera.counting_view,
         open_windows=windows_of(camera.venue.opening_hours.values_list("weekday", "opens", "closes")),
+        calibrated=_calibrated(camera),
     )
     return camera, snapshot
+
+
+def _calibrated(camera: Any) -> CalibratedThresholds | None:
+    """The camera's calibrated thresholds and the model they were calibrated on (None: model defaults)."""
+    if camera.fight_threshold is None or camera.aggression_threshold is None:
+        return None
+    model = str((camera.incident_calibration or {}).get("model", ""))
+    return CalibratedThresholds(camera.fight_threshold, camera.aggression_threshold, model)

@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from vision.incidents.budget import ScoreSegment
 from vision.tracking import EmbedPolicy
-from workers.camera_config import SessionConfig
+from workers.camera_config import CameraSnapshot, SessionConfig
 from workers.pipeline import FaceStage, IncidentStage, StageTimer
+from workers.scores import MemoryScores
 
 
 def analyse_file(
@@ -37,6 +39,32 @@ def analyse_file(
         name: round(total * 1000.0 / max(1, timer.calls.get(name, 1)), 2) for name, total in timer.total_s.items()
     }
     return result
+
+
+def recording_scores(
+    path: str, camera: CameraSnapshot, *, progress: Callable[[float], None] | None = None
+) -> list[ScoreSegment]:
+    """A recording's fight and aggression scores as this camera's session would make them (its excluded areas).
+
+    Only the fight scorer runs (no faces, no counting, no alerts); scores are kept as live ones are,
+    so calibrating on a recording and on the live history replay the same numbers.
+    """
+    from workers.pipeline import analyse_recording
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no such video file: {path}")
+    stage = IncidentStage(
+        timer=StageTimer(),
+        crowd=False,
+        fight=True,
+        zones=camera.zones,
+        min_duration_s=camera.min_duration_s,
+        cooldown_s=camera.cooldown_s,
+    )
+    scores = MemoryScores()
+    scores.recorder.attach(stage)
+    analyse_recording(path, fps=stage.fight_fps, face=None, incidents=stage, progress=progress)
+    return scores.segments()
 
 
 def _offline_face_stage(config: SessionConfig, timer: StageTimer, fps: float, watchlist: str | None) -> FaceStage:

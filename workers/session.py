@@ -41,6 +41,7 @@ from workers.capture import CaptureState, Frame, FrameGrabber, SourceError, pars
 from workers.clips import ClipJob, ClipRecorder, FrameRing, draw_boxes
 from workers.pipeline import Cooldown, FaceMatch, FaceStage, IncidentSignal, IncidentStage, StageTimer
 from workers.preview import PreviewPublisher
+from workers.scores import live_recorder
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ class CameraSession:
         self.max_duration_s = max_duration_s
         self.handover = handover
         self.lease = leases.Lease(self.client, lease_key(self.camera_id), self.config.lease_ttl_s)
+        self._scores = live_recorder(self.client, self.camera_id)  # score history for the alert budget
         self.stop_event = threading.Event()
         self.timer = StageTimer()
         self.reason: StopReason | None = None
@@ -223,6 +225,7 @@ class CameraSession:
         if self._preview is not None:
             self._preview.stop()
         self._finish_clips(timeout=3.0 if reason not in HANDOVER_REASONS else 1.5)
+        self._safe(self._scores.close)
         self._persist_health(force=True)
         leases.log_session_event(self.client, self.camera_id, "stop", self.lease.token, reason=reason.value)
         released = reason is not StopReason.LEASE_LOST and self._safe(self.lease.release)
@@ -677,7 +680,9 @@ class CameraSession:
                 sensitivity=snap.sensitivity,
                 people_interval_s=self.config.people_interval_s,
                 counting_view=snap.counting_view,
+                calibrated=snap.calibrated,
             )
+        self._scores.attach(self._incidents)
 
     def _start_capture(self, snap: CameraSnapshot) -> None:
         settings_ = replace(self.config.capture, loop=snap.loop_file, max_fps=self._loop_rate() + 1.0)

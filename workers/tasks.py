@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from celery import shared_task, signals
 from django.conf import settings
 
-from core.jobs import job_write
+from core.jobs import calibration_job_write, job_write
 from core.redis import redis_client
 from workers import lease as leases
 from workers.assignment import assign_cameras_once
-from workers.recordings import analyse_file
+from workers.camera_config import load_camera
+from workers.recordings import analyse_file, recording_scores
 from workers.session import CameraSession
 
 logger = logging.getLogger(__name__)
@@ -106,6 +108,58 @@ def _discard_upload(path: str) -> None:
         logger.info("video job: deleted uploaded footage %s", upload.name)
 
 
+@shared_task(
+    name="workers.tasks.calibrate_recording_job",
+    ignore_result=True,
+    acks_late=True,
+    time_limit=3600,
+    soft_time_limit=3540,
+    max_retries=0,
+)
+def calibrate_recording_job(job_id: str, camera_id: str, path: str, name: str, user_id: int | None) -> None:
+    """Score an uploaded recording as the camera and calibrate its alert budget (``core.jobs.calibration_submit``)."""
+    from django.contrib.auth.models import User
+
+    from venues.services import CalibrationError, camera_calibrate_incidents
+
+    def progress(fraction: float) -> None:
+        calibration_job_write(job_id, state="running", progress=round(fraction, 3), camera=camera_id)
+
+    try:
+        loaded = load_camera(camera_id)
+        if loaded is None:
+            raise LookupError("the camera no longer exists")
+        segments = recording_scores(path, loaded[1], progress=_every(0.5, progress))
+        user = User.objects.filter(pk=user_id).first() if user_id is not None else None
+        summary = camera_calibrate_incidents(
+            camera=loaded[0], user=user, source="recording", segments=segments, window=name
+        )
+    except CalibrationError as exc:
+        calibration_job_write(
+            job_id, state="failed", progress=1.0, camera=camera_id, error=str(exc), result=exc.summary
+        )
+        return
+    except Exception as exc:
+        logger.exception("calibration job %s failed", job_id)
+        calibration_job_write(job_id, state="failed", progress=1.0, camera=camera_id, error=str(exc)[:500])
+        return
+    finally:
+        _discard_upload(path)
+    calibration_job_write(job_id, state="done", progress=1.0, camera=camera_id, result=summary)
+
+
+def _every(seconds: float, report: Callable[[float], None]) -> Callable[[float], None]:
+    """A progress callback that passes at most one report per `seconds` on."""
+    last = [0.0]
+
+    def progress(fraction: float) -> None:
+        if time.monotonic() - last[0] >= seconds:
+            last[0] = time.monotonic()
+            report(fraction)
+
+    return progress
+
+
 # --- worker lifecycle: draining on warm shutdown -----------------------------------------------
 
 
@@ -131,4 +185,4 @@ def _undrain_on_start(sender: Any = None, **_: Any) -> None:
             logger.warning("could not clear draining flag of %s: %s", hostname, exc)
 
 
-__all__ = ["analyze_video_job", "assign_cameras", "camera_session", "enqueue_session"]
+__all__ = ["analyze_video_job", "assign_cameras", "calibrate_recording_job", "camera_session", "enqueue_session"]

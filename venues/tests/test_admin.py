@@ -26,6 +26,7 @@ def _camera_form(venue, **overrides):  # type: ignore[no-untyped-def]
         "min_duration_s": "1",
         "cooldown_s": "120",
         "offline_after_s": "30",
+        "alert_budget_per_hour": "1",
         "zones-TOTAL_FORMS": "0",
         "zones-INITIAL_FORMS": "0",
         "zones-MIN_NUM_FORMS": "0",

@@ -1,9 +1,13 @@
 """Embedded PostgreSQL (with pgvector) and Redis for machines with no DATABASE_URL / REDIS_URL.
 
 The servers live under ``var/`` (``CC_VAR_DIR``) so data survives restarts. Any process that
-imports the settings calls :func:`ensure_services`; a server is started only when it is not
-already running, and a process stops at exit only the servers it started itself (a launcher
-that exports the URLs to its children keeps them up for all of them).
+imports the settings calls :func:`ensure_services`, which starts a server only when it is not
+already running and registers the process as a user (``var/embedded-users/<pid>``). The servers
+are reference-counted: a process leaving at exit stops them only when no other live process
+still uses them, so two commands at once never pull the servers from under each other. A
+launcher exports the URLs to its children (who then register nothing: the launcher counts for
+them). ``manage.py embedded start`` pins the servers (left running until ``embedded stop``);
+``CC_EMBEDDED_KEEP=1`` makes a process leave them running at exit.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
@@ -65,6 +70,14 @@ class EmbeddedConfig:
         return self.var_dir / "redis"
 
     @property
+    def users_dir(self) -> Path:
+        return self.var_dir / "embedded-users"
+
+    @property
+    def pin_file(self) -> Path:
+        return self.var_dir / "embedded-pinned"
+
+    @property
     def database_url(self) -> str:
         return f"postgres://postgres@127.0.0.1:{self.pg_port}/{DATABASE_NAME}"
 
@@ -82,16 +95,20 @@ def _port(environ: MutableMapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
-_started_here: list[str] = []
+_registered: dict[Path, int] = {}  # users folder -> the pid registered there by this process
 
 
 def ensure_services(environ: MutableMapping[str, str] | None = None) -> list[str]:
-    """Start what DATABASE_URL / REDIS_URL leave unset and export their URLs; return what started."""
+    """Start what DATABASE_URL / REDIS_URL leave unset, export their URLs and count this process as a user.
+
+    Returns the servers this call started.
+    """
     env = os.environ if environ is None else environ
     wanted = [name for name in ("DATABASE_URL", "REDIS_URL") if not env.get(name, "").strip()]
     if not wanted:
         return []
     config = EmbeddedConfig.from_env(env)
+    keep = env.get("CC_EMBEDDED_KEEP", "") in {"1", "true"}
     started: list[str] = []
     with _lock(config):
         if "DATABASE_URL" in wanted:
@@ -102,10 +119,69 @@ def ensure_services(environ: MutableMapping[str, str] | None = None) -> list[str
             if start_redis(config):
                 started.append("redis")
             env["REDIS_URL"] = config.redis_url
-    if started and not _started_here and env.get("CC_EMBEDDED_KEEP", "") not in {"1", "true"}:
-        atexit.register(stop_services, config, list(started))
-    _started_here.extend(started)
+        if not keep and _registered.get(config.users_dir) != os.getpid():
+            _register_user(config)
+            atexit.register(release, config)
     return started
+
+
+def _register_user(config: EmbeddedConfig) -> None:
+    config.users_dir.mkdir(parents=True, exist_ok=True)
+    pid = os.getpid()
+    partial = config.users_dir / f".{pid}.tmp"
+    partial.write_text(repr(_process_started(pid)))
+    partial.replace(config.users_dir / str(pid))  # atomic: a reader never sees a half-written entry
+    _registered[config.users_dir] = pid
+
+
+def _process_started(pid: int) -> float | None:
+    """When process ``pid`` started (None: no such process): a reused pid is not the same user."""
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def users(config: EmbeddedConfig | None = None) -> list[int]:
+    """Pids of live processes using the embedded servers; forgets the ones that died without leaving."""
+    config = config or EmbeddedConfig.from_env(os.environ)
+    live = []
+    for entry in config.users_dir.glob("[0-9]*") if config.users_dir.is_dir() else []:
+        started = _process_started(int(entry.name)) if entry.name.isdigit() else None
+        try:
+            recorded = float(entry.read_text())
+        except (OSError, ValueError):
+            recorded = None
+        if started is not None and recorded is not None and abs(started - recorded) < 0.5:
+            live.append(int(entry.name))
+        else:
+            entry.unlink(missing_ok=True)
+    return sorted(live)
+
+
+def release(config: EmbeddedConfig) -> list[str]:
+    """This process stops using the servers; the last user out stops them (unless pinned). Returns what stopped."""
+    if _registered.get(config.users_dir) != os.getpid():
+        return []  # a forked child inherits the exit hook, not the registration
+    with _lock(config):
+        (config.users_dir / str(os.getpid())).unlink(missing_ok=True)
+        _registered.pop(config.users_dir, None)
+        if users(config) or config.pin_file.exists():
+            return []
+        running = [name for name, up in status(config).items() if up]
+        if running:
+            stop_services(config, running)
+            logger.info("embedded servers stopped (last user left): %s", ", ".join(running))
+        return running
+
+
+def pin(config: EmbeddedConfig | None = None) -> None:
+    """Keep the servers running when their last user leaves, until :func:`stop_services`."""
+    config = config or EmbeddedConfig.from_env(os.environ)
+    config.var_dir.mkdir(parents=True, exist_ok=True)
+    config.pin_file.touch()
 
 
 @contextlib.contextmanager
@@ -273,9 +349,11 @@ def start_redis(config: EmbeddedConfig) -> bool:
 
 
 def stop_services(config: EmbeddedConfig | None = None, which: list[str] | None = None) -> None:
-    """Stop embedded servers (both unless `which` names some); quiet when already stopped."""
+    """Stop embedded servers (both unless `which` names some) and unpin them; quiet when already stopped."""
     config = config or EmbeddedConfig.from_env(os.environ)
     names = which or ["postgres", "redis"]
+    if which is None:
+        config.pin_file.unlink(missing_ok=True)
     if "redis" in names and _port_open(config.redis_port):
         _stop_redis(config)
     if "postgres" in names and (config.pg_data / "postmaster.pid").exists():
@@ -293,3 +371,26 @@ def status(config: EmbeddedConfig | None = None) -> dict[str, bool]:
     """Report whether each embedded server answers on its port."""
     config = config or EmbeddedConfig.from_env(os.environ)
     return {"postgres": _port_open(config.pg_port), "redis": _port_open(config.redis_port)}
+
+
+def cli(argv: list[str]) -> int:
+    """``manage.py embedded status|start|stop`` (handled before the settings start anything)."""
+    action = argv[0] if len(argv) == 1 else ""
+    if action not in {"status", "start", "stop"}:
+        print("usage: manage.py embedded status|start|stop", file=sys.stderr)
+        return 2
+    config = EmbeddedConfig.from_env(os.environ)
+    if action == "start":
+        with _lock(config):
+            start_postgres(config)
+            start_redis(config)
+            pin(config)
+    elif action == "stop":
+        with _lock(config):
+            stop_services(config)
+    for name, running in status(config).items():
+        print(f"{name}: {'running' if running else 'stopped'}")
+    pids = users(config)
+    pinned = " (pinned: left running until `manage.py embedded stop`)" if config.pin_file.exists() else ""
+    print(f"users: {', '.join(map(str, pids)) or 'none'}{pinned}")
+    return 0

@@ -1,22 +1,23 @@
-"""Show, start or stop the embedded PostgreSQL and Redis under var/."""
+"""Show, start (and pin) or stop the embedded PostgreSQL and Redis under var/."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from commandcenter import embedded
 
 
 class Command(BaseCommand):
-    help = "status | stop: the embedded servers (they start on their own when a command needs them)"
+    help = (
+        "status | start | stop: the embedded servers. They start on their own when a command needs them and stop "
+        "when their last user exits; `start` keeps them running until `stop`."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", choices=["status", "stop"])
+        parser.add_argument("action", choices=["status", "start", "stop"])
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["action"] == "stop":
-            embedded.stop_services()
-        for name, running in embedded.status().items():
-            self.stdout.write(f"{name}: {'running' if running else 'stopped'}")
+        if embedded.cli([options["action"]]) != 0:
+            raise CommandError("embedded servers: bad action")

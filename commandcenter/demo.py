@@ -1,4 +1,8 @@
-"""The demo venue: cameras playing sample footage, and a demo watchlist of the people in it."""
+"""The demo venue: cameras playing real footage, and a demo watchlist of the people in it.
+
+With ``CC_SAMPLE_DATA`` (``../shared/data``) present the cameras loop its clips; on any other machine they loop
+footage from packages `make setup` installs (``commandcenter.demo_footage``).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from commandcenter.demo_footage import PackagedFootage, enrolment_photo, entrance_clip
 from venues.models import Camera, Venue, Zone
 from venues.services import camera_save, venue_save, zone_save
 from watchlists.enrolment import EnrolmentError, subject_enroll_photo
@@ -29,13 +34,23 @@ DEMO_WATCHLIST = "Demo: missing persons"
 
 @dataclass(frozen=True)
 class DemoCamera:
-    """A demo camera, the sample clip it loops and the analysers it runs."""
+    """A demo camera, the clip it loops and the analysers it runs."""
 
     name: str
     clip: tuple[str, ...]
     zone_capacity: int | None = None
     fight: bool = True
     crowd: bool = True
+    counting_view: str = Camera.CountingView.NEAR
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    """A person on the demo watchlist and the photo enrolled."""
+
+    name: str
+    photo: Path
+    source: str
 
 
 # Each camera shows what it is named for: the two enrolled people (a stage show, whose dancing the fight scorer
@@ -54,9 +69,21 @@ SAMPLE_PEOPLE = [
     ("Alex Lacamoire (demo)", ("faces", "face_recognition", "examples", "alex-lacamoire.png")),
 ]
 
+# Without the sample folder (every user's machine): footage from opencv-doc (see demo_footage). On vtest.avi the
+# people counter (wide view) counts 2-7 of the walkers, 4 or more for stretches of 4-25 s and 2-3 in between, so
+# a zone for 3 is exceeded at times; there is no fight in it.
+PACKAGED_CAMERAS = [
+    DemoCamera("Entrance (faces)", ("entrance",), fight=False, crowd=False),
+    DemoCamera(
+        "Concourse (crowd)", ("pedestrians",), zone_capacity=3, fight=False, counting_view=Camera.CountingView.WIDE
+    ),
+    DemoCamera("Street (incidents)", ("pedestrians",), crowd=False),
+]
+PACKAGED_PERSON_NAME = "Demo person (OpenCV tutorial photo)"
+
 
 def generated_clip(target: Path) -> Path:
-    """A 10 s clip panning over photos shipped inside installed packages (for machines without samples)."""
+    """A 10 s clip panning over photos shipped inside installed packages (when opencv-doc is missing too)."""
     if target.exists():
         return target
     from skimage import data
@@ -79,6 +106,29 @@ def _sample(parts: tuple[str, ...]) -> Path | None:
     return path if path.is_file() else None
 
 
+def demo_footage() -> tuple[list[tuple[DemoCamera, Path]], list[DemoPerson]]:
+    """The cameras with their clips and the people to enrol: sample data, else packaged footage, else a fallback."""
+    sample_clips = [(spec, clip) for spec in SAMPLE_CAMERAS if (clip := _sample(spec.clip)) is not None]
+    if len(sample_clips) == len(SAMPLE_CAMERAS):
+        people = [
+            DemoPerson(name, photo, "../shared/data sample")
+            for name, parts in SAMPLE_PEOPLE
+            if (photo := _sample(parts)) is not None
+        ]
+        return sample_clips, people
+    packaged = PackagedFootage.find(settings.CC_OPENCV_DOC)
+    if packaged is None:
+        fallback = generated_clip(Path(settings.VAR_DIR) / "demo" / "generated.mp4")
+        return [(spec, fallback) for spec in SAMPLE_CAMERAS], []
+    clips = {
+        "entrance": entrance_clip(packaged, Path(settings.VAR_DIR) / "demo" / "entrance.mp4"),
+        "pedestrians": packaged.pedestrians,
+    }
+    photo = enrolment_photo(packaged, Path(settings.VAR_DIR) / "demo" / "enrolled.jpg")
+    person = DemoPerson(PACKAGED_PERSON_NAME, photo, "Debian opencv-doc: face detection tutorial")
+    return [(spec, clips[spec.clip[0]]) for spec in PACKAGED_CAMERAS], [person]
+
+
 def demo_setup() -> list[str]:
     """Create (idempotently) the demo venue, cameras, zone and watchlist; return what was done."""
     actor = get_user_model().objects.filter(groups__name="admin").first()
@@ -95,40 +145,46 @@ def demo_setup() -> list[str]:
             capacity=5000,
         ),
     )
-    for spec in SAMPLE_CAMERAS:
-        clip = _sample(spec.clip) or generated_clip(Path(settings.VAR_DIR) / "demo" / "generated.mp4")
+    cameras, people = demo_footage()
+    for spec, clip in cameras:
         if Camera.objects.filter(venue=venue, name=spec.name).exists():
             continue
-        camera = camera_save(
-            actor=actor,
-            camera=Camera(
-                venue=venue,
-                name=spec.name,
-                stream_url=f"file://{clip}",
-                loop_file=True,
-                analysis_fps=2.0,
-                fight_enabled=spec.fight,
-                crowd_enabled=spec.crowd,
-            ),
-        )
+        _demo_camera(actor, venue, spec, clip)
         done.append(f"camera {spec.name} -> {clip}")
-        if spec.zone_capacity is not None:
-            zone_save(
-                actor=actor,
-                zone=Zone(
-                    camera=camera,
-                    name="Whole frame",
-                    capacity=spec.zone_capacity,
-                    polygon=[[0, 0], [1, 0], [1, 1], [0, 1]],
-                    gathering_rate_per_min=30,
-                ),
-            )
     if actor is not None:
-        done += _demo_watchlist(actor)
+        done += _demo_watchlist(actor, people)
     return done
 
 
-def _demo_watchlist(actor: User) -> list[str]:
+def _demo_camera(actor: User | None, venue: Venue, spec: DemoCamera, clip: Path) -> Camera:
+    camera = camera_save(
+        actor=actor,
+        camera=Camera(
+            venue=venue,
+            name=spec.name,
+            stream_url=f"file://{clip}",
+            loop_file=True,
+            analysis_fps=2.0,
+            fight_enabled=spec.fight,
+            crowd_enabled=spec.crowd,
+            counting_view=spec.counting_view,
+        ),
+    )
+    if spec.zone_capacity is not None:
+        zone_save(
+            actor=actor,
+            zone=Zone(
+                camera=camera,
+                name="Whole frame",
+                capacity=spec.zone_capacity,
+                polygon=[[0, 0], [1, 0], [1, 1], [0, 1]],
+                gathering_rate_per_min=30,
+            ),
+        )
+    return camera
+
+
+def _demo_watchlist(actor: User, people: list[DemoPerson]) -> list[str]:
     watchlist = Watchlist.objects.filter(name=DEMO_WATCHLIST).first() or watchlist_save(
         actor=actor,
         watchlist=Watchlist(
@@ -141,24 +197,24 @@ def _demo_watchlist(actor: User) -> list[str]:
         ),
     )
     done = []
-    people = [(name, _sample(parts)) for name, parts in SAMPLE_PEOPLE]
-    for name, photo in people:
-        if photo is None or Subject.objects.filter(watchlist=watchlist, display_name=name).exists():
+    for person in people:
+        if Subject.objects.filter(watchlist=watchlist, display_name=person.name).exists():
             continue
         subject = subject_save(
             actor=actor,
             subject=Subject(
                 watchlist=watchlist,
-                display_name=name,
+                display_name=person.name,
                 legal_basis_reference="DEMO",
                 added_by=actor,
-                image_source="../shared/data sample",
+                image_source=person.source,
                 expires_at=timezone.now() + datetime.timedelta(days=365),
             ),
         )
         try:
-            subject_enroll_photo(subject=subject, data=photo.read_bytes(), filename=photo.name, actor=actor)
-            done.append(f"enrolled {name}")
+            data = person.photo.read_bytes()
+            subject_enroll_photo(subject=subject, data=data, filename=person.photo.name, actor=actor)
+            done.append(f"enrolled {person.name}")
         except EnrolmentError as exc:
-            logger.warning("demo enrolment of %s failed: %s", name, exc.message)
+            logger.warning("demo enrolment of %s failed: %s", person.name, exc.message)
     return done

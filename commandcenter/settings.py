@@ -168,6 +168,7 @@ CC_FACE_DEFAULT_THRESHOLD = env_float("CC_FACE_DEFAULT_THRESHOLD", 0.94, minimum
 if CC_FACE_DEFAULT_THRESHOLD < CC_FACE_THRESHOLD_FLOOR:
     raise ImproperlyConfigured("CC_FACE_DEFAULT_THRESHOLD must not be below CC_FACE_THRESHOLD_FLOOR")
 CC_SAMPLE_DATA = env_str("CC_SAMPLE_DATA") or str(BASE_DIR.parent / "shared" / "data")
+CC_OPENCV_DOC = env_str("CC_OPENCV_DOC") or "/usr/share/doc/opencv-doc"  # demo footage without CC_SAMPLE_DATA
 
 # --- Redis: cache, channel layer, Celery broker ----------------------------------------------
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from alerts import views
+from alerts import live, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -12,6 +12,7 @@ urlpatterns = [
     path("cameras/", views.camera_wall, name="camera-wall"),
     path("cameras/status.json", views.camera_status, name="camera-status"),
     path("cameras/<uuid:camera_id>/preview.jpg", views.camera_preview, name="camera-preview"),
+    path("cameras/<uuid:camera_id>/live.mjpg", live.camera_live, name="camera-live"),
     path("map/", views.venue_map, name="venue-map"),
     path("map/venues.json", views.map_data, name="map-data"),
     path("reports/", views.reports_page, name="reports"),

@@ -35,6 +35,7 @@ from venues.selectors import cameras_for, venues_for
 
 logger = logging.getLogger(__name__)
 
+WALL_LAYOUTS = [1, 4, 9, 16]  # cameras per screen on the wall
 HEALTH_FIGURES = ("fps", "input_fps", "analysed_fps", "lag_s", "drops", "people", "fight_score")
 
 
@@ -187,13 +188,23 @@ def camera_wall(request: HttpRequest) -> HttpResponse:
     """Cameras in scope with health badges and periodically refreshed previews."""
     if not request.user.has_perm("venues.view_camera"):
         raise PermissionDenied("venues.view_camera")
-    cameras = list(cameras_for(request.user).order_by("venue__name", "name"))
+    cameras = list(cameras_for(request.user).select_related("venue").order_by("venue__name", "name"))
     config = {
         "statusUrl": reverse("camera-status"),
         "refreshMs": 2000,
-        "labels": {"noPreview": _("No preview")},
+        "layouts": WALL_LAYOUTS,
+        "labels": {
+            "noPreview": _("No picture yet"),
+            "live": _("Live"),
+            "connecting": _("Connecting to the camera…"),
+            "noLive": _("No live picture: the camera is not being analysed right now. Retrying…"),
+            "seconds": _("%(seconds)s s behind"),
+            "page": _("%(page)s of %(pages)s"),
+            "stopLive": _("Stop live"),
+            "watchLive": _("Watch live"),
+        },
     }
-    return render(request, "alerts/cameras.html", {"cameras": cameras, "config": config})
+    return render(request, "alerts/cameras.html", {"cameras": cameras, "config": config, "layouts": WALL_LAYOUTS})
 
 
 @login_required
@@ -247,18 +258,26 @@ def _camera_row(camera: Camera) -> dict[str, Any]:
         "health_display": camera.get_health_state_display(),
         "figures": figures,
         "summary": _health_summary(figures),
+        "details": _health_details(figures),
         "notes": _health_notes(stats),
         "changed_at": camera.health_changed_at.isoformat() if camera.health_changed_at else None,
     }
 
 
 def _health_summary(figures: dict[str, float]) -> list[str]:
-    """The wall's figures as short translated phrases, in a fixed order."""
+    """What a dispatcher reads on the tile, in plain words."""
+    if "people" not in figures:
+        return []
+    count = int(figures["people"])
+    return [ngettext("%(count)d person in view", "%(count)d people in view", count) % {"count": count}]
+
+
+def _health_details(figures: dict[str, float]) -> list[str]:
+    """The engineering figures behind the wall's details toggle, in a fixed order."""
     phrases = {
         "analysed_fps": lambda v: _("%(fps).1f fps analysed") % {"fps": v},
         "lag_s": lambda v: _("lag %(seconds).1f s") % {"seconds": v},
         "drops": lambda v: ngettext("%(count)d frame dropped", "%(count)d frames dropped", int(v)) % {"count": v},
-        "people": lambda v: ngettext("%(count)d person", "%(count)d people", int(v)) % {"count": v},
         "fight_score": lambda v: _("fight score %(score).2f") % {"score": v},
     }
     return [phrase(figures[key]) for key, phrase in phrases.items() if key in figures]

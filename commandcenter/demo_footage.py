@@ -60,13 +60,13 @@ class PackagedFootage:
 
 def tutorial_photo(path: Path) -> np.ndarray:
     """A tutorial frame without its window title bar and the detection circles the tutorial drew on it."""
-    image = cv2.imread(str(path))
-    if image is None:
+    loaded = cv2.imread(str(path))
+    if loaded is None:
         raise ValueError(f"not a readable image: {path}")
-    image = np.ascontiguousarray(image[TITLE_BAR_PX:])
+    image = np.ascontiguousarray(loaded[TITLE_BAR_PX:])
     blue, green = image[..., 0].astype(np.int16), image[..., 1].astype(np.int16)
-    drawn = ((blue > 120) & (blue - green > 70)).astype(np.uint8) * 255  # pure blue and magenta strokes
-    drawn = cv2.dilate(drawn, np.ones((5, 5), np.uint8))
+    strokes = ((blue > 120) & (blue - green > 70)).astype(np.uint8) * 255  # pure blue and magenta strokes
+    drawn = cv2.dilate(strokes, np.ones((5, 5), np.uint8))
     return np.asarray(cv2.inpaint(image, drawn, 5, cv2.INPAINT_TELEA), dtype=np.uint8)
 
 

@@ -1,8 +1,16 @@
-"""Live preview: the latest analysed frame with boxes, as a small JPEG in Redis (about 1/s).
+"""Camera pictures for the dashboard: the 1/s preview and, while someone watches, live video.
+
+Preview: the latest analysed frame with boxes, as a small JPEG in Redis (about 1/s).
 
 The analysis loop only hands over references (``offer``); drawing, resizing and
 JPEG encoding happen on this publisher's own thread at most once per interval, so
 the preview never slows analysis. The key expires on its own when a session dies.
+
+Live video: a viewer (the web process) keeps ``cc:live:want:<camera>`` alive with a short TTL;
+while it exists the session's :class:`LivePublisher` stores every frame its loop takes (the
+camera's loop rate, at least the clip rate of 5 fps) as ``cc:live:frame:<camera>`` and announces
+it on ``cc:live:new:<camera>`` (the message is a number: pixels never go through pub/sub).
+Nobody watching costs one EXISTS per half second. Never through Celery.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import numpy as np
 import redis
 
 from core.redis import preview_key
+from venues.live import live_channel, live_frame_key, live_want_key, pack_live_frame
 from workers.clips import Box, ImageBGR, draw_boxes
 
 logger = logging.getLogger(__name__)
@@ -103,3 +112,107 @@ class PreviewPublisher:
         except (redis.RedisError, ValueError, cv2.error) as exc:
             logger.warning("preview %s not published: %s", self.key, exc)
         self.encode_ms = (time.perf_counter() - started) * 1000.0
+
+
+# --- live video: demand-driven, only while someone watches ------------------------------------------
+
+class LivePublisher:
+    """While a viewer's want key exists, publishes the newest frame with the latest analysis boxes.
+
+    The analysis loop hands over references only (``offer_frame`` for every frame it takes,
+    ``offer_boxes`` after each analysed frame); checking demand, drawing, resizing and JPEG
+    encoding run on this thread, so nobody watching costs one EXISTS every ``check_s``.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        camera_id: object,
+        *,
+        width: int = 960,
+        max_fps: float = 10.0,
+        check_s: float = 0.5,
+        ttl_s: int = 3,
+        quality: int = 75,
+    ) -> None:
+        self.client = client
+        self.camera_id = camera_id
+        self.width = width
+        self.period_s = 1.0 / max_fps
+        self.check_s = check_s
+        self.ttl_s = ttl_s
+        self.quality = quality
+        self.published = 0
+        self.watched = False
+        self._frame: tuple[ImageBGR, float] | None = None
+        self._boxes: tuple[tuple[Box, ...], tuple[str, ...]] = ((), ())
+        self._lock = threading.Lock()
+        self._new = threading.Condition(self._lock)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"live:{camera_id}", daemon=True)
+
+    def start(self) -> None:
+        """Start the publishing thread."""
+        self._thread.start()
+
+    def offer_frame(self, image: ImageBGR, captured_at: float) -> None:
+        """Keep a reference to the newest frame (no copy, no encode)."""
+        with self._new:
+            self._frame = (image, captured_at)
+            self._new.notify()
+
+    def offer_boxes(self, boxes: Sequence[Box], labels: Sequence[str]) -> None:
+        """The boxes of the latest analysed frame, drawn on the frames that follow until the next analysis."""
+        with self._lock:
+            self._boxes = (tuple(boxes), tuple(labels))
+
+    def stop(self) -> None:
+        """Stop the thread (the frame key expires by itself)."""
+        self._stop.set()
+        with self._new:
+            self._new.notify()
+        if self._thread.is_alive():
+            self._thread.join(2.0)
+
+    def _run(self) -> None:
+        import time
+
+        next_check = 0.0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_check:
+                self.watched = self._wanted()
+                next_check = now + self.check_s
+            if not self.watched:
+                self._stop.wait(self.check_s)
+                continue
+            frame, boxes = self._take(timeout=self.check_s)
+            if frame is not None:
+                self._publish(frame, boxes)
+                self._stop.wait(max(0.0, self.period_s - (time.monotonic() - now)))
+
+    def _wanted(self) -> bool:
+        try:
+            return bool(self.client.exists(live_want_key(self.camera_id)))
+        except redis.RedisError as exc:
+            logger.warning("live video of %s: demand unknown: %s", self.camera_id, exc)
+            return False
+
+    def _take(self, timeout: float) -> tuple[tuple[ImageBGR, float] | None, tuple[tuple[Box, ...], tuple[str, ...]]]:
+        with self._new:
+            if self._frame is None:
+                self._new.wait(timeout)
+            frame, self._frame = self._frame, None
+            return frame, self._boxes
+
+    def _publish(self, frame: tuple[ImageBGR, float], boxes: tuple[tuple[Box, ...], tuple[str, ...]]) -> None:
+        image, captured_at = frame
+        try:
+            jpeg = render_preview(PreviewFrame(image, boxes[0], boxes[1]), self.width, self.quality)
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(live_frame_key(self.camera_id), pack_live_frame(jpeg, captured_at), ex=self.ttl_s)
+            pipe.publish(live_channel(self.camera_id), str(self.published + 1))
+            pipe.execute()
+            self.published += 1
+        except (redis.RedisError, ValueError, cv2.error) as exc:
+            logger.warning("live video of %s not published: %s", self.camera_id, exc)

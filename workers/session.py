@@ -40,7 +40,7 @@ from workers.camera_config import CameraSnapshot, SessionConfig, load_camera, st
 from workers.capture import CaptureState, Frame, FrameGrabber, SourceError, parse_source
 from workers.clips import ClipJob, ClipRecorder, FrameRing, draw_boxes
 from workers.pipeline import Cooldown, FaceMatch, FaceStage, IncidentSignal, IncidentStage, StageTimer
-from workers.preview import PreviewPublisher
+from workers.preview import LivePublisher, PreviewPublisher
 from workers.scores import live_recorder
 
 logger = logging.getLogger(__name__)
@@ -140,6 +140,7 @@ class CameraSession:
         self._grabber: FrameGrabber | None = None
         self._clips: ClipRecorder | None = None
         self._preview: PreviewPublisher | None = None
+        self._live_video: LivePublisher | None = None
         self._face: FaceStage | None = None
         self._incidents: IncidentStage | None = None
         self._cooldown = Cooldown(120.0)
@@ -208,6 +209,8 @@ class CameraSession:
             ttl_s=self.config.preview_ttl_s,
         )
         self._preview.start()
+        self._live_video = LivePublisher(self.client, self.camera_id)
+        self._live_video.start()
         ring = FrameRing(
             max_seconds=self.config.clip_pre_s + self.config.clip_post_s + 2.0,
             fps=self.config.clip_fps,
@@ -224,6 +227,8 @@ class CameraSession:
             self._grabber.stop(timeout=3.0)
         if self._preview is not None:
             self._preview.stop()
+        if self._live_video is not None:
+            self._live_video.stop()
         self._finish_clips(timeout=3.0 if reason not in HANDOVER_REASONS else 1.5)
         self._safe(self._scores.close)
         self._persist_health(force=True)
@@ -327,6 +332,8 @@ class CameraSession:
                 self._face.reset()
         assert self._clips is not None
         self._clips.add(frame.image, frame.captured_at)
+        if self._live_video is not None:
+            self._live_video.offer_frame(frame.image, frame.captured_at)
         try:
             self._analyse(frame)
         except DatabaseError as exc:
@@ -366,6 +373,8 @@ class CameraSession:
                 self._live.camera_moving = self._incidents.camera_moving
         if self._preview is not None:
             self._preview.offer(frame.image, boxes, labels)
+        if self._live_video is not None:
+            self._live_video.offer_boxes(boxes, labels)
 
     def _incidents_scheduled(self) -> bool:
         """Incident detection runs always, or only while the venue is open (camera setting)."""

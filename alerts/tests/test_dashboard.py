@@ -164,7 +164,8 @@ def test_camera_wall_lists_only_cameras_in_scope(client, scoped_dispatcher, came
             "health": "degraded",
             "health_display": "Degraded",
             "figures": {"fps": 4.5, "analysed_fps": 4.96, "lag_s": 0.08, "people": 12, "fight_score": 0.1234},
-            "summary": ["5.0 fps analysed", "lag 0.1 s", "12 people", "fight score 0.12"],
+            "summary": ["12 people in view"],
+            "details": ["5.0 fps analysed", "lag 0.1 s", "fight score 0.12"],
             "notes": ["Camera moving: fight detection held until the view is steady."],
             "changed_at": None,
         }

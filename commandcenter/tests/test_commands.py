@@ -87,8 +87,9 @@ def test_fleet_import_rejects_a_file_without_the_required_columns(tmp_path):
         call_command("import_fleet", str(path))
 
 
-def test_demo_without_sample_data_plays_a_generated_clip(settings, tmp_path, admin_user):
+def test_demo_without_sample_data_or_opencv_doc_plays_a_generated_clip(settings, tmp_path, admin_user):
     settings.CC_SAMPLE_DATA = str(tmp_path / "absent")
+    settings.CC_OPENCV_DOC = str(tmp_path / "no-opencv-doc")
     settings.VAR_DIR = tmp_path
     call_command("demo_setup")
     urls = set(Camera.objects.values_list("stream_url", flat=True))

@@ -223,14 +223,18 @@ class FrameSlot:
             self._taken = False
             self._cond.notify_all()
 
-    def latest(self, after_seq: int = 0, timeout: float | None = None) -> Frame | None:
-        """Return the newest frame with ``seq > after_seq``; wait up to ``timeout`` seconds."""
+    def latest(self, after_seq: int = 0, timeout: float | None = None, *, take: bool = True) -> Frame | None:
+        """Return the newest frame with ``seq > after_seq``; wait up to ``timeout`` seconds.
+
+        ``take=False`` looks without taking (live video): the frame still counts as dropped if analysis skips it.
+        """
         with self._cond:
             if timeout is not None and timeout > 0:
                 self._cond.wait_for(lambda: self._closed or self._is_newer(after_seq), timeout)
             if not self._is_newer(after_seq):
                 return None
-            self._taken = True
+            if take:
+                self._taken = True
             return self._frame
 
     def close(self) -> None:
@@ -320,9 +324,9 @@ class FrameGrabber:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def latest(self, after_seq: int = 0, timeout: float | None = None) -> Frame | None:
+    def latest(self, after_seq: int = 0, timeout: float | None = None, *, take: bool = True) -> Frame | None:
         """Return the newest frame newer than ``after_seq`` (None if none within ``timeout``)."""
-        return self._slot.latest(after_seq, timeout)
+        return self._slot.latest(after_seq, timeout, take=take)
 
     def stats(self) -> CaptureStats:
         """Return a consistent snapshot of health and counters."""

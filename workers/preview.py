@@ -7,8 +7,8 @@ JPEG encoding happen on this publisher's own thread at most once per interval, s
 the preview never slows analysis. The key expires on its own when a session dies.
 
 Live video: a viewer (the web process) keeps ``cc:live:want:<camera>`` alive with a short TTL;
-while it exists the session's :class:`LivePublisher` stores every frame its loop takes (the
-camera's loop rate, at least the clip rate of 5 fps) as ``cc:live:frame:<camera>`` and announces
+while it exists the session's :class:`LivePublisher` stores each newly decoded frame (up to 10 fps,
+with the latest analysis boxes) as ``cc:live:frame:<camera>`` and announces
 it on ``cc:live:new:<camera>`` (the message is a number: pixels never go through pub/sub).
 Nobody watching costs one EXISTS per half second. Never through Celery.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -116,18 +116,23 @@ class PreviewPublisher:
 
 # --- live video: demand-driven, only while someone watches ------------------------------------------
 
-class LivePublisher:
-    """While a viewer's want key exists, publishes the newest frame with the latest analysis boxes.
+FrameSource = Callable[[int, float], "tuple[int, ImageBGR, float] | None"]
 
-    The analysis loop hands over references only (``offer_frame`` for every frame it takes,
-    ``offer_boxes`` after each analysed frame); checking demand, drawing, resizing and JPEG
-    encoding run on this thread, so nobody watching costs one EXISTS every ``check_s``.
+
+class LivePublisher:
+    """While a viewer's want key exists, publishes the newest captured frame with the latest analysis boxes.
+
+    Frames come straight from the capture (``source(after_seq, timeout)`` looks at the newest decoded frame
+    without taking it), so the picture stays fluid when analysis is slow; the boxes are those of the latest
+    analysed frame (``offer_boxes``). Checking demand, drawing, resizing and JPEG encoding run on this
+    thread: nobody watching costs one EXISTS every ``check_s``.
     """
 
     def __init__(
         self,
         client: redis.Redis,
         camera_id: object,
+        source: FrameSource,
         *,
         width: int = 960,
         max_fps: float = 10.0,
@@ -137,6 +142,7 @@ class LivePublisher:
     ) -> None:
         self.client = client
         self.camera_id = camera_id
+        self.source = source
         self.width = width
         self.period_s = 1.0 / max_fps
         self.check_s = check_s
@@ -144,22 +150,14 @@ class LivePublisher:
         self.quality = quality
         self.published = 0
         self.watched = False
-        self._frame: tuple[ImageBGR, float] | None = None
         self._boxes: tuple[tuple[Box, ...], tuple[str, ...]] = ((), ())
         self._lock = threading.Lock()
-        self._new = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"live:{camera_id}", daemon=True)
 
     def start(self) -> None:
         """Start the publishing thread."""
         self._thread.start()
-
-    def offer_frame(self, image: ImageBGR, captured_at: float) -> None:
-        """Keep a reference to the newest frame (no copy, no encode)."""
-        with self._new:
-            self._frame = (image, captured_at)
-            self._new.notify()
 
     def offer_boxes(self, boxes: Sequence[Box], labels: Sequence[str]) -> None:
         """The boxes of the latest analysed frame, drawn on the frames that follow until the next analysis."""
@@ -169,15 +167,13 @@ class LivePublisher:
     def stop(self) -> None:
         """Stop the thread (the frame key expires by itself)."""
         self._stop.set()
-        with self._new:
-            self._new.notify()
         if self._thread.is_alive():
             self._thread.join(2.0)
 
     def _run(self) -> None:
         import time
 
-        next_check = 0.0
+        next_check, last_seq, last_new = 0.0, 0, time.monotonic()
         while not self._stop.is_set():
             now = time.monotonic()
             if now >= next_check:
@@ -186,10 +182,25 @@ class LivePublisher:
             if not self.watched:
                 self._stop.wait(self.check_s)
                 continue
-            frame, boxes = self._take(timeout=self.check_s)
-            if frame is not None:
-                self._publish(frame, boxes)
-                self._stop.wait(max(0.0, self.period_s - (time.monotonic() - now)))
+            found = self._safe_source(last_seq)
+            if found is None:
+                if now - last_new > 2.0:
+                    last_seq = 0  # the capture restarted (a new source): its sequence starts again
+                continue
+            last_seq, image, captured_at = found
+            last_new = now
+            with self._lock:
+                boxes = self._boxes
+            self._publish(image, captured_at, boxes)
+            self._stop.wait(max(0.0, self.period_s - (time.monotonic() - now)))
+
+    def _safe_source(self, after_seq: int) -> tuple[int, ImageBGR, float] | None:
+        try:
+            return self.source(after_seq, self.check_s)
+        except Exception:  # a capture being replaced must not end live video
+            logger.debug("live video of %s: no frame source", self.camera_id, exc_info=True)
+            self._stop.wait(self.check_s)
+            return None
 
     def _wanted(self) -> bool:
         try:
@@ -198,15 +209,7 @@ class LivePublisher:
             logger.warning("live video of %s: demand unknown: %s", self.camera_id, exc)
             return False
 
-    def _take(self, timeout: float) -> tuple[tuple[ImageBGR, float] | None, tuple[tuple[Box, ...], tuple[str, ...]]]:
-        with self._new:
-            if self._frame is None:
-                self._new.wait(timeout)
-            frame, self._frame = self._frame, None
-            return frame, self._boxes
-
-    def _publish(self, frame: tuple[ImageBGR, float], boxes: tuple[tuple[Box, ...], tuple[str, ...]]) -> None:
-        image, captured_at = frame
+    def _publish(self, image: ImageBGR, captured_at: float, boxes: tuple[tuple[Box, ...], tuple[str, ...]]) -> None:
         try:
             jpeg = render_preview(PreviewFrame(image, boxes[0], boxes[1]), self.width, self.quality)
             pipe = self.client.pipeline(transaction=False)

@@ -209,7 +209,7 @@ class CameraSession:
             ttl_s=self.config.preview_ttl_s,
         )
         self._preview.start()
-        self._live_video = LivePublisher(self.client, self.camera_id)
+        self._live_video = LivePublisher(self.client, self.camera_id, self._live_frame)
         self._live_video.start()
         ring = FrameRing(
             max_seconds=self.config.clip_pre_s + self.config.clip_post_s + 2.0,
@@ -218,6 +218,11 @@ class CameraSession:
         )
         self._clips = ClipRecorder(ring, pre_s=self.config.clip_pre_s, post_s=self.config.clip_post_s)
         self._clips.ring = ring  # ClipRecorder's `ring or FrameRing()` drops an empty (falsy) ring
+
+    def _live_frame(self, after_seq: int, timeout: float) -> tuple[int, np.ndarray, float] | None:
+        """The newest decoded frame for live video, looked at without taking it from analysis."""
+        frame = self._grabber.latest(after_seq, timeout, take=False) if self._grabber is not None else None
+        return None if frame is None else (frame.seq, frame.image, frame.captured_at)
 
     def _shutdown(self, heartbeat: threading.Thread) -> None:
         reason = self.reason or StopReason.STOPPED
@@ -332,8 +337,6 @@ class CameraSession:
                 self._face.reset()
         assert self._clips is not None
         self._clips.add(frame.image, frame.captured_at)
-        if self._live_video is not None:
-            self._live_video.offer_frame(frame.image, frame.captured_at)
         try:
             self._analyse(frame)
         except DatabaseError as exc:

@@ -1,7 +1,7 @@
 """Live video of one camera as MJPEG over HTTP, from the stream worker already decoding it.
 
 Opening the stream checks the viewer's scope and writes an audit row; while it is open the view keeps the
-camera's want key alive, so the session publishes frames (``venues.live``) only while somebody watches.
+camera's want key alive, so the session publishes frames (``core.live``) only while somebody watches.
 Each part carries ``X-Captured-At`` (the frame's capture time), which the page shows as the picture's age.
 """
 
@@ -10,18 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import redis
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
 
-from venues.live import live_channel, live_frame_key, live_want_key, unpack_live_frame
+from core.live import unpack_live_frame
+from core.redis import live_channel, live_frame_key, live_want_key
 from venues.models import Camera
 from venues.selectors import cameras_for
 
@@ -33,7 +34,7 @@ WANT_REFRESH_S = 2.0
 MAX_STREAM_S = 600.0  # a stream ends after ten minutes; the page reopens it (and the viewer is audited again)
 
 
-def _camera_for_live(user: AbstractBaseUser | AnonymousUser, camera_id: Any) -> Camera:
+def _camera_for_live(user: User, camera_id: Any) -> Camera:
     """The camera if the viewer may see it; records the viewing in the audit log."""
     from audit.services import access_record
 
@@ -57,7 +58,7 @@ async def camera_live(request: HttpRequest, camera_id: Any) -> HttpResponseBase:
     user = await request.auser()
     if not user.is_authenticated:
         return HttpResponseRedirect(f"{reverse('login')}?next={request.path}")
-    camera = await sync_to_async(_camera_for_live)(user, camera_id)
+    camera = await sync_to_async(_camera_for_live)(cast(User, user), camera_id)
     response = StreamingHttpResponse(
         mjpeg_stream(str(camera.pk)), content_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}"
     )

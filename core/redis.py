@@ -58,6 +58,21 @@ def preview_key(camera_id: object) -> str:
     return f"cc:preview:{camera_id}"
 
 
+def live_want_key(camera_id: object) -> str:
+    """Kept alive (short TTL) by the web process while someone watches the camera live."""
+    return f"cc:live:want:{camera_id}"
+
+
+def live_frame_key(camera_id: object) -> str:
+    """A watched camera's newest live frame (``core.live`` format: capture time, then JPEG)."""
+    return f"cc:live:frame:{camera_id}"
+
+
+def live_channel(camera_id: object) -> str:
+    """Pub/sub channel announcing a new live frame (the message is a number, never pixels)."""
+    return f"cc:live:new:{camera_id}"
+
+
 def recording_job_key(job_id: str) -> str:
     """A recorded-footage analysis job's state, progress and result JSON."""
     return f"cc:recording:{job_id}"

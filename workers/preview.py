@@ -24,8 +24,8 @@ import cv2
 import numpy as np
 import redis
 
-from core.redis import preview_key
-from venues.live import live_channel, live_frame_key, live_want_key, pack_live_frame
+from core.live import pack_live_frame
+from core.redis import live_channel, live_frame_key, live_want_key, preview_key
 from workers.clips import Box, ImageBGR, draw_boxes
 
 logger = logging.getLogger(__name__)

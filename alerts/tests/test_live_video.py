@@ -19,7 +19,8 @@ from django.test import AsyncClient
 from django.urls import reverse
 
 from audit.models import AccessEvent
-from venues.live import live_channel, live_frame_key, live_want_key, pack_live_frame, unpack_live_frame
+from core.live import pack_live_frame, unpack_live_frame
+from core.redis import live_channel, live_frame_key, live_want_key
 from venues.models import Camera, OperatorScope, Venue
 
 PEDESTRIANS = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")

@@ -178,7 +178,14 @@ def alert_detail(request: HttpRequest, alert_id: Any) -> HttpResponse:
     _require_view_alerts(request)
     if not alerts_for(request.user).filter(pk=alert_id).exists():
         raise Http404
-    config = _page_config(request, alertId=str(alert_id), factLabels=_fact_labels())
+    may_watch = request.user.has_perm("venues.view_camera")
+    config = _page_config(
+        request,
+        alertId=str(alert_id),
+        factLabels=_fact_labels(),
+        wallUrl=reverse("camera-wall") if may_watch else "",
+        watchLive=_("Watch live"),
+    )
     return render(request, "alerts/detail.html", {"config": config})
 
 
@@ -296,42 +303,64 @@ def _health_notes(stats: dict[str, Any]) -> list[str]:
 @login_required
 @require_GET
 def venue_map(request: HttpRequest) -> HttpResponse:
-    """Venues on a tile map (when configured) or a plain plot, with open alert counts."""
+    """Venues and cameras on a tile map (when configured) or a plain plot, coloured by their open alerts."""
     _require_view_alerts(request)
     config = {
         "dataUrl": reverse("map-data"),
         "tileUrl": getattr(settings, "CC_MAP_TILE_URL", ""),
         "feedUrl": reverse("dashboard"),
+        "wallUrl": reverse("camera-wall"),
         "ws": "/ws/alerts/",
-        "labels": _labels(),
+        "labels": {**_labels(), "camera": _("Camera"), "watchLive": _("Watch live")},
+        "severities": {str(value): str(label) for value, label in Alert.Severity.choices},
     }
-    return render(request, "alerts/map.html", {"config": config})
+    severities = [(value, label) for value, label in reversed(Alert.Severity.choices)]
+    return render(request, "alerts/map.html", {"config": config, "severities": severities})
 
 
 @login_required
 @require_GET
 def map_data(request: HttpRequest) -> JsonResponse:
-    """Venues in scope with coordinates and their open alert counts."""
+    """Venues and cameras in scope at their coordinates, with their open alerts by severity."""
     _require_view_alerts(request)
     venues = list(venues_for(request.user).filter(latitude__isnull=False, longitude__isnull=False))
-    counts = dict(
+    cameras = list(cameras_for(request.user).filter(venue__in=[v.pk for v in venues]))
+    per_venue: dict[Any, dict[int, int]] = {}
+    per_camera: dict[Any, dict[int, int]] = {}
+    open_alerts = (
         Alert.objects.open()
         .filter(venue__in=[v.pk for v in venues])
-        .values_list("venue")
+        .values_list("venue", "camera", "severity")
         .annotate(n=Count("id"))
-        .values_list("venue", "n")
     )
-    rows = [
+    for venue_id, camera_id, severity, count in open_alerts:
+        for table, key in ((per_venue, venue_id), (per_camera, camera_id)):
+            table.setdefault(key, {})
+            table[key][severity] = table[key].get(severity, 0) + count
+    return JsonResponse(
         {
-            "id": str(v.pk),
-            "name": v.name,
-            "lat": float(v.latitude),
-            "lon": float(v.longitude),
-            "open": counts.get(v.pk, 0),
+            "venues": [_map_point(v, v.latitude, v.longitude, per_venue.get(v.pk, {})) for v in venues],
+            "cameras": [_map_camera(c, per_camera.get(c.pk, {})) for c in cameras],
         }
-        for v in venues
-    ]
-    return JsonResponse({"venues": rows})
+    )
+
+
+def _map_point(place: Any, lat: Any, lon: Any, severities: dict[int, int]) -> dict[str, Any]:
+    return {
+        "id": str(place.pk),
+        "name": place.name,
+        "lat": float(lat),
+        "lon": float(lon),
+        "open": sum(severities.values()),
+        "bySeverity": {str(level): severities[level] for level in sorted(severities, reverse=True)},
+        "top": max(severities, default=0),
+    }
+
+
+def _map_camera(camera: Camera, severities: dict[int, int]) -> dict[str, Any]:
+    own = camera.latitude is not None and camera.longitude is not None
+    lat, lon = (camera.latitude, camera.longitude) if own else (camera.venue.latitude, camera.venue.longitude)
+    return {**_map_point(camera, lat, lon, severities), "venue": str(camera.venue_id), "placed": own}
 
 
 @login_required

@@ -80,6 +80,12 @@ PACKAGED_CAMERAS = [
     DemoCamera("Street (incidents)", ("pedestrians",), crowd=False),
 ]
 PACKAGED_PERSON_NAME = "Demo person (OpenCV tutorial photo)"
+# where each demo camera stands around the arena (43.2386, 76.9128), for the map
+DEMO_POSITIONS = {
+    "Entrance (faces)": (Decimal("43.239050"), Decimal("76.912150")),
+    "Concourse (crowd)": (Decimal("43.238350"), Decimal("76.913400")),
+    "Street (incidents)": (Decimal("43.237900"), Decimal("76.911900")),
+}
 
 
 def generated_clip(target: Path) -> Path:
@@ -162,6 +168,8 @@ def _demo_camera(actor: User | None, venue: Venue, spec: DemoCamera, clip: Path)
         camera=Camera(
             venue=venue,
             name=spec.name,
+            latitude=DEMO_POSITIONS[spec.name][0],
+            longitude=DEMO_POSITIONS[spec.name][1],
             stream_url=f"file://{clip}",
             loop_file=True,
             analysis_fps=2.0,

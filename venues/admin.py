@@ -113,6 +113,13 @@ class CameraAdmin(ServiceAdmin):
     fieldsets = [
         (None, {"fields": ["venue", "name", "stream_url", "rtsp_transport", "loop_file", "enabled"]}),
         (
+            _("Location on the map"),
+            {
+                "fields": ["latitude", "longitude"],
+                "description": _("Leave both empty to show the camera at its venue."),
+            },
+        ),
+        (
             _("Analysis"),
             {
                 "fields": [

@@ -57,6 +57,8 @@ class CameraSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "id",
             "venue",
             "name",
+            "latitude",
+            "longitude",
             "stream_url",
             "rtsp_transport",
             "loop_file",
@@ -104,6 +106,13 @@ class CameraSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         if not venues_for(self.context["request"].user).filter(pk=venue.pk).exists():
             raise serializers.ValidationError("Unknown venue.")
         return venue
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        lat = attrs.get("latitude", getattr(self.instance, "latitude", None))
+        lon = attrs.get("longitude", getattr(self.instance, "longitude", None))
+        if (lat is None) != (lon is None):
+            raise serializers.ValidationError({"longitude": "Give both latitude and longitude, or neither."})
+        return attrs
 
 
 class CalibrateSerializer(serializers.Serializer):  # type: ignore[type-arg]

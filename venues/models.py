@@ -148,6 +148,23 @@ class Camera(models.Model):
         _("RTSP transport"), max_length=3, choices=Transport.choices, default=Transport.TCP
     )
     loop_file = models.BooleanField(_("loop file sources"), default=False, help_text=_("For demos and soak tests."))
+    latitude = models.DecimalField(
+        _("latitude"),
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(-90)), MaxValueValidator(Decimal(90))],
+        help_text=_("Where the camera is, for the map; empty: at its venue."),
+    )
+    longitude = models.DecimalField(
+        _("longitude"),
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(-180)), MaxValueValidator(Decimal(180))],
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
 
     analysis_fps = models.FloatField(
@@ -285,6 +302,19 @@ class Camera(models.Model):
                     aggression_threshold__lte=models.F("fight_threshold"),
                 ),
                 name="camera_calibrated_thresholds",
+            ),
+            models.CheckConstraint(
+                condition=(Q(latitude__isnull=True) & Q(longitude__isnull=True))
+                | Q(
+                    latitude__isnull=False,  # a CHECK passes on NULL: both must be set explicitly
+                    longitude__isnull=False,
+                    latitude__gte=-90,
+                    latitude__lte=90,
+                    longitude__gte=-180,
+                    longitude__lte=180,
+                ),
+                name="camera_coordinates_paired_in_range",
+                violation_error_message=_("Give both latitude and longitude (in range), or neither."),
             ),
         ]
         indexes = [

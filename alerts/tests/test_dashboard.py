@@ -197,13 +197,25 @@ def test_camera_wall_says_why_incident_detection_is_not_running(client, dispatch
 def test_map_data_counts_open_alerts(client, dispatcher, camera, other_camera):
     # given two open alerts and one resolved at the first venue, none at the second
     first, _second = _raise(camera), _raise(camera, kind=Alert.Kind.CROWD)
-    _raise(camera, kind=Alert.Kind.AGGRESSION)
+    _raise(camera, kind=Alert.Kind.AGGRESSION, severity=2)
     services.alert_system_resolve(alert=first, outcome=Alert.Outcome.HANDLED)
+    Camera.objects.filter(pk=other_camera.pk).update(latitude="43.2512", longitude="76.9501")
     client.force_login(dispatcher)
-    venues = {v["name"]: v for v in client.get(reverse("map-data")).json()["venues"]}
+    data = client.get(reverse("map-data")).json()
+    venues = {v["name"]: v for v in data["venues"]}
     assert venues["Club Almaty"]["open"] == 2
     assert venues["Club Almaty"]["lat"] == pytest.approx(43.238949)
     assert venues["Central Park"]["open"] == 0
+    # then each venue and camera says its open alerts by severity and its most severe one
+    assert (venues["Club Almaty"]["bySeverity"], venues["Club Almaty"]["top"]) == ({"3": 1, "2": 1}, 3)
+    assert (venues["Central Park"]["bySeverity"], venues["Central Park"]["top"]) == ({}, 0)
+    cameras = {c["name"]: c for c in data["cameras"]}
+    assert (cameras["Entrance"]["placed"], cameras["Entrance"]["lat"], cameras["Entrance"]["open"]) == (
+        False,
+        pytest.approx(43.238949),
+        2,
+    )
+    assert (cameras["Gate"]["placed"], cameras["Gate"]["lat"], cameras["Gate"]["top"]) == (True, 43.2512, 0)
 
 
 def test_map_page_reads_tile_setting(client, dispatcher, settings):

@@ -49,7 +49,7 @@ TABLE: list[tuple[str, str, frozenset[str]]] = [
     # dispatcher pages and their JSON: the roles that may view alerts and venues
     ("GET", r"^/$", READERS),
     ("GET", r"^/alerts/[0-9a-f-]+/$", READERS),
-    ("GET", r"^/cameras/($|status\.json$|[0-9a-f-]+/preview\.jpg$)", READERS),
+    ("GET", r"^/cameras/($|status\.json$|[0-9a-f-]+/(preview\.jpg|live\.mjpg)$)", READERS),
     ("GET", r"^/map/($|venues\.json$)", READERS),
     ("GET", r"^/reports/$", REPORTS),
     ("GET", r"^/watchlists/check/$", PHOTO_CHECK),

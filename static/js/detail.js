@@ -19,6 +19,16 @@
     return [CC.el("dt", {text: term}), CC.el("dd", {text: String(value)})];
   }
 
+  function cameraFact(a) {  // the camera's name, and a way to watch it live where the role may
+    if (!a.camera_name) return [];
+    const value = CC.el("dd", {text: a.camera_name + " "});
+    if (cfg.wallUrl && a.camera) {
+      value.append(CC.el("a", {className: "btn", href: cfg.wallUrl + "?live=" + encodeURIComponent(a.camera),
+                               text: cfg.watchLive}));
+    }
+    return [CC.el("dt", {text: cfg.factLabels.camera}), value];
+  }
+
   function renderFacts(a) {
     document.getElementById("detail-title").textContent = a.kind_display + " · " + a.venue_name;
     document.getElementById("facts").replaceChildren(
@@ -26,7 +36,7 @@
       ...fact(cfg.factLabels.status, a.status_display),
       ...fact(cfg.factLabels.review, a.kind === "face_match" ? reviewLabel[a.review] : ""),
       ...fact(cfg.factLabels.venue, a.venue_name),
-      ...fact(cfg.factLabels.camera, a.camera_name),
+      ...cameraFact(a),
       ...fact(cfg.factLabels.raised, CC.formatTime(a.raised_at, cfg.timeZone)),
       ...fact(cfg.factLabels.lastSeen, CC.formatTime(a.last_seen_at, cfg.timeZone)),
       ...fact(cfg.factLabels.score, a.score),

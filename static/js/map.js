@@ -1,4 +1,5 @@
-// Venue map: web-mercator tiles from CC_MAP_TILE_URL when set and reachable, else a plain SVG plot.
+// Venue map: venues and cameras at their coordinates, coloured by their most severe open alert; web-mercator
+// tiles from CC_MAP_TILE_URL when set and reachable, else a plain SVG plot (works offline).
 (function () {
   "use strict";
   const CC = window.CC;
@@ -8,10 +9,21 @@
   const SVG = "http://www.w3.org/2000/svg";
   const TILE = 256;
   let venues = [];
+  let cameras = [];
   let tilesFailed = !cfg.tileUrl;
   let timer = null;
 
   function venueHref(v) { return cfg.feedUrl + "?venue=" + encodeURIComponent(v.id) + "&status=open"; }
+  function cameraHref(c) { return cfg.wallUrl + "?live=" + encodeURIComponent(c.id); }
+  function placed() { return cameras.filter((c) => c.placed); }
+  function points() { return venues.concat(placed()); }
+  function severityText(p) {
+    return Object.entries(p.bySeverity).map(([level, n]) => cfg.severities[level] + " " + n).join(", ");
+  }
+  function title(p, isCamera) {
+    const what = isCamera ? L.camera + " " + p.name + " (" + L.watchLive + ")" : p.name;
+    return what + ": " + p.open + " " + L.openAlerts + (p.open ? " — " + severityText(p) : "");
+  }
 
   function project(lat, lon, zoom) {
     const scale = TILE * Math.pow(2, zoom);
@@ -21,7 +33,7 @@
 
   function fitZoom(width, height) {
     for (let zoom = 17; zoom > 2; zoom -= 1) {
-      const pts = venues.map((v) => project(v.lat, v.lon, zoom));
+      const pts = points().map((v) => project(v.lat, v.lon, zoom));
       const w = Math.max(...pts.map((p) => p.x)) - Math.min(...pts.map((p) => p.x));
       const h = Math.max(...pts.map((p) => p.y)) - Math.min(...pts.map((p) => p.y));
       if (w < width * 0.8 && h < height * 0.8) return zoom;
@@ -29,10 +41,11 @@
     return 3;
   }
 
-  function marker(v, x, y) {
-    const link = CC.el("a", {className: "map-marker" + (v.open ? " has-open" : ""), href: venueHref(v),
-                             title: v.name + ": " + v.open + " " + L.openAlerts}, [
-      CC.el("span", {className: "count", text: String(v.open)}), CC.el("span", {className: "label", text: v.name})]);
+  function marker(v, x, y, isCamera) {
+    const link = CC.el("a", {className: "map-marker sev-" + v.top + (isCamera ? " camera" : " venue"),
+                             href: isCamera ? cameraHref(v) : venueHref(v), title: title(v, isCamera)}, [
+      CC.el("span", {className: "count", text: isCamera ? "" : String(v.open)}),
+      CC.el("span", {className: "label", text: v.name})]);
     link.style.left = x + "px";  // CSSOM writes are allowed under a strict style-src
     link.style.top = y + "px";
     return link;
@@ -42,7 +55,8 @@
     const width = box.clientWidth;
     const height = box.clientHeight;
     const zoom = fitZoom(width, height);
-    const pts = venues.map((v) => project(v.lat, v.lon, zoom));
+    const all = points();
+    const pts = all.map((v) => project(v.lat, v.lon, zoom));
     const cx = (Math.min(...pts.map((p) => p.x)) + Math.max(...pts.map((p) => p.x))) / 2;
     const cy = (Math.min(...pts.map((p) => p.y)) + Math.max(...pts.map((p) => p.y))) / 2;
     const left = cx - width / 2;
@@ -60,7 +74,7 @@
         layer.append(img);
       }
     }
-    const markers = venues.map((v, i) => marker(v, pts[i].x - left, pts[i].y - top));
+    const markers = all.map((v, i) => marker(v, pts[i].x - left, pts[i].y - top, i >= venues.length));
     box.replaceChildren(layer, ...markers);
   }
 
@@ -76,33 +90,41 @@
   function drawPlot() {
     const width = Math.max(box.clientWidth, 300);
     const height = Math.max(box.clientHeight, 300);
-    const pad = 60;
-    const lats = venues.map((v) => v.lat);
-    const lons = venues.map((v) => v.lon);
+    const pad = 70;
+    const all = points();
+    const lats = all.map((v) => v.lat);
+    const lons = all.map((v) => v.lon);
     const k = Math.cos(((Math.min(...lats) + Math.max(...lats)) / 2) * Math.PI / 180);
     const spanX = Math.max((Math.max(...lons) - Math.min(...lons)) * k, 1e-6);
     const spanY = Math.max(Math.max(...lats) - Math.min(...lats), 1e-6);
     const scale = Math.min((width - 2 * pad) / spanX, (height - 2 * pad) / spanY);
-    const single = venues.length === 1;
+    const single = all.length === 1;
     const svg = document.createElementNS(SVG, "svg");
     svg.setAttribute("viewBox", "0 0 " + width + " " + height);
     svg.setAttribute("class", "plot");
-    venues.forEach((v) => {
-      const x = single ? width / 2 : pad + (v.lon - Math.min(...lons)) * k * scale;
-      const y = single ? height / 2 : height - pad - (v.lat - Math.min(...lats)) * scale;
+    all.forEach((v, index) => {
+      const isCamera = index >= venues.length;
+      const x = single ? width / 2 : (width - spanX * scale) / 2 + (v.lon - Math.min(...lons)) * k * scale;
+      const y = single ? height / 2 : height - (height - spanY * scale) / 2 - (v.lat - Math.min(...lats)) * scale;
       const link = document.createElementNS(SVG, "a");
-      link.setAttribute("href", venueHref(v));
-      const dot = document.createElementNS(SVG, "circle");
-      dot.setAttribute("cx", x); dot.setAttribute("cy", y);
-      dot.setAttribute("r", String(6 + Math.min(v.open, 20)));
-      dot.setAttribute("class", v.open ? "venue has-open" : "venue");
-      const title = document.createElementNS(SVG, "title");
-      title.textContent = v.name + ": " + v.open + " " + L.openAlerts;
+      link.setAttribute("href", isCamera ? cameraHref(v) : venueHref(v));
+      const size = isCamera ? 7 : 9 + Math.min(v.open, 20);
+      const mark = document.createElementNS(SVG, isCamera ? "rect" : "circle");
+      if (isCamera) {
+        mark.setAttribute("x", x - size / 2); mark.setAttribute("y", y - size / 2);
+        mark.setAttribute("width", size); mark.setAttribute("height", size);
+      } else {
+        mark.setAttribute("cx", x); mark.setAttribute("cy", y); mark.setAttribute("r", String(size));
+      }
+      mark.setAttribute("class", (isCamera ? "camera" : "venue") + " sev-" + v.top);
+      const tip = document.createElementNS(SVG, "title");
+      tip.textContent = title(v, isCamera);
       const label = document.createElementNS(SVG, "text");
-      label.setAttribute("x", x + 10 + Math.min(v.open, 20)); label.setAttribute("y", y + 4);
-      label.textContent = v.name + " (" + v.open + ")";
-      dot.append(title);
-      link.append(dot, label);
+      label.setAttribute("x", x + size + 4); label.setAttribute("y", y + 4);
+      label.setAttribute("class", isCamera ? "camera-label" : "venue-label");
+      label.textContent = isCamera ? v.name : v.name + " (" + v.open + ")";
+      mark.append(tip);
+      link.append(mark, label);
       svg.append(link);
     });
     box.replaceChildren(svg);
@@ -112,6 +134,7 @@
     document.getElementById("map-list").replaceChildren(...venues.map((v) => CC.el("tr", {}, [
       CC.el("td", {}, [CC.el("a", {href: venueHref(v), text: v.name})]),
       CC.el("td", {text: String(v.open)}),
+      CC.el("td", {text: severityText(v)}),
     ])));
   }
 
@@ -123,7 +146,9 @@
 
   async function load() {
     try {
-      venues = (await CC.getJSON(cfg.dataUrl)).venues;
+      const data = await CC.getJSON(cfg.dataUrl);
+      venues = data.venues;
+      cameras = data.cameras;
       draw();
     } catch (error) { CC.toast(L.failed, "error"); }
   }

@@ -139,6 +139,7 @@ class LivePublisher:
         check_s: float = 0.5,
         ttl_s: int = 3,
         quality: int = 75,
+        max_box_age_s: float = 1.0,
     ) -> None:
         self.client = client
         self.camera_id = camera_id
@@ -150,7 +151,9 @@ class LivePublisher:
         self.quality = quality
         self.published = 0
         self.watched = False
+        self.max_box_age_s = max_box_age_s
         self._boxes: tuple[tuple[Box, ...], tuple[str, ...]] = ((), ())
+        self._boxes_at = float("-inf")
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"live:{camera_id}", daemon=True)
@@ -159,10 +162,15 @@ class LivePublisher:
         """Start the publishing thread."""
         self._thread.start()
 
-    def offer_boxes(self, boxes: Sequence[Box], labels: Sequence[str]) -> None:
-        """The boxes of the latest analysed frame, drawn on the frames that follow until the next analysis."""
+    def offer_boxes(self, boxes: Sequence[Box], labels: Sequence[str], captured_at: float) -> None:
+        """The boxes of the latest analysed frame (captured at ``captured_at``), drawn on the frames that follow.
+
+        They are drawn only on frames captured within ``max_box_age_s`` of it: when analysis lags, or the
+        picture moved on (a looped file restarting), no box is better than a box on the wrong person.
+        """
         with self._lock:
             self._boxes = (tuple(boxes), tuple(labels))
+            self._boxes_at = captured_at
 
     def stop(self) -> None:
         """Stop the thread (the frame key expires by itself)."""
@@ -189,10 +197,14 @@ class LivePublisher:
                 continue
             last_seq, image, captured_at = found
             last_new = now
-            with self._lock:
-                boxes = self._boxes
-            self._publish(image, captured_at, boxes)
+            self._publish(image, captured_at, self.boxes_for(captured_at))
             self._stop.wait(max(0.0, self.period_s - (time.monotonic() - now)))
+
+    def boxes_for(self, captured_at: float) -> tuple[tuple[Box, ...], tuple[str, ...]]:
+        """The latest analysis boxes if they belong to the moment ``captured_at``, else none."""
+        with self._lock:
+            fresh = abs(captured_at - self._boxes_at) <= self.max_box_age_s
+            return self._boxes if fresh else ((), ())
 
     def _safe_source(self, after_seq: int) -> tuple[int, ImageBGR, float] | None:
         try:

@@ -377,7 +377,7 @@ class CameraSession:
         if self._preview is not None:
             self._preview.offer(frame.image, boxes, labels)
         if self._live_video is not None:
-            self._live_video.offer_boxes(boxes, labels)
+            self._live_video.offer_boxes(boxes, labels, frame.captured_at)
 
     def _incidents_scheduled(self) -> bool:
         """Incident detection runs always, or only while the venue is open (camera setting)."""

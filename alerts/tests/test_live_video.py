@@ -183,3 +183,26 @@ def test_live_stream_refuses_cameras_outside_scope_and_anonymous_viewers(scoped_
     assert status_for(outsider) == 403
     assert status_for(scoped_viewer) == 404
     assert not AccessEvent.objects.filter(action="camera.live_view").exists()
+
+
+def test_live_frames_carry_only_boxes_of_their_own_moment(raw_redis):
+    from workers.preview import LivePublisher
+
+    # given a watched camera whose newest frame was captured at t, and a box analysed 5 s earlier
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    moment = time.time()
+    publisher = LivePublisher(raw_redis, "box-age-test", lambda after, timeout: (after + 1, frame, moment))
+    box_region = (slice(40, 160), slice(60, 200))
+
+    def published_with(boxes_at: float) -> float:
+        """Publish one frame; return how much the box region differs from the plain frame."""
+        publisher.offer_boxes([(60.0, 40.0, 140.0, 120.0)], ["MATCH 0.99"], boxes_at)
+        publisher._publish(frame, moment, publisher.boxes_for(moment))
+        _, jpeg = unpack_live_frame(raw_redis.get(live_frame_key("box-age-test")))
+        decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        return float(np.abs(decoded[box_region].astype(int) - 128).max())
+
+    # then the stale box is not drawn, a box of the same moment is
+    assert published_with(moment - 5.0) < 20
+    assert published_with(moment - 0.2) > 60
+    raw_redis.delete(live_frame_key("box-age-test"))

@@ -45,12 +45,15 @@ def packaged_demo(settings, tmp_path, admin_user) -> Path:  # type: ignore[no-un
     return tmp_path / "var"
 
 
-def _run(name: str, seconds: float, *, until_alert: bool) -> set[str]:
-    """Run the named demo camera's session for ``seconds`` (or to its first alert); return the kinds raised."""
+def run_demo_camera(name: str, seconds: float, *, until_alert: bool, linger_s: float = 1.0) -> set[str]:
+    """Run the named demo camera's session for ``seconds`` (or to ``linger_s`` after its first alert).
+
+    Returns the kinds of alert it raised.
+    """
     camera = Camera.objects.get(name=name)
     config = quick_config(lease_ttl_s=30.0, heartbeat_s=2.0)  # models load slowly on a busy machine
     session = CameraSession(camera.pk, config=config, max_duration_s=seconds)
-    watcher = threading.Thread(target=_stop_at_first_alert, args=(session,), daemon=True)
+    watcher = threading.Thread(target=_stop_after_first_alert, args=(session, linger_s), daemon=True)
     if until_alert:
         watcher.start()
     reason = session.run()
@@ -58,10 +61,10 @@ def _run(name: str, seconds: float, *, until_alert: bool) -> set[str]:
     return set(Alert.objects.filter(camera=camera).values_list("kind", flat=True))
 
 
-def _stop_at_first_alert(session: CameraSession) -> None:
+def _stop_after_first_alert(session: CameraSession, linger_s: float) -> None:
     while not session.stop_event.wait(0.2):
         if session.health()["alerts_raised"]:
-            session.stop_event.wait(1.0)  # let a second kind of alert, if any, show itself
+            session.stop_event.wait(linger_s)  # let a second kind of alert, if any, show itself
             session.stop()
 
 
@@ -84,7 +87,7 @@ def test_packaged_demo_cameras_play_real_footage(packaged_demo):
 
 def test_packaged_demo_entrance_raises_face_candidates_for_the_enrolled_person(packaged_demo):
     # when the entrance camera plays its clip (a stranger for 5 s, then the enrolled person on another photo)
-    kinds = _run("Entrance (faces)", 60.0, until_alert=True)
+    kinds = run_demo_camera("Entrance (faces)", 60.0, until_alert=True)
     # then it raised face candidates, all for the enrolled person, and nothing else
     assert kinds == {"face_match"}
     names = set(Alert.objects.filter(kind="face_match").values_list("subject__display_name", flat=True))
@@ -93,13 +96,13 @@ def test_packaged_demo_entrance_raises_face_candidates_for_the_enrolled_person(p
 
 def test_packaged_demo_concourse_raises_a_crowd_alert(packaged_demo):
     # when the concourse camera watches the walkway (4 or more counted from 4 s in, for 4-25 s at a time)
-    kinds = _run("Concourse (crowd)", 120.0, until_alert=True)
+    kinds = run_demo_camera("Concourse (crowd)", 120.0, until_alert=True)
     # then its zone for 3 raised a crowd alert and nothing else
     assert kinds == {"crowd"}
 
 
 def test_packaged_demo_street_raises_no_fight_on_pedestrians(packaged_demo):
     # when the street camera watches 35 s of people walking by (the clip's busiest stretches for a flow scorer)
-    kinds = _run("Street (incidents)", 35.0, until_alert=False)
+    kinds = run_demo_camera("Street (incidents)", 35.0, until_alert=False)
     # then no fight or aggression is raised: there is none in the footage
     assert kinds & {"fight", "aggression"} == set()

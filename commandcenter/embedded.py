@@ -356,8 +356,21 @@ def stop_services(config: EmbeddedConfig | None = None, which: list[str] | None 
         config.pin_file.unlink(missing_ok=True)
     if "redis" in names and _port_open(config.redis_port):
         _stop_redis(config)
+        _wait_closed(config.redis_port)
     if "postgres" in names and (config.pg_data / "postmaster.pid").exists():
-        _run_pg([_pg_bin("pg_ctl"), "-D", str(config.pg_data), "-w", "-m", "fast", "stop"], _pg_user())
+        user = _pg_user()
+        _chown_tree(config.pg_root, user)  # a parent's mode may have changed since the start (a shared /tmp)
+        result = _run_pg([_pg_bin("pg_ctl"), "-D", str(config.pg_data), "-w", "-m", "fast", "stop"], user)
+        if result.returncode != 0:
+            logger.warning("embedded PostgreSQL stop: %s", (result.stderr or result.stdout).strip()[-500:])
+        _wait_closed(config.pg_port)
+
+
+def _wait_closed(port: int, timeout: float = 15.0) -> None:
+    """Wait until nothing answers on ``port`` (a stopping server may hold it a moment after it said so)."""
+    deadline = time.monotonic() + timeout
+    while _port_open(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def _stop_redis(config: EmbeddedConfig) -> None:

@@ -150,6 +150,7 @@ def test_pinned_servers_outlive_their_users_until_stopped(tmp_path):
     manage = [sys.executable, str(embedded.REPO_ROOT / "manage.py")]
     try:
         started = subprocess.run([*manage, "embedded", "start"], env=env, capture_output=True, text=True, timeout=120)
+        assert started.returncode == 0, started.stderr[-2000:]
         assert started.stdout.splitlines() == [
             "postgres: running",
             "redis: running",

@@ -160,6 +160,7 @@ DEEPFACE_HOME = Path(env_str("DEEPFACE_HOME") or VAR_DIR / "deepface").resolve()
 os.environ["DEEPFACE_HOME"] = str(DEEPFACE_HOME)
 CC_FACE_MODEL = env_str("CC_FACE_MODEL", "Dlib-onnx")
 CC_FACE_DETECTOR = env_str("CC_FACE_DETECTOR", "dlib-hog")  # enrolment and photo checks: frontal, sharp
+CC_FACE_MIN_PX = env_int("CC_FACE_MIN_PX", 32, minimum=16, maximum=400)  # smaller enrolment faces are refused
 # cameras (per-camera override in Camera.face_detector): dlib-hog-fast ~20 ms per 640x360 frame (4 cameras at
 # 5 fps use ~26% of a 2-core machine); mtcnn ~46 ms but also finds profiles and small faces
 CC_STREAM_FACE_DETECTOR = env_str("CC_STREAM_FACE_DETECTOR", "dlib-hog-fast")

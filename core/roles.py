@@ -23,7 +23,7 @@ _READ_OPERATIONS = [
 _DISPATCH = [*_READ_OPERATIONS, "alerts.act_on_alert", "alerts.review_face_match"]
 _ADMIN_MODELS = {
     "venues": ["venue", "camera", "zone", "openinghours", "operatorscope"],
-    "watchlists": ["watchlist", "subject", "facetemplate", "negativeexemplar"],
+    "watchlists": ["watchlist", "subject", "facetemplate", "negativeexemplar", "facemodelswitch"],
 }
 
 

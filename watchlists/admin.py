@@ -12,7 +12,9 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from audit.models import AccessEvent
 from audit.services import access_record
@@ -21,8 +23,16 @@ from core.api import acting_user
 from watchlists import services
 from watchlists.bulk import job_progress_get, job_progress_set
 from watchlists.calibration import expected_false_alerts_for
-from watchlists.enrolment import EnrolmentError, subject_enroll_photo
-from watchlists.models import FaceTemplate, Subject, Watchlist
+from watchlists.enrolment import (
+    EnrolmentError,
+    face_previews,
+    pending_photo_drop,
+    pending_photo_keep,
+    pending_photo_prune,
+    pending_photo_read,
+    subject_enroll_photo,
+)
+from watchlists.models import FaceModelSwitch, FaceTemplate, Subject, Watchlist
 
 
 @admin.register(Watchlist)
@@ -117,13 +127,25 @@ class BulkImportForm(forms.Form):
 
 class FaceTemplateInline(admin.TabularInline):  # type: ignore[type-arg]
     model = FaceTemplate
-    fields = ["crop", "model_name", "quality_score", "created_at"]
-    readonly_fields = ["crop", "model_name", "quality_score", "created_at"]
+    fields = ["crop", "quality_score", "warnings", "models", "created_at"]
+    readonly_fields = ["crop", "quality_score", "warnings", "models", "created_at"]
 
-    @admin.display(description="face")
+    @admin.display(description=_("face"))
     def crop(self, obj: FaceTemplate) -> str:
         url = reverse("template-crop", args=[obj.pk])
         return format_html('<img src="{}?purpose=admin" alt="" style="height:80px">', url)
+
+    @admin.display(description=_("warnings"))
+    def warnings(self, obj: FaceTemplate) -> str:
+        if not obj.quality_warnings:
+            return "-"
+        return format_html_join(
+            mark_safe("<br>"), "{}", ((w.get("detail", w.get("code")),) for w in obj.quality_warnings)
+        )
+
+    @admin.display(description=_("face models"))
+    def models(self, obj: FaceTemplate) -> str:
+        return ", ".join(sorted(obj.embeddings.values_list("model_name", flat=True))) or "-"
 
     extra = 0
     can_delete = True
@@ -162,41 +184,121 @@ class SubjectAdmin(ServiceAdmin):
         return [path("<uuid:pk>/enrol/", view, name="watchlists_subject_enrol"), *super().get_urls()]
 
     def enrol_view(self, request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-        """Upload a photo; with several faces, show their boxes and let the admin pick one."""
+        """Upload a photo; with several faces and none clearly the subject, click the face to enrol.
+
+        The upload is kept (privately, for at most an hour) while the admin chooses, so it is sent once.
+        """
         subject = get_object_or_404(Subject, pk=pk)
         if not request.user.has_perm("watchlists.add_facetemplate"):
             return HttpResponse(status=403)
+        pending_photo_prune()
         form = EnrolForm(request.POST or None, request.FILES or None)
         faces: list[dict[str, Any]] = []
+        token = ""
         if request.method == "POST" and form.is_valid():
-            photo = form.cleaned_data["photo"]
+            photo = form.cleaned_data.get("photo")
+            token = form.cleaned_data.get("pending") or ""
+            if photo is not None:
+                name, data = photo.name, photo.read()
+                token = pending_photo_keep(data, name)
+            else:
+                name, data = pending_photo_read(token)
             try:
                 subject_enroll_photo(
                     subject=subject,
-                    data=photo.read(),
-                    filename=photo.name,
+                    data=data,
+                    filename=name,
                     actor=acting_user(request),
                     choose=form.cleaned_data.get("choose"),
                 )
             except EnrolmentError as exc:
-                form.add_error("photo", exc.message)
-                faces = exc.as_dict().get("faces", [])
+                form.add_error(None, exc.message)
+                faces = face_previews(data, exc.boxes) if exc.code == "several_faces" else []
+                if not faces:
+                    pending_photo_drop(token)
+                    token = ""
             else:
-                messages.success(request, "Photo enrolled.")
+                pending_photo_drop(token)
+                messages.success(request, _("Photo enrolled."))
                 return HttpResponseRedirect(reverse("admin:watchlists_subject_change", args=[subject.pk]))
         context = {
             **self.admin_site.each_context(request),
             "form": form,
             "subject": subject,
             "faces": faces,
-            "title": f"Enrol a photo of {subject.display_name}",
+            "pending": token,
+            "title": _("Enrol a photo of %(name)s") % {"name": subject.display_name},
             "opts": self.model._meta,
         }
         return render(request, "admin/watchlists/subject/enrol.html", context)
 
 
 class EnrolForm(forms.Form):
-    """One photo (JPEG, PNG or WebP) and, when it shows several people, which face to use."""
+    """One photo (JPEG, PNG or WebP), or a kept upload and the face the admin clicked in it."""
 
-    photo = forms.FileField()
-    choose = forms.IntegerField(required=False, min_value=0, help_text="Face number (0 = largest) if several.")
+    photo = forms.FileField(label=_("Photo"), required=False)
+    pending = forms.CharField(required=False, widget=forms.HiddenInput, max_length=32)
+    choose = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def clean_pending(self) -> str:
+        token = str(self.cleaned_data.get("pending") or "")
+        if token and not (len(token) == 32 and all(c in "0123456789abcdef" for c in token)):
+            raise forms.ValidationError(_("The kept photo is not valid; upload it again."))
+        return token
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("photo") is None and not data.get("pending"):
+            raise forms.ValidationError(_("Choose a photo to upload."))
+        if data.get("pending") and data.get("choose") is None and data.get("photo") is None:
+            raise forms.ValidationError(_("Click the face to enrol."))
+        return data
+
+
+class FaceModelSwitchForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The face model to match with from now on (its templates are re-embedded first)."""
+
+    model_name = forms.ChoiceField(label=_("face model"))
+
+    class Meta:
+        model = FaceModelSwitch
+        fields = ["model_name"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["model_name"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(name, name) for name in services.face_model_choices()]
+
+    def clean_model_name(self) -> str:
+        name = str(self.cleaned_data["model_name"])
+        services.face_model_switch_check(name)
+        return name
+
+
+@admin.register(FaceModelSwitch)
+class FaceModelSwitchAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Switch the face model (audited; a background job re-embeds the kept photos, then it takes over)."""
+
+    form = FaceModelSwitchForm
+    list_display = ["model_name", "previous_model", "state", "progress", "requested_by", "requested_at", "finished_at"]
+    readonly_fields = ["previous_model", "state", "progress", "failed", "error", "requested_by", "requested_at"]
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: FaceModelSwitch) -> str:
+        return f"{obj.done}/{obj.total}"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [*self.readonly_fields, "model_name", "finished_at"] if obj is not None else []
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ["model_name"] if obj is None else ["model_name", *self.readonly_fields, "finished_at"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            return
+        switch = services.face_model_switch(actor=acting_user(request), model_name=obj.model_name)
+        obj.pk, obj.previous_model, obj._state.adding = switch.pk, switch.previous_model, False

@@ -84,7 +84,12 @@ class SubjectSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
     def get_templates(self, subject: Subject) -> list[dict[str, Any]]:
         return [
-            {"id": str(t.pk), "model_name": t.model_name, "quality_score": t.quality_score}
+            {
+                "id": str(t.pk),
+                "models": sorted(e.model_name for e in t.embeddings.all()),
+                "quality_score": t.quality_score,
+                "quality_warnings": t.quality_warnings,
+            }
             for t in subject.templates.all()
         ]
 
@@ -139,7 +144,8 @@ class EnrolPhotoMixin:
                 "id": str(template.pk),
                 "quality_score": template.quality_score,
                 "box": template.box,
-                "model_name": template.model_name,
+                "models": sorted(template.embeddings.values_list("model_name", flat=True)),
+                "quality_warnings": template.quality_warnings,
             },
             status=status.HTTP_201_CREATED,
         )
@@ -205,7 +211,11 @@ class SubjectViewSet(EnrolPhotoMixin, ServiceModelViewSet):
     ordering_fields = ["display_name", "expires_at", "created_at"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return Subject.objects.select_related("watchlist").prefetch_related("templates").order_by("display_name")
+        return (
+            Subject.objects.select_related("watchlist")
+            .prefetch_related("templates__embeddings")
+            .order_by("display_name")
+        )
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         selectors.subject_list(user=request.user)

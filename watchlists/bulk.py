@@ -40,6 +40,8 @@ class RowReport:
     template_id: str = ""
     error: str = ""
     code: str = ""
+    warnings: list[str] = field(default_factory=list)
+    faces: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -49,37 +51,81 @@ class ImportReport:
     watchlist: str
     rows: list[RowReport] = field(default_factory=list)
 
+    @property
+    def failed(self) -> list[RowReport]:
+        """Rows that enrolled nothing."""
+        return [r for r in self.rows if r.error]
+
     def summary(self) -> dict[str, Any]:
+        """Counts, the one-line summary, every failed row and every row enrolled with a warning."""
         ok = [r for r in self.rows if not r.error]
         return {
             "watchlist": self.watchlist,
             "rows": len(self.rows),
             "subjects": len({r.subject_id for r in ok}),
             "templates": len(ok),
-            "errors": [asdict(r) for r in self.rows if r.error],
+            "summary": self.line(),
+            "errors": [_row_dict(r) for r in self.failed],
+            "warnings": [_row_dict(r) for r in ok if r.warnings],
         }
+
+    def line(self) -> str:
+        """What happened, in one line: "enrolled 25 of 31 photos; 6 errors: 4 no_face (rows 3, 7, ...)"."""
+        ok = len(self.rows) - len(self.failed)
+        text = f"enrolled {ok} of {len(self.rows)} photos into {self.watchlist!r}"
+        warned = sum(1 for r in self.rows if r.warnings and not r.error)
+        if warned:
+            text += f" ({warned} with quality warnings)"
+        if not self.failed:
+            return text + "; no errors"
+        by_code: dict[str, list[int]] = {}
+        for row in self.failed:
+            by_code.setdefault(row.code, []).append(row.row)
+        parts = [
+            f"{len(rows)} {code} (row{'s' if len(rows) > 1 else ''} {_rows(rows)})" for code, rows in by_code.items()
+        ]
+        return f"{text}; {len(self.failed)} error{'s' if len(self.failed) > 1 else ''}: {', '.join(parts)}"
+
+
+def _rows(numbers: list[int], shown: int = 10) -> str:
+    text = ", ".join(str(n) for n in numbers[:shown])
+    return text + (f" and {len(numbers) - shown} more" if len(numbers) > shown else "")
+
+
+def _row_dict(row: RowReport) -> dict[str, Any]:
+    body = asdict(row)
+    if not body["faces"]:
+        body.pop("faces")
+    return body
 
 
 class PhotoSource:
-    """Reads photos by relative path from a folder or a zip archive, refusing path escapes."""
+    """Reads photos from a zip archive (paths confined to it) or an operator's folder (absolute or CSV-relative)."""
 
     def __init__(self, root: Path | None = None, archive: zipfile.ZipFile | None = None) -> None:
         self.root, self.archive = root, archive
 
-    def read(self, relative: str) -> bytes:
+    def read(self, name: str) -> bytes:
+        """The photo's bytes, or EnrolmentError ``bad_path`` / ``photo_missing`` naming the path tried."""
+        if self.archive is not None:
+            return self._from_archive(name)
+        assert self.root is not None
+        path = Path(name).expanduser()
+        path = path if path.is_absolute() else self.root / path
+        if not path.is_file():
+            where = "" if Path(name).is_absolute() else f" (looked for {path}, relative to the CSV)"
+            raise EnrolmentError("photo_missing", f"{name} was not found{where}.")
+        return path.read_bytes()
+
+    def _from_archive(self, relative: str) -> bytes:
+        assert self.archive is not None
         clean = PurePosixPath(relative.replace("\\", "/"))
         if clean.is_absolute() or ".." in clean.parts:
-            raise EnrolmentError("bad_path", f"Photo path {relative!r} must be relative to the CSV.")
-        if self.archive is not None:
-            try:
-                return self.archive.read(str(clean))
-            except KeyError:
-                raise EnrolmentError("photo_missing", f"{relative} is not in the archive.") from None
-        assert self.root is not None
-        path = self.root / clean
-        if not path.is_file():
-            raise EnrolmentError("photo_missing", f"{relative} was not found next to the CSV.")
-        return path.read_bytes()
+            raise EnrolmentError("bad_path", f"Photo path {relative!r} must be relative to the archive's top level.")
+        try:
+            return self.archive.read(str(clean))
+        except KeyError:
+            raise EnrolmentError("photo_missing", f"{relative} is not in the archive.") from None
 
 
 def parse_rows(text: str) -> list[dict[str, str]]:
@@ -130,8 +176,10 @@ def watchlist_import(
                 subject=subject, data=photos.read(item.photo), filename=item.photo, actor=actor
             )
             item.template_id = str(template.pk)
+            item.warnings = [warning["code"] for warning in template.quality_warnings]
         except EnrolmentError as exc:
             item.error, item.code = exc.message, exc.code
+            item.faces = exc.as_dict().get("faces", [])
         report.rows.append(item)
         if progress:
             progress(len(report.rows), len(rows))

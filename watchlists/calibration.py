@@ -1,9 +1,18 @@
-"""Calibration of the face matcher on a labelled folder, and the expected false-alert rate it implies."""
+"""Calibration of the face matcher on every labelled face we have, and the expected false-alert rate it implies.
+
+The impostor distribution is every pair that cannot be one person with a labelled photo in it:
+labelled photos of different people, strangers' faces from group photos and faces from the probe
+clips against the labelled photos (``vision.faces.evaluation``). The target is a false-positive
+identification rate per probe (FPIR, 1%) against a watchlist size (1,000); the per-pair FMR it
+implies is ``1 - (1 - FPIR)^(1/N)`` (~1e-5). When fewer than ``3 / FMR`` impostor pairs were
+measured the data cannot support the target and the result says so.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -14,77 +23,76 @@ logger = logging.getLogger(__name__)
 ROC_POINTS = 12
 
 
-def calibration_path(model_name: str | None = None) -> Path:
-    """Where the saved calibration of a model lives."""
-    return Path(settings.VAR_DIR) / "calibration" / f"{model_name or settings.CC_FACE_MODEL}.json"
+def calibration_path(model_name: str) -> Path:
+    """Where the saved calibration of a model (``model_name`` as stored on embeddings, e.g. "Dlib") lives."""
+    return Path(settings.VAR_DIR) / "calibration" / f"{model_name}.json"
 
 
-def _embed_folder(folder: Path, names: set[str]) -> dict[str, Any]:
-    from vision.faces.base import largest_first
+def _faces(root: Path, embedder_name: str, clips: bool) -> tuple[list[Any], str]:
     from vision.faces.detectors import build_detector
-    from vision.faces.embedders import build_embedder
-    from vision.faces.image import decode_image
+    from vision.faces.embedders import FusedEmbedder, build_embedder, storage_embedders
+    from vision.faces.evaluation import Costs, clip_faces, fuse, photo_faces
 
-    detector, embedder = build_detector(settings.CC_FACE_DETECTOR), build_embedder(settings.CC_FACE_MODEL)
-    vectors = {}
-    for name in sorted(names):
-        path = folder / name
-        if not path.is_file():
-            continue
-        image = decode_image(path.read_bytes())
-        faces = largest_first(detector.detect(image))
-        if faces:
-            vectors[name] = embedder.embed(image, faces[0])
-    return vectors
+    embedder = build_embedder(embedder_name)
+    parts = {part.model_name: part for part in storage_embedders(embedder)}
+    costs = Costs()
+    faces = photo_faces(root, parts, build_detector(settings.CC_FACE_DETECTOR), costs)
+    if clips:
+        faces += clip_faces(root, parts, build_detector(settings.CC_STREAM_FACE_DETECTOR), costs)
+    if isinstance(embedder, FusedEmbedder):
+        fuse(faces, embedder.model_name, [(part.model_name, weight) for part, weight in embedder.parts])
+    return faces, embedder.model_name
 
 
-def _pairs(folder: Path) -> list[tuple[str, str, bool]]:
-    from vision.faces.datasets import read_pairs
-
-    pairs: list[tuple[str, str, bool]] = []
-    for csv_name in ("master.csv", "face-recognition-pivot.csv"):
-        if (folder / csv_name).is_file():
-            pairs += read_pairs(folder / csv_name)
-    if not pairs:
-        raise FileNotFoundError(f"no master.csv or face-recognition-pivot.csv in {folder}")
-    return pairs
-
-
-def calibrate(folder: Path, *, target_fmr: float, watchlist_size: int) -> dict[str, Any]:
-    """Distances of labelled pairs -> stats, ROC, thresholds, expected false alerts."""
+def calibrate(
+    root: Path, *, embedder_name: str, target_fpir: float, watchlist_size: int, clips: bool = True
+) -> dict[str, Any]:
+    """Genuine and impostor distances of all the faces -> stats, ROC, the threshold for the target, warnings."""
     from vision.faces import calibration as cal
-    from vision.faces.index import cosine_distance
+    from vision.faces.evaluation import genuine_distances, impostor_distances, is_labelled
 
-    pairs = _pairs(folder)
-    vectors = _embed_folder(folder, {name for a, b, _ in pairs for name in (a, b)})
-    genuine: list[float] = []
-    impostor: list[float] = []
-    for a, b, same in pairs:
-        if a in vectors and b in vectors:
-            (genuine if same else impostor).append(cosine_distance(vectors[a], vectors[b]))
-    shipped = 1.0 - float(settings.CC_FACE_DEFAULT_THRESHOLD)
-    empirical = cal.rates_at(genuine, impostor, shipped).fmr
-    fitted = cal.gaussian_tail_fmr(impostor, shipped)
-    fmr = max(empirical, fitted)
-    best_threshold, best_accuracy = cal.best_accuracy_threshold(genuine, impostor)
+    faces, model_name = _faces(root, embedder_name, clips)
+    genuine, impostor = genuine_distances(faces, model_name), impostor_distances(faces, model_name)
+    if not genuine or not impostor:
+        raise ValueError(f"no labelled pairs under {root}: is it the faces folder of the sample data?")
+    target_fmr = cal.per_pair_fmr_for(target_fpir, watchlist_size)
+    needed = math.ceil(3 / target_fmr)
+    empirical = cal.threshold_for_fmr(impostor, target_fmr)
+    try:
+        shipped = cal.shipped_threshold(model_name)
+    except KeyError:
+        shipped = empirical
+    shipped_fmr = max(cal.rates_at(genuine, impostor, shipped).fmr, cal.gaussian_tail_fmr(impostor, shipped))
     roc = cal.roc_points(genuine, impostor)
     step = max(1, len(roc) // ROC_POINTS)
+    warnings = []
+    if len(impostor) < needed:
+        warnings.append(
+            f"only {len(impostor):,} impostor pairs: a per-pair FMR of {target_fmr:.2g} needs at least {needed:,} "
+            f"with none accepted (rule of three); the threshold below is just under the closest impostor and its "
+            f"true FMR is unknown (at most {cal.rule_of_three_fmr(len(impostor)):.2g} with 95% confidence). "
+            "Add labelled faces (or the venue's own footage) before trusting it at this scale."
+        )
     return {
-        "model": settings.CC_FACE_MODEL,
-        "photos": len(vectors),
+        "model": model_name,
+        "embedder": embedder_name,
+        "labelled_photos": sum(1 for f in faces if is_labelled(f)),
+        "faces": len(faces),
         "genuine": _stats(cal.distance_stats(genuine)),
         "impostor": _stats(cal.distance_stats(impostor)),
         "auc": cal.roc_auc(genuine, impostor),
-        "best_threshold": best_threshold,
-        "best_accuracy": best_accuracy,
-        "target_fmr": target_fmr,
-        "threshold_for_target": cal.threshold_for_fmr(impostor, target_fmr),
-        "shipped_threshold": shipped,
-        "shipped_fmr": fmr,
-        "shipped_fmr_empirical": empirical,
-        "shipped_fmr_fit": fitted,
+        "target_fpir": target_fpir,
         "watchlist_size": watchlist_size,
-        "false_alerts_per_10k": cal.expected_false_alerts(fmr, watchlist_size),
+        "target_fmr": target_fmr,
+        "impostor_pairs_needed": needed,
+        "supports_target": len(impostor) >= needed,
+        "warnings": warnings,
+        "threshold_for_target": empirical,
+        "fnmr_at_target": cal.rates_at(genuine, impostor, empirical).fnmr,
+        "shipped_threshold": shipped,
+        "shipped_fmr": shipped_fmr,
+        "shipped_fnmr": cal.rates_at(genuine, impostor, shipped).fnmr,
+        "false_alerts_per_10k": cal.expected_false_alerts(shipped_fmr, watchlist_size),
         "roc": [{"threshold": p.threshold, "fmr": p.fmr, "tmr": 1 - p.fnmr} for p in roc[::step]],
         "impostor_distances": sorted(impostor),
     }
@@ -112,14 +120,17 @@ def save_calibration(result: dict[str, Any]) -> Path:
 
 
 def expected_false_alerts_for(similarity_threshold: float, watchlist_size: int) -> float | None:
-    """Expected false alerts per 10,000 faces at a threshold for a list size (None if not calibrated)."""
+    """Expected false alerts per 10,000 faces at a (calibrated) threshold for a list size (None if not calibrated)."""
     from vision.faces import calibration as cal
+    from vision.faces.embedders import build_embedder
+    from watchlists.matching import active_face_model
 
-    path = calibration_path()
+    model_name = build_embedder(active_face_model()).model_name
+    path = calibration_path(model_name)
     if not path.is_file():
         return None
     impostor = json.loads(path.read_text())["impostor_distances"]
-    distance = 1.0 - similarity_threshold
+    distance = (1.0 - similarity_threshold) / cal.distance_scale(model_name)
     empirical = sum(1 for d in impostor if d <= distance) / max(len(impostor), 1)
     fmr = max(empirical, cal.gaussian_tail_fmr(impostor, distance))
     return float(cal.expected_false_alerts(fmr, max(watchlist_size, 1)))

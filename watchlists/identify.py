@@ -11,7 +11,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from audit.models import AccessEvent
 from audit.services import access_record
 from watchlists.enrolment import EnrolmentError, check_upload
-from watchlists.matching import Candidate, match_faces
+from watchlists.matching import Candidate, active_face_model, match_faces
 
 
 @dataclass
@@ -34,6 +34,7 @@ def _candidate_dict(candidate: Candidate) -> dict[str, Any]:
         "threshold": candidate.threshold,
         "passes": candidate.passes,
         "suppressed": candidate.suppressed,
+        "model": candidate.model_name,
     }
 
 
@@ -54,7 +55,7 @@ def identify_photo(data: bytes, *, k: int = 3) -> list[FaceResult]:
     faces = build_detector(settings.CC_FACE_DETECTOR).detect(image)
     if not faces:
         return []
-    embedder = build_embedder(settings.CC_FACE_MODEL)
+    embedder = build_embedder(active_face_model())
     embeddings = embedder.embed_many(image, faces)
     matches = match_faces(embeddings, model_name=embedder.model_name, k=k)
     return [
@@ -88,3 +89,22 @@ def photo_check(
         },
     )
     return [asdict(result) for result in results]
+
+
+def identify_settings() -> dict[str, Any]:
+    """What a photo check uses: the face model and detector, and each active watchlist's threshold."""
+    from vision.faces.calibration import CALIBRATED_OPERATING_POINT
+    from vision.faces.embedders import build_embedder
+    from watchlists.models import Watchlist
+
+    name = active_face_model()
+    return {
+        "model": name,
+        "model_name": build_embedder(name).model_name,
+        "detector": settings.CC_FACE_DETECTOR,
+        "similarity": (
+            f"calibrated: {CALIBRATED_OPERATING_POINT} is the model's shipped operating point; "
+            "a candidate passes at or above its watchlist's threshold"
+        ),
+        "thresholds": dict(Watchlist.objects.filter(active=True).values_list("name", "match_threshold")),
+    }

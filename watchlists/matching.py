@@ -5,6 +5,11 @@ is held in process as an exact matrix index and reloaded when the gallery versio
 changes (bumped after any enrolment, deletion or watchlist change commits) or when the next
 subject expires. Probes closer to a reviewer-rejected stranger ("not this person") than to
 the subject are suppressed. Probe embeddings are never written anywhere by this module.
+
+Templates store one embedding per face model; a fused model's gallery is built from its
+parts' embeddings. Similarities are *calibrated*: every model's shipped operating point
+shows as the same value (``vision.faces.calibration.CALIBRATED_OPERATING_POINT``), so a
+watchlist threshold keeps its meaning when the model is switched.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -45,6 +51,7 @@ class Candidate:
     watchlist_name: str
     watchlist_category: str
     suppressed: bool = False
+    model_name: str = ""
 
 
 @dataclass
@@ -96,17 +103,36 @@ def _unit(rows: list[Any]) -> npt.NDArray[np.float32]:
     return matrix / np.maximum(norms, 1e-12)
 
 
-def load_gallery(model_name: str, now: datetime | None = None) -> Gallery:
-    """Read the matchable templates and negatives of one model from the database."""
-    from watchlists.models import FaceTemplate, NegativeExemplar, Subject
+def active_face_model() -> str:
+    """The embedder name matching uses: the model of the latest finished switch, else ``CC_FACE_MODEL``."""
+    from watchlists.models import FaceModelSwitch
 
-    now = now or timezone.now()
-    version = _current_version()
-    subjects = Subject.objects.matchable(now)
+    latest = (
+        FaceModelSwitch.objects.filter(state=FaceModelSwitch.State.DONE)
+        .order_by("-finished_at")
+        .values_list("model_name", flat=True)
+        .first()
+    )
+    return latest or str(settings.CC_FACE_MODEL)
+
+
+def pending_face_model() -> str | None:
+    """The embedder a queued or running switch will make active (new templates are embedded for it too)."""
+    from watchlists.models import FaceModelSwitch
+
+    pending = (FaceModelSwitch.State.QUEUED, FaceModelSwitch.State.RUNNING)
+    return FaceModelSwitch.objects.filter(state__in=pending).values_list("model_name", flat=True).first()
+
+
+def _gallery_rows(model_name: str, subjects: Any) -> tuple[list[Any], npt.NDArray[np.float32]]:
+    """Templates holding every part's embedding for ``model_name`` and their (fused) unit vectors."""
+    from vision.faces.embedders import combine_vectors, fusion_parts
+    from watchlists.models import FaceEmbedding, FaceTemplate
+
+    parts = fusion_parts(model_name)
     rows = list(
-        FaceTemplate.objects.filter(subject__in=subjects, model_name=model_name).values_list(
+        FaceTemplate.objects.filter(subject__in=subjects).values_list(
             "id",
-            "embedding",
             "subject_id",
             "subject__watchlist_id",
             "subject__watchlist__match_threshold",
@@ -115,10 +141,37 @@ def load_gallery(model_name: str, now: datetime | None = None) -> Gallery:
             "subject__watchlist__category",
         )
     )
+    vectors: dict[str, dict[uuid.UUID, Any]] = {name: {} for name, _ in parts}
+    embeddings = FaceEmbedding.objects.filter(template__subject__in=subjects, model_name__in=list(vectors))
+    for template_id, name, embedding in embeddings.values_list("template_id", "model_name", "embedding"):
+        vectors[name][template_id] = embedding
+    complete = [row for row in rows if all(row[0] in vectors[name] for name, _ in parts)]
+    if len(complete) < len(rows):
+        logger.warning(
+            "%d of %d templates have no %s embedding and cannot match until re-embedded (switch the face model)",
+            len(rows) - len(complete),
+            len(rows),
+            model_name,
+        )
+    rows = complete
+    if not rows:
+        return [], np.zeros((0, 0), np.float32)
+    per_model = {name: [list(vectors[name][row[0]]) for row in rows] for name, _ in parts}
+    return rows, combine_vectors(parts, per_model)
+
+
+def load_gallery(model_name: str, now: datetime | None = None) -> Gallery:
+    """Read the matchable templates (with this model's embeddings) and negatives from the database."""
+    from watchlists.models import NegativeExemplar, Subject
+
+    now = now or timezone.now()
+    version = _current_version()
+    subjects = Subject.objects.matchable(now)
+    rows, matrix = _gallery_rows(model_name, subjects)
     gallery = Gallery(model_name=model_name, version=version, checked_at=time.monotonic())
     gallery.template_ids = [row[0] for row in rows]
-    gallery.matrix = _unit([list(row[1]) for row in rows])
-    gallery.entries = [_Entry(row[2], row[3], float(row[4]), row[5], row[6], row[7]) for row in rows]
+    gallery.matrix = matrix
+    gallery.entries = [_Entry(row[1], row[2], float(row[3]), row[4], row[5], row[6]) for row in rows]
     negatives: dict[uuid.UUID, list[Any]] = {}
     for subject_id, embedding in NegativeExemplar.objects.filter(
         subject__in=subjects, model_name=model_name
@@ -173,6 +226,13 @@ def match_faces(
     return [_candidates(gallery, probe, row, k) for probe, row in zip(probes, similarities, strict=True)]
 
 
+def calibrated(model_name: str, raw_similarity: float) -> float:
+    """A model's raw cosine similarity on the common scale watchlist thresholds use (see vision calibration)."""
+    from vision.faces.calibration import calibrated_similarity
+
+    return calibrated_similarity(model_name, raw_similarity)
+
+
 def _candidates(
     gallery: Gallery, probe: npt.NDArray[np.float32], row: npt.NDArray[np.float32], k: int
 ) -> list[Candidate]:
@@ -199,10 +259,11 @@ def _top_order(row: npt.NDArray[np.float32], k: int, per_subject: int = 8) -> np
     return top[np.argsort(-row[top])]
 
 
-def _candidate(gallery: Gallery, probe: npt.NDArray[np.float32], index: int, similarity: float) -> Candidate:
+def _candidate(gallery: Gallery, probe: npt.NDArray[np.float32], index: int, raw: float) -> Candidate:
     entry = gallery.entries[index]
     negatives = gallery.negatives.get(entry.subject_id)
-    suppressed = bool(negatives is not None and float(np.max(negatives @ probe)) >= similarity)
+    suppressed = bool(negatives is not None and float(np.max(negatives @ probe)) >= raw)
+    similarity = calibrated(gallery.model_name, raw)
     return Candidate(
         subject_id=entry.subject_id,
         watchlist_id=entry.watchlist_id,
@@ -215,4 +276,5 @@ def _candidate(gallery: Gallery, probe: npt.NDArray[np.float32], index: int, sim
         watchlist_name=entry.watchlist_name,
         watchlist_category=entry.category,
         suppressed=suppressed,
+        model_name=gallery.model_name,
     )

@@ -116,15 +116,20 @@ class Subject(models.Model):
 
 
 class FaceTemplate(models.Model):
-    """One enrolled face of a subject: source photo, aligned crop, embedding and quality."""
+    """One enrolled face of a subject: source photo, face crop, box, quality and its warnings.
+
+    The embeddings live in :class:`FaceEmbedding`, one per face model, so switching the
+    model re-embeds the kept photo instead of asking for it again.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="templates")
     source_photo = models.FileField(upload_to="faces/source/%Y/%m/", max_length=300)
     face_crop = models.FileField(upload_to="faces/crops/%Y/%m/", max_length=300)
-    embedding = VectorField()
-    model_name = models.CharField(max_length=50)
     quality_score = models.FloatField(validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    quality_warnings = models.JSONField(
+        default=list, blank=True, help_text=_("Why this photo may match less well (small, blurry, turned face).")
+    )
     box = models.JSONField(default=dict, help_text=_("Face box in the source photo: x, y, w, h pixels."))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -140,13 +145,75 @@ class FaceTemplate(models.Model):
                 condition=Q(quality_score__gte=0.0, quality_score__lte=1.0), name="template_quality_range"
             ),
         ]
-        indexes = [
-            # the matcher loads all templates of one model for matchable subjects
-            models.Index(fields=["model_name", "subject"], name="template_model_subject_idx"),
-        ]
 
     def __str__(self) -> str:
         return f"template {self.id} of {self.subject_id}"
+
+
+class FaceEmbedding(models.Model):
+    """One face model's embedding of an enrolled template (unit vector; one row per model)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    template = models.ForeignKey(FaceTemplate, on_delete=models.CASCADE, related_name="embeddings")
+    model_name = models.CharField(max_length=50)
+    embedding = VectorField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("face embedding")
+        verbose_name_plural = _("face embeddings")
+        constraints = [
+            models.UniqueConstraint(fields=["template", "model_name"], name="embedding_one_per_model"),
+        ]
+        indexes = [
+            # the matcher loads every embedding of one model; the re-embedding job finds the missing ones
+            models.Index(fields=["model_name", "template"], name="embedding_model_template_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_name} embedding of {self.template_id}"
+
+
+class FaceModelSwitch(models.Model):
+    """A change of the face model used for matching: templates are re-embedded, then it takes over."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Re-embedding")
+        DONE = "done", _("Active")
+        FAILED = "failed", _("Failed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    model_name = models.CharField(_("face model"), max_length=50)
+    previous_model = models.CharField(_("previous face model"), max_length=50)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    done = models.PositiveIntegerField(_("templates re-embedded"), default=0)
+    total = models.PositiveIntegerField(_("templates to re-embed"), default=0)
+    failed = models.JSONField(_("templates that could not be re-embedded"), default=list, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+        help_text=_("Empty for the model an upgrade found in use."),
+    )
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        verbose_name = _("face model switch")
+        verbose_name_plural = _("face model switches")
+        indexes = [
+            # the active model: the latest finished switch
+            models.Index(fields=["state", "-finished_at"], name="model_switch_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.previous_model} -> {self.model_name} ({self.state})"
 
 
 class NegativeExemplar(models.Model):

@@ -13,9 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audit.services import audited_delete, audited_save
+from audit.models import AccessEvent
+from audit.services import access_record, audited_delete, audited_save
 from watchlists.matching import gallery_changed
-from watchlists.models import NegativeExemplar, Subject, Watchlist
+from watchlists.models import FaceModelSwitch, NegativeExemplar, Subject, Watchlist
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +80,6 @@ def subject_deactivate(*, actor: User | None, subject: Subject, reason: str = ""
         subject.status = Subject.Status.INACTIVE
         subject.save(update_fields=["status", "updated_at"])
         _remove_templates(subject, actor)
-        from audit.services import access_record
-
         access_record(
             user=actor,
             action="update",
@@ -118,3 +117,119 @@ def negative_exemplar_record(
     )
     gallery_changed()
     return exemplar
+
+
+def face_model_choices() -> list[str]:
+    """The face models an admin can switch to (installed embedders; DeepFace models are set by operators)."""
+    from vision.faces.embedders import embedder_names
+
+    return [name for name in embedder_names(available_only=True) if not name.startswith("deepface:")]
+
+
+def face_model_switch_check(model_name: str) -> str:
+    """Raise ValidationError unless ``model_name`` can be switched to now; return the active model."""
+    from watchlists.matching import active_face_model, pending_face_model
+
+    choices = face_model_choices()
+    if model_name not in choices:
+        raise ValidationError(
+            {"model_name": _("Unknown face model; choose one of: %(names)s.") % {"names": ", ".join(choices)}}
+        )
+    current = active_face_model()
+    if model_name == current:
+        message = _("%(name)s is already the active face model.") % {"name": model_name}
+        raise ValidationError({"model_name": message})
+    if pending_face_model() is not None:
+        raise ValidationError(
+            {"model_name": _("A switch of the face model is already running; wait for it to finish.")}
+        )
+    return current
+
+
+def face_model_switch(*, actor: User, model_name: str) -> FaceModelSwitch:
+    """Ask to match with another face model: audited; its templates are re-embedded in the background first."""
+    current = face_model_switch_check(model_name)
+    with transaction.atomic():
+        switch = FaceModelSwitch.objects.create(model_name=model_name, previous_model=current, requested_by=actor)
+        access_record(
+            user=actor,
+            action=AccessEvent.Action.UPDATE,
+            object_type="watchlists.facemodelswitch",
+            object_id=switch.pk,
+            detail={"from": current, "to": model_name},
+        )
+        transaction.on_commit(lambda: _queue_switch(switch.pk))
+    logger.info("face model switch %s requested: %s -> %s", switch.pk, current, model_name)
+    return switch
+
+
+def _queue_switch(switch_id: uuid.UUID) -> None:
+    from watchlists.tasks import face_model_switch_job
+
+    face_model_switch_job.delay(str(switch_id))
+
+
+def face_model_switch_run(*, switch: FaceModelSwitch, progress_every: int = 10) -> FaceModelSwitch:
+    """Re-embed every template for the switch's model from its kept photo, then make the model active (audited).
+
+    A template whose photo cannot be re-embedded is listed in ``failed``; the switch then fails
+    and the previous model stays active (nobody on a list silently stops being matchable).
+    """
+    from vision.faces.embedders import build_embedder, storage_embedders
+    from watchlists.enrolment import template_reembed
+    from watchlists.models import FaceTemplate
+
+    embedders = storage_embedders(build_embedder(switch.model_name))
+    needed = [embedder.model_name for embedder in embedders]
+    failed: list[dict[str, str]] = []
+    done = 0
+    while True:
+        todo = _templates_missing(needed, exclude=[f["template"] for f in failed])
+        if not todo:
+            break
+        FaceModelSwitch.objects.filter(pk=switch.pk).update(
+            state=FaceModelSwitch.State.RUNNING, total=done + len(todo), done=done
+        )
+        for template in FaceTemplate.objects.filter(pk__in=todo).order_by("created_at"):
+            try:
+                template_reembed(template=template, embedders=embedders)
+            except Exception as exc:  # a missing or unreadable photo must not stop the rest
+                logger.warning("re-embedding template %s failed: %s", template.pk, exc)
+                failed.append({"template": str(template.pk), "error": str(exc)[:300]})
+            done += 1
+            if done % progress_every == 0:
+                FaceModelSwitch.objects.filter(pk=switch.pk).update(done=done)
+    return _switch_finish(switch, done=done, failed=failed)
+
+
+def _templates_missing(model_names: list[str], exclude: list[str]) -> list[uuid.UUID]:
+    from django.db.models import Count, Q
+
+    from watchlists.models import FaceTemplate
+
+    complete = Count("embeddings", filter=Q(embeddings__model_name__in=model_names), distinct=True)
+    rows = FaceTemplate.objects.annotate(have=complete).filter(have__lt=len(model_names)).exclude(pk__in=exclude)
+    return list(rows.values_list("pk", flat=True))
+
+
+def _switch_finish(switch: FaceModelSwitch, *, done: int, failed: list[dict[str, str]]) -> FaceModelSwitch:
+    state = FaceModelSwitch.State.FAILED if failed else FaceModelSwitch.State.DONE
+    error = _("%(count)d template(s) could not be re-embedded; the previous model stays active.") % {
+        "count": len(failed)
+    }
+    with transaction.atomic():
+        FaceModelSwitch.objects.filter(pk=switch.pk).update(
+            state=state, done=done, total=done, failed=failed, error=error if failed else "", finished_at=timezone.now()
+        )
+        access_record(
+            user=None,
+            action=AccessEvent.Action.UPDATE,
+            object_type="watchlists.facemodelswitch",
+            object_id=switch.pk,
+            username="system",
+            detail={"to": switch.model_name, "state": state, "re_embedded": done, "failed": len(failed)},
+        )
+        gallery_changed()
+    switch.refresh_from_db()
+    logger.info("face model switch %s finished: %s (%d templates, %d failed)", switch.pk, state, done, len(failed))
+    return switch

@@ -41,3 +41,20 @@ def watchlist_import_job(job_id: str, watchlist_id: str, archive_path: str, acto
         job_progress_set(job_id, state="failed", error=str(exc))
     finally:
         path.unlink(missing_ok=True)
+
+
+@shared_task(time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60, acks_late=True)
+def face_model_switch_job(switch_id: str) -> None:
+    """Re-embed every template for a requested face model, then make it active (progress on the switch row)."""
+    from watchlists.models import FaceModelSwitch
+    from watchlists.services import face_model_switch_run
+
+    switch = FaceModelSwitch.objects.filter(pk=switch_id).exclude(state=FaceModelSwitch.State.DONE).first()
+    if switch is None:
+        logger.info("face model switch %s is done or gone", switch_id)
+        return
+    try:
+        face_model_switch_run(switch=switch)
+    except Exception as exc:
+        FaceModelSwitch.objects.filter(pk=switch_id).update(state=FaceModelSwitch.State.FAILED, error=str(exc)[:500])
+        raise

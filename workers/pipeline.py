@@ -194,9 +194,11 @@ class FaceStage:
         analysis_fps: float = 2.0,
         policy: EmbedPolicy | None = None,
         motion: MotionSettings | None = None,
+        model: str = "",
     ) -> None:
         self.detector = detector
         self.embedder = embedder
+        self.model = model or embedder.model_name  # the embedder's name as configured (e.g. "Dlib-onnx")
         self.matcher = matcher
         self.timer = timer
         self.detect_max_side = detect_max_side

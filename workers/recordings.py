@@ -71,9 +71,10 @@ def _offline_face_stage(config: SessionConfig, timer: StageTimer, fps: float, wa
     from vision.faces.detectors import build_detector
     from vision.faces.embedders import build_embedder
     from vision.motion import MotionSettings
-    from watchlists.matching import match_faces
+    from watchlists.matching import active_face_model, match_faces
 
-    embedder = build_embedder(config.face_model)
+    model = active_face_model()
+    embedder = build_embedder(model)
 
     def matcher(vectors: np.ndarray) -> list[list[Any]]:
         found = match_faces(vectors, model_name=embedder.model_name, k=10 if watchlist else 3)
@@ -88,4 +89,5 @@ def _offline_face_stage(config: SessionConfig, timer: StageTimer, fps: float, wa
         analysis_fps=fps,
         policy=EmbedPolicy(min_quality=config.embed_min_quality),
         motion=MotionSettings(keepalive_s=0.0),
+        model=model,
     )

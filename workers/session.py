@@ -653,21 +653,29 @@ class CameraSession:
         previous, self._camera, self._snap = self._snap, camera, snap
         if previous is not None and previous.source_key != snap.source_key:
             self._restart_capture(snap)
-        if previous != snap:
+        if previous != snap or self._face_model_changed():
             self._configure(snap)
+
+    def _face_model_changed(self) -> bool:
+        from watchlists.matching import active_face_model
+
+        return self._face is not None and self._face.model != active_face_model()
 
     def _configure(self, snap: CameraSnapshot) -> None:
         from vision.faces.detectors import build_detector
         from vision.faces.embedders import build_embedder
-        from watchlists.matching import match_faces
+        from watchlists.matching import active_face_model, match_faces
 
         self._cooldown.seconds = snap.cooldown_s
         detector_name = stream_detector_name(snap.face_detector) if snap.face_detector else self.config.face_detector
-        if self._face is not None and getattr(self, "_detector_name", detector_name) != detector_name:
-            self._face = None  # the camera's detector was changed: rebuild the face stage
+        face_model = active_face_model()
+        if self._face is not None and (
+            getattr(self, "_detector_name", detector_name) != detector_name or self._face.model != face_model
+        ):
+            self._face = None  # the camera's detector or the face model was changed: rebuild the face stage
         self._detector_name = detector_name
         if snap.face and self._face is None:
-            embedder = build_embedder(self.config.face_model)
+            embedder = build_embedder(face_model)
             matcher = partial(match_faces, model_name=embedder.model_name)
             self._face = FaceStage(
                 build_detector(detector_name),
@@ -677,6 +685,7 @@ class CameraSession:
                 detect_max_side=self.config.detect_max_side,
                 analysis_fps=snap.analysis_fps,
                 policy=EmbedPolicy(min_quality=self.config.embed_min_quality),
+                model=face_model,
             )
         elif not snap.face:
             self._face = None

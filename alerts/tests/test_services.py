@@ -78,9 +78,7 @@ def test_an_unconfirmed_face_match_cannot_be_dispatched(camera, dispatcher, watc
         added_by=admin_user,
         expires_at=timezone.now() + datetime.timedelta(days=3),
     )
-    template = FaceTemplate.objects.create(
-        subject=subject, embedding=[0.1] * 128, model_name="Dlib", quality_score=0.9, source_photo="x", face_crop="y"
-    )
+    template = FaceTemplate.objects.create(subject=subject, quality_score=0.9, source_photo="x", face_crop="y")
     alert = alert_raise(
         kind="face_match", camera=camera, severity=3, score=0.95, subject=subject, template=template, track_key="f1"
     ).alert

@@ -76,6 +76,7 @@ TABLE: list[tuple[str, str, frozenset[str]]] = [
     ("GET", r"^/admin/auth/user/[^/]+/delete/$", NOBODY),
     ("GET", r"^/admin/auth/group/(add|[^/]+/delete)/$", NOBODY),
     ("GET", r"^/admin/alerts/alert/(add|[^/]+/delete)/$", NOBODY),
+    ("GET", r"^/admin/watchlists/facemodelswitch/[^/]+/delete/$", NOBODY),  # the switch history is kept
     ("GET", r"^/admin/($|jsi18n/$|password_change/|r/|venues/|watchlists/|auth/)", ADMIN),
     ("GET", r"^/admin/alerts/alert/", ADMIN),  # read-only: admins hold alerts.view_alert
     ("GET", r"^/admin/\w+/\w+/(?!add/)[^/]+/$", ADMIN),  # bare object URL: redirect to its change page
@@ -152,7 +153,7 @@ def world(camera, watchlist, admin_user, dispatcher, supervisor, auditor, outsid
         added_by=admin_user,
         expires_at="2099-01-01T00:00:00Z",
     )
-    template = FaceTemplate(subject=subject, embedding=[0.1] * 128, model_name="Dlib", quality_score=0.9)
+    template = FaceTemplate(subject=subject, quality_score=0.9)
     template.source_photo.save("s.jpg", ContentFile(b"\xff\xd8\xff"), save=False)
     template.face_crop.save("c.jpg", ContentFile(b"\xff\xd8\xff"), save=False)
     template.save()

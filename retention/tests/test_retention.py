@@ -67,10 +67,11 @@ def _subject(watchlist, admin_user, *, expires_in_days, name="Subject"):  # type
         added_by=admin_user,
         expires_at=NOW + timedelta(days=expires_in_days),
     )
-    template = FaceTemplate(subject=subject, embedding=[0.2] * 128, model_name="Dlib", quality_score=0.8)
+    template = FaceTemplate(subject=subject, quality_score=0.8)
     template.source_photo.save(f"{name}-src.jpg", ContentFile(b"src"), save=False)
     template.face_crop.save(f"{name}-crop.jpg", ContentFile(b"crop"), save=False)
     template.save()
+    template.embeddings.create(model_name="Dlib", embedding=[0.2] * 128)
     NegativeExemplar.objects.create(subject=subject, embedding=[0.3] * 128, model_name="Dlib", created_by=admin_user)
     return subject, template
 

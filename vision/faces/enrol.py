@@ -1,14 +1,21 @@
-"""Turn an uploaded photo into one enrolment template, or say precisely why it cannot."""
+"""Turn an uploaded photo into one enrolment template, or say precisely why it cannot.
+
+Only what cannot work is refused: an unreadable file, no face, a face under
+:data:`DEFAULT_MIN_FACE_PX`, or several faces with none clearly the subject. A small,
+blurry or turned face is enrolled with a quality score and a warning (watchlist photos
+are often poor: a CCTV still, an old passport photo, a crop from a group photo).
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from vision.faces.base import DetectedFace, FaceDetector, FaceEmbedder, FloatArray, ImageBGR
 from vision.faces.errors import (
     FaceImageError,
-    FaceTooBlurryError,
     FaceTooSmallError,
     InvalidChoiceError,
     NoFaceError,
@@ -16,41 +23,53 @@ from vision.faces.errors import (
 )
 from vision.faces.image import decode_image, encode_jpeg
 from vision.faces.landmarks import five_points
-from vision.faces.quality import FaceQuality, assess_quality
+from vision.faces.quality import FaceQuality, QualityWarning, assess_quality, quality_warnings
 
 __all__ = [
     "DEFAULT_MIN_FACE_PX",
-    "DEFAULT_MIN_SHARPNESS",
+    "DOMINANT_AREA_RATIO",
     "EnrolmentFace",
     "FaceImageError",
-    "FaceTooBlurryError",
     "FaceTooSmallError",
     "InvalidChoiceError",
     "NoFaceError",
     "SeveralFacesError",
     "crop_face",
     "prepare_enrolment",
+    "subject_face",
 ]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MIN_FACE_PX = 80
-"""Shorter side of the face box; below ~80 px dlib's 150 px chip is mostly upscaled."""
-DEFAULT_MIN_SHARPNESS = 50.0
-"""Laplacian variance at 112 px (see ``quality``); real sharp photos measure 170-2000."""
+DEFAULT_MIN_FACE_PX = 32
+"""Shorter side of the face box below which enrolment is refused (measured: see docs/faces.md)."""
+DOMINANT_AREA_RATIO = 2.25
+"""The largest face is the subject when its box is this many times the next one's (1.5x the width) ..."""
+ALONE_AREA_RATIO = 4.0
+"""... and it is the face nearest the photo's centre, or it is this many times the next one's anyway."""
 CROP_MARGIN = 0.3
 
 
 @dataclass(frozen=True, slots=True)
 class EnrolmentFace:
-    """The template made from one photo: embedding, face crop (JPEG), box and quality."""
+    """The template made from one photo: embeddings per model, face crop (JPEG), box, quality, warnings."""
 
-    embedding: FloatArray
+    embeddings: dict[str, FloatArray]
     face_jpeg: bytes
     box: tuple[int, int, int, int]
     quality: FaceQuality
-    model_name: str
     image_size: tuple[int, int]
+    warnings: list[QualityWarning] = field(default_factory=list)
+
+    @property
+    def embedding(self) -> FloatArray:
+        """The first model's embedding (the only one when a single embedder was given)."""
+        return next(iter(self.embeddings.values()))
+
+    @property
+    def model_name(self) -> str:
+        """The first model's name."""
+        return next(iter(self.embeddings))
 
 
 def crop_face(image_bgr: ImageBGR, face: DetectedFace, margin: float = CROP_MARGIN) -> ImageBGR:
@@ -62,55 +81,73 @@ def crop_face(image_bgr: ImageBGR, face: DetectedFace, margin: float = CROP_MARG
     return image_bgr[y0:y1, x0:x1]
 
 
-def _choose_face(faces: list[DetectedFace], choose: int | None) -> DetectedFace:
+def _centre_distance(face: DetectedFace, width: int, height: int) -> float:
+    return math.hypot(face.x + face.w / 2 - width / 2, face.y + face.h / 2 - height / 2)
+
+
+def subject_face(faces: list[DetectedFace], width: int, height: int) -> tuple[DetectedFace, QualityWarning | None]:
+    """The photo's subject: its only face, or one clearly ahead of the rest (with a warning).
+
+    Faces must be largest first. Raises :class:`NoFaceError` or :class:`SeveralFacesError`.
+    """
     if not faces:
-        raise NoFaceError("No face was found in the photo; use a clear, frontal photo.")
-    boxes = [face.box for face in faces]
+        raise NoFaceError("No face was found in the photo; use a photo where the face is visible.")
+    if len(faces) == 1:
+        return faces[0], None
+    first, second = faces[0], faces[1]
+    ratio = (first.w * first.h) / max(second.w * second.h, 1)
+    central = all(_centre_distance(first, width, height) <= _centre_distance(f, width, height) for f in faces[1:])
+    if ratio >= ALONE_AREA_RATIO or (ratio >= DOMINANT_AREA_RATIO and central):
+        others = len(faces) - 1
+        detail = f"{len(faces)} faces were found; the largest, central one was enrolled ({others} other(s) ignored)."
+        return first, QualityWarning("several_faces", detail)
+    raise SeveralFacesError(
+        f"{len(faces)} faces were found and none is clearly the subject; choose which one to enrol.",
+        boxes=[face.box for face in faces],
+    )
+
+
+def _choose_face(
+    faces: list[DetectedFace], choose: int | None, width: int, height: int
+) -> tuple[DetectedFace, QualityWarning | None]:
     if choose is None:
-        if len(faces) > 1:
-            raise SeveralFacesError(f"{len(faces)} faces were found; choose which one to enrol.", boxes=boxes)
-        return faces[0]
+        return subject_face(faces, width, height)
+    if not faces:
+        raise NoFaceError("No face was found in the photo; use a photo where the face is visible.")
     if not 0 <= choose < len(faces):
         raise InvalidChoiceError(f"Face {choose} does not exist; the photo has {len(faces)} face(s) (0-based).")
-    return faces[choose]
-
-
-def _check_usable(quality: FaceQuality, min_face_px: int, min_sharpness: float) -> None:
-    if quality.size_px < min_face_px:
-        raise FaceTooSmallError(f"The face is {quality.size_px} px across; at least {min_face_px} px is needed.")
-    if quality.sharpness < min_sharpness:
-        raise FaceTooBlurryError(
-            f"The face is too blurry (sharpness {quality.sharpness:.0f}, "
-            f"at least {min_sharpness:.0f} needed); use a sharper photo."
-        )
+    return faces[choose], None
 
 
 def prepare_enrolment(
     data: bytes,
     *,
     detector: FaceDetector,
-    embedder: FaceEmbedder,
+    embedders: Sequence[FaceEmbedder],
     min_face_px: int = DEFAULT_MIN_FACE_PX,
-    min_sharpness: float = DEFAULT_MIN_SHARPNESS,
     choose: int | None = None,
 ) -> EnrolmentFace:
-    """Decode, detect, check and embed the single (or chosen) face of an enrolment photo.
+    """Decode, detect and embed (with every embedder) the subject's face of an enrolment photo.
 
     Faces are numbered largest first, the order of ``SeveralFacesError.boxes``.
     Raises a :class:`FaceImageError` subclass with a stable ``code`` on rejection.
     """
     image = decode_image(data)
-    face = _choose_face(detector.detect(image), choose)
-    landmarks = face.landmarks or five_points(image, face)
-    quality = assess_quality(image, face, landmarks)
-    _check_usable(quality, min_face_px, min_sharpness)
-    embedding = embedder.embed(image, face)
-    logger.debug("enrolment face %s quality %.2f", face.box, quality.score)
+    height, width = image.shape[:2]
+    face, several = _choose_face(detector.detect(image), choose, width, height)
+    if face.min_side < min_face_px:
+        raise FaceTooSmallError(
+            f"The face is {face.min_side} px across; at least {min_face_px} px is needed to tell people apart."
+        )
+    quality = assess_quality(image, face, face.landmarks or five_points(image, face))
+    warnings = ([several] if several else []) + quality_warnings(quality)
+    embeddings = {embedder.model_name: embedder.embed(image, face) for embedder in embedders}
+    logger.debug("enrolment face %s quality %.2f warnings %s", face.box, quality.score, [w.code for w in warnings])
     return EnrolmentFace(
-        embedding=embedding,
+        embeddings=embeddings,
         face_jpeg=encode_jpeg(crop_face(image, face)),
         box=face.box,
         quality=quality,
-        model_name=embedder.model_name,
-        image_size=(image.shape[1], image.shape[0]),
+        image_size=(width, height),
+        warnings=warnings,
     )

@@ -55,7 +55,7 @@ class NoFaceError(FaceImageError):
 
 
 class SeveralFacesError(FaceImageError):
-    """More than one face was found; ``boxes`` lets an admin pick one with ``choose``."""
+    """Several faces and none clearly the subject; ``boxes`` (largest first) let a person pick one."""
 
     code = "several_faces"
 
@@ -74,9 +74,3 @@ class FaceTooSmallError(FaceImageError):
     """The face is smaller than the minimum size for a reliable template."""
 
     code = "face_too_small"
-
-
-class FaceTooBlurryError(FaceImageError):
-    """The face crop is too blurry for a reliable template."""
-
-    code = "face_too_blurry"

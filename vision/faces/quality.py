@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -32,6 +33,14 @@ SHARPNESS_GOOD = 200.0
 YAW_LIMIT = 0.6
 ROLL_LIMIT_DEG = 45.0
 WEIGHTS = {"size": 0.3, "sharpness": 0.4, "pose": 0.3}
+WARN_SIZE_PX = 80
+"""Below this the 150/112 px chips are mostly upscaled: usable, but say so."""
+WARN_SHARPNESS = 50.0
+"""Laplacian variance at 112 px; real sharp photos measure 170-2000 (the old refusal limit)."""
+WARN_POSE_SCORE = 0.4
+"""Pose score below this: the head is turned (yaw ratio > ~0.36 alone) or tilted."""
+
+WarningCode = Literal["small_face", "blurry", "turned_face", "several_faces"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +112,38 @@ def assess_quality(image_bgr: ImageBGR, face: DetectedFace, landmarks: Landmarks
         sharpness_score=sharp_score,
         pose_score=pose,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class QualityWarning:
+    """Why a usable face may match less well: a stable ``code`` and a sentence for people."""
+
+    code: WarningCode
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The JSON shape stored on templates and returned by the API."""
+        return {"code": self.code, "detail": self.detail}
+
+
+def quality_warnings(quality: FaceQuality) -> list[QualityWarning]:
+    """Warnings for a face that is usable but small, blurry or turned (never a refusal)."""
+    found = []
+    if quality.size_px < WARN_SIZE_PX:
+        found.append(
+            QualityWarning(
+                "small_face",
+                f"The face is {quality.size_px} px across (under {WARN_SIZE_PX} px); a larger photo matches better.",
+            )
+        )
+    if quality.sharpness < WARN_SHARPNESS:
+        found.append(
+            QualityWarning(
+                "blurry",
+                f"The face is blurry (sharpness {quality.sharpness:.0f}, sharp photos measure over "
+                f"{WARN_SHARPNESS:.0f}); a sharper photo matches better.",
+            )
+        )
+    if quality.pose_score < WARN_POSE_SCORE:
+        found.append(QualityWarning("turned_face", "The head is turned or tilted; a frontal photo matches better."))
+    return found

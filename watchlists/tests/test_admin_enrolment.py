@@ -21,7 +21,7 @@ def _media(settings, tmp_path):  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
-def test_admin_enrols_a_photo_and_is_asked_to_pick_a_face(client, admin_user, watchlist, sample_file):
+def test_admin_enrols_a_photo_and_is_asked_to_pick_a_face(client, admin_user, watchlist, sample_file, tmp_path):
     subject = Subject.objects.create(
         watchlist=watchlist,
         display_name="P",
@@ -32,11 +32,24 @@ def test_admin_enrols_a_photo_and_is_asked_to_pick_a_face(client, admin_user, wa
     login_verified(client, admin_user)
     url = f"/admin/watchlists/subject/{subject.pk}/enrol/"
     couple = sample_file("faces", "deepface", "couple.jpg").read_bytes()
+    # when a photo of two people of similar size is uploaded
     page = client.post(url, {"photo": SimpleUploadedFile("couple.jpg", couple)})
-    assert "Several faces were found" in page.content.decode()
-    done = client.post(url, {"photo": SimpleUploadedFile("couple.jpg", couple), "choose": "0"})
+    # then each face is shown as a clickable thumbnail and the upload is kept for the choice
+    body = page.content.decode()
+    assert "Several faces were found" in body
+    assert body.count('name="choose"') == 2
+    assert body.count('src="data:image/jpeg;base64,') == 2
+    token = page.context["pending"]
+    kept = tmp_path / "media" / "enrol-pending" / token
+    assert kept.read_bytes() == couple
+    assert not FaceTemplate.objects.exists()
+    # when the admin clicks the second face (no second upload)
+    done = client.post(url, {"pending": token, "choose": "1"})
+    # then that face is enrolled and the kept upload is gone
     assert done.status_code == 302
-    assert FaceTemplate.objects.filter(subject=subject).count() == 1
+    template = FaceTemplate.objects.get(subject=subject)
+    assert template.box == dict(zip("xywh", page.context["faces"][1]["box"], strict=True))
+    assert not kept.exists()
 
 
 def test_bulk_zip_enrols_and_reports_progress(client, admin_user, watchlist, sample_file, monkeypatch):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from audit.models import AccessEvent
@@ -151,10 +151,15 @@ def test_watchlist_import_and_identify_commands(
                 ["Too Long", "img3.jpg", "R9", "2099-01-01"],
             ]
         )
-    with django_capture_on_commit_callbacks(execute=True):
+    # when the CSV is imported and some rows fail
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(CommandError) as failed:
         call_command("watchlist_import", str(csv_path), watchlist="Missing persons", category="missing")
+    # then it exits 1 with a summary line that says exactly what happened, and the per-row JSON is kept
+    line = "enrolled 2 of 5 photos into 'Missing persons'; 3 errors: 1 no_face (row 4), 1 photo_missing (row 5), "
+    assert (str(failed.value), failed.value.returncode) == (line + "1 bad_subject (row 6)", 1)
     summary = json.loads(capsys.readouterr().out)
     assert (summary["rows"], summary["subjects"], summary["templates"]) == (5, 2, 2)
+    assert summary["summary"] == str(failed.value)
     assert [(e["row"], e["code"]) for e in summary["errors"]] == [
         (4, "no_face"),
         (5, "photo_missing"),
@@ -163,9 +168,33 @@ def test_watchlist_import_and_identify_commands(
     assert Watchlist.objects.get(name="Missing persons").category == "missing"
     call_command("identify", str(folder / "img2.jpg"), str(tmp_path / "nothere.jpg"), json=True)
     report = json.loads(capsys.readouterr().out)
-    best = report[0]["faces"][0]["candidates"][0]
+    # and identify states the model and the thresholds it used
+    assert (report["model"], report["model_name"], report["detector"]) == ("Dlib-onnx", "Dlib", "dlib-hog")
+    assert report["thresholds"] == {"Missing persons": 0.94}
+    best = report["photos"][0]["faces"][0]["candidates"][0]
     assert (best["subject"], best["watchlist"], best["passes"]) == ("Person One", "Missing persons", True)
-    assert report[1]["code"] == "not_found"
+    assert (best["threshold"], best["model"]) == (0.94, "Dlib")
+    assert report["photos"][1]["code"] == "not_found"
+
+
+def test_watchlist_import_takes_absolute_and_csv_relative_paths_and_exits_zero(
+    tmp_path, admin_user, sample_file, capsys, django_capture_on_commit_callbacks
+):
+    # given a CSV in one folder naming one photo by absolute path and one relative to the CSV
+    folder = sample_file("faces", "deepface")
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "img3.jpg").write_bytes((folder / "img3.jpg").read_bytes())
+    csv_path = tmp_path / "subjects.csv"
+    csv_path.write_text(f"name,photo\nPerson One,{folder / 'img1.jpg'}\nPerson Three,photos/img3.jpg\n")
+    # when it is imported
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("watchlist_import", str(csv_path), watchlist="Wanted", category="wanted")
+    # then both photos are enrolled and the summary says so
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
+    assert (summary["templates"], summary["errors"]) == (2, [])
+    assert "enrolled 2 of 2 photos into 'Wanted'; no errors" in err
+    assert FaceTemplate.objects.count() == 2
 
 
 def test_photo_check_page_shows_candidates_and_needs_the_permission(

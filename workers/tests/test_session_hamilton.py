@@ -107,3 +107,35 @@ def test_session_on_hamilton_clip_alerts_enrolled_people_only(
     assert Alert.objects.exclude(probe_embedding=None).count() == len(alerts)
     assert session.health()["frames_analysed"] >= 20
     assert session.lease.holder() is None
+
+
+@pytest.mark.slow
+def test_session_at_default_settings_alerts_miranda_and_nobody_else(
+    sample_file, watchlist, admin_user, venue, settings, tmp_path
+):
+    from alerts.models import Alert
+    from venues.models import Camera
+
+    # given the two people and a stranger enrolled with every setting at its default
+    settings.MEDIA_ROOT = tmp_path
+    watchlist.match_threshold = settings.CC_FACE_DEFAULT_THRESHOLD
+    watchlist.save()
+    subjects = enrol_people(sample_file, watchlist, admin_user, {**PEOPLE, DISTRACTOR[0]: DISTRACTOR[1]})
+    camera = Camera.objects.create(
+        venue=venue,
+        name="Stage",
+        stream_url=f"file://{sample_file(*HAMILTON)}",
+        analysis_fps=4.0,
+        crowd_enabled=False,
+        fight_enabled=False,
+    )
+
+    # when a live session runs the clip once
+    session = CameraSession(camera.pk, config=quick_config(), max_duration_s=11.0)
+    session.run()
+
+    # then Miranda raised a face-match candidate and the stranger none (Alex Lacamoire is not found at the
+    # city-scale default: see test_analyze_video_at_default_settings_finds_miranda_and_alerts_nobody_else)
+    names = {a.subject.display_name for a in Alert.objects.filter(camera=camera, kind="face_match")}
+    assert "Lin-Manuel Miranda" in names
+    assert subjects[DISTRACTOR[0]].alerts.count() == 0

@@ -9,11 +9,14 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from watchlists.enrolment import EnrolmentError
-from watchlists.identify import photo_check
+from watchlists.identify import identify_settings, photo_check
 
 
 class Command(BaseCommand):
-    help = "Check photos against the active watchlists; prints faces (box) and candidates per photo."
+    help = (
+        "Check photos against the active watchlists; prints faces (box) and candidates per photo. With --json: "
+        '{"model", "detector", "thresholds" (per watchlist), "photos": [{"photo", "faces": [...]}]}.'
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("photos", nargs="+", type=Path)
@@ -22,9 +25,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         report = [self._one(path, options["purpose"]) for path in options["photos"]]
+        used = identify_settings()
         if options["json"]:
-            self.stdout.write(json.dumps(report, indent=2))
+            self.stdout.write(json.dumps({**used, "photos": report}, indent=2))
             return
+        thresholds = ", ".join(f"{name} {value:.3f}" for name, value in used["thresholds"].items()) or "none"
+        self.stdout.write(f"model {used['model']}, detector {used['detector']}; thresholds: {thresholds}")
         for item in report:
             self.stdout.write(f"{item['photo']}: {item.get('error') or str(len(item['faces'])) + ' face(s)'}")
             for face in item.get("faces", []):

@@ -20,9 +20,10 @@ DEFAULT_BASIS = "Bulk import from the command line; the owner must record the le
 
 class Command(BaseCommand):
     help = (
-        "CSV columns: name, photo (path relative to the CSV; more photos of one person = more rows with the same "
-        "name), optional reference, expires_at (YYYY-MM-DD, default one year). Prints a JSON summary with a "
-        "per-row error for every photo that could not be used."
+        "CSV columns: name, photo (an absolute path, or a path relative to the CSV; more photos of one person = "
+        "more rows with the same name), optional reference, expires_at (YYYY-MM-DD, default one year). Prints a "
+        "JSON report on stdout (a per-row error for every photo that could not be used, and every photo enrolled "
+        "with a quality warning) and a one-line summary on stderr; exits 1 when any row failed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -47,6 +48,9 @@ class Command(BaseCommand):
         )
         sys.stderr.write("\n")
         self.stdout.write(json.dumps(report.summary(), indent=2))
+        if report.failed:
+            raise CommandError(report.line(), returncode=1)
+        self.stderr.write(report.line())
 
     def _progress(self, done: int, total: int) -> None:
         sys.stderr.write(f"\renrolled {done}/{total}")

@@ -80,3 +80,34 @@ def test_stats_and_shipped_threshold():
     assert 0.0 < shipped_threshold("Dlib") < 0.1
     with pytest.raises(KeyError):
         shipped_threshold("unknown")
+
+
+def test_per_pair_fmr_for_a_city_scale_target():
+    # FPIR 1% per probe against 1,000 people: each pair may falsely match at ~1.005e-5
+    from vision.faces.calibration import per_pair_fmr_for
+
+    fmr = per_pair_fmr_for(0.01, 1000)
+
+    assert fmr == pytest.approx(1.00503e-5, rel=1e-4)
+    assert 1 - (1 - fmr) ** 1000 == pytest.approx(0.01, rel=1e-9)
+    assert per_pair_fmr_for(0.01, 1) == pytest.approx(0.01)
+
+
+def test_calibrated_similarity_puts_every_shipped_threshold_at_the_same_value():
+    from vision.faces.calibration import (
+        CALIBRATED_OPERATING_POINT,
+        SHIPPED_THRESHOLDS,
+        calibrated_similarity,
+        distance_scale,
+    )
+
+    for model, threshold in SHIPPED_THRESHOLDS.items():
+        assert calibrated_similarity(model, 1.0 - threshold) == pytest.approx(CALIBRATED_OPERATING_POINT)
+        assert calibrated_similarity(model, 1.0) == 1.0
+    assert distance_scale("Dlib") == pytest.approx(1.0)
+    assert distance_scale("not calibrated") == 1.0
+    # the order of similarities is kept (a distance scale, no offset)
+    raw = [0.2, 0.5, 0.61, 0.9]
+    assert sorted(calibrated_similarity("MobileFaceNet", r) for r in raw) == [
+        calibrated_similarity("MobileFaceNet", r) for r in raw
+    ]

@@ -163,10 +163,13 @@ def face_model_switch(*, actor: User, model_name: str) -> FaceModelSwitch:
     return switch
 
 
-def _queue_switch(switch_id: uuid.UUID) -> None:
-    from watchlists.tasks import face_model_switch_job
+SWITCH_TASK = "watchlists.tasks.face_model_switch_job"
 
-    face_model_switch_job.delay(str(switch_id))
+
+def _queue_switch(switch_id: uuid.UUID) -> None:
+    from core.queue import task_send
+
+    task_send(SWITCH_TASK, args=[str(switch_id)])
 
 
 def face_model_switch_run(*, switch: FaceModelSwitch, progress_every: int = 10) -> FaceModelSwitch:

@@ -20,10 +20,10 @@ FUSED = "Dlib+MobileFaceNet"
 
 @pytest.fixture(autouse=True)
 def _fresh(settings, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    from watchlists import tasks
+    from commandcenter.celery import app
 
     settings.MEDIA_ROOT = tmp_path / "media"
-    monkeypatch.setattr(tasks.face_model_switch_job, "delay", lambda *a: tasks.face_model_switch_job.apply(a))
+    monkeypatch.setattr(app.conf, "task_always_eager", True)  # the re-embedding job runs here, on commit
     monkeypatch.setattr("watchlists.matching.VERSION_CHECK_INTERVAL_S", 0.0)
     reset_cache()
     yield

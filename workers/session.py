@@ -425,6 +425,7 @@ class CameraSession:
                 "watchlist": candidate.watchlist_name,
                 "track": match.track_id,
                 "quality": round(match.quality, 3),
+                "model_name": getattr(candidate, "model_name", "") or self._face_model_name(),
             },
         )
         self._after_raise(result, match.sample.at)
@@ -655,6 +656,10 @@ class CameraSession:
             self._restart_capture(snap)
         if previous != snap or self._face_model_changed():
             self._configure(snap)
+
+    def _face_model_name(self) -> str:
+        """The stored model name of the probe embeddings (a reviewer's "not this person" is kept under it)."""
+        return self._face.embedder.model_name if self._face is not None else ""
 
     def _face_model_changed(self) -> bool:
         from watchlists.matching import active_face_model

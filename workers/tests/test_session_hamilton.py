@@ -136,6 +136,8 @@ def test_session_at_default_settings_alerts_miranda_and_nobody_else(
 
     # then Miranda raised a face-match candidate and the stranger none (Alex Lacamoire is not found at the
     # city-scale default: see test_analyze_video_at_default_settings_finds_miranda_and_alerts_nobody_else)
-    names = {a.subject.display_name for a in Alert.objects.filter(camera=camera, kind="face_match")}
-    assert "Lin-Manuel Miranda" in names
+    alerts = list(Alert.objects.filter(camera=camera, kind="face_match"))
+    assert "Lin-Manuel Miranda" in {a.subject.display_name for a in alerts}
     assert subjects[DISTRACTOR[0]].alerts.count() == 0
+    # and each alert names the model its probe embedding belongs to (a rejection is kept under it)
+    assert {a.details["model_name"] for a in alerts} == {"Dlib"}

@@ -184,8 +184,8 @@ class CameraSession:
         logger.info("camera %s session %s started", self.camera_id, self.lease.token)
         heartbeat = threading.Thread(target=self._heartbeat_loop, name=f"heartbeat:{self.camera_id}", daemon=True)
         try:
+            heartbeat.start()  # before the models load: a slow start must not let the lease lapse
             self._start_parts()
-            heartbeat.start()
             self._loop()
         except BaseException:  # SIGTERM to the child, soft time limit: hand over, then re-raise
             if self.reason is None:

@@ -226,7 +226,7 @@ CC_PREVIEW_WIDTH = env_int("CC_PREVIEW_WIDTH", 640, minimum=160, maximum=1920)
 CC_PREVIEW_INTERVAL_S = env_float("CC_PREVIEW_INTERVAL_S", 1.0, minimum=0.2, maximum=60.0)
 CC_PREVIEW_TTL_S = env_int("CC_PREVIEW_TTL_S", 15, minimum=2, maximum=3600)
 CC_JOB_UPLOAD_DIR = Path(env_str("CC_JOB_UPLOAD_DIR") or VAR_DIR / "uploads").resolve()
-# hours of each camera's fight/aggression scores kept in Redis for its false-alert budget (~0.4 MB/camera/day)
+# hours of each camera's fight/aggression scores kept in Redis for its false-alert budget (~0.5 MB/camera/day)
 CC_SCORE_HISTORY_HOURS = env_int("CC_SCORE_HISTORY_HOURS", 168, minimum=1, maximum=24 * 31)
 CELERY_TASK_ROUTES = {
     "workers.tasks.assign_cameras": {"queue": "default"},  # never behind busy camera slots

@@ -5,15 +5,15 @@ score has stayed at or above the threshold for the minimum duration (and the coo
 end has passed), an end once it has stayed below for the release time. `replay` gives exactly the
 same starts for a whole recorded stream at once (working on runs above the threshold, not on every
 sample), so the number of alerts a camera would have raised over hours of its own footage can be
-counted for every candidate threshold in a second or two.
+counted for every candidate threshold in seconds.
 
 `calibrate` moves the fight and aggression thresholds together (keeping the model's gap between
-them, as the sensitivity does) and picks the lowest fight threshold from which every stricter one
-keeps the camera's alerts (fight + aggression, aggression during a fight not counted: the live
-stage raises one alert) within the budget. The rate it compares with the budget is the one-sided
-Poisson upper bound (`CONFIDENCE`) on the alerts seen in that many hours, so a short window cannot
-look better than it is; below `minimum_hours` even a window without a single alert could not show
-the budget holds, and the result says "not enough footage".
+them, as the sensitivity does, until fight reaches the top) and picks the lowest pair from which
+every stricter one keeps the camera's alerts (fight + aggression, aggression during a fight not
+counted: the live stage raises one alert) within the budget. The rate it compares with the budget
+is the one-sided Poisson upper bound (`CONFIDENCE`) on the alerts seen in that many hours, so a
+short window cannot look better than it is; below `minimum_hours` even a window without a single
+alert could not show the budget holds, and the result says "not enough footage".
 
 `reference_recall` reads the labelled reference the model file carries (`meta`): per labelled fight
 clip, the highest level its smoothed score sustains for the trigger's minimum duration
@@ -269,13 +269,16 @@ def minimum_hours(budget_per_hour: float, confidence: float = CONFIDENCE) -> flo
 
 
 def threshold_grid(model: FightModel) -> list[tuple[float, float]]:
-    """Candidate (fight, aggression) pairs on GRID, ascending, aggression keeping the model's gap below."""
+    """Candidate (fight, aggression) pairs on GRID, each at least as strict as the one before.
+
+    Both move together, aggression keeping the model's gap below fight; once fight reaches
+    THRESHOLD_MAX, aggression goes on up to it (the strictest pair is THRESHOLD_MAX for both).
+    """
     gap = max(0.0, round(model.threshold_fight - model.threshold_aggression, 2))
     steps = round((THRESHOLD_MAX - THRESHOLD_MIN) / GRID)
-    pairs = []
-    for i in range(steps + 1):
-        fight = round(THRESHOLD_MIN + i * GRID, 2)
-        pairs.append((fight, round(max(THRESHOLD_MIN, fight - gap), 2)))
+    levels = [round(THRESHOLD_MIN + i * GRID, 2) for i in range(steps + 1)]
+    pairs = [(fight, round(max(THRESHOLD_MIN, fight - gap), 2)) for fight in levels]
+    pairs += [(THRESHOLD_MAX, aggression) for aggression in levels if aggression > pairs[-1][1]]
     return pairs
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from pathlib import Path
 
@@ -12,7 +13,6 @@ from scipy.stats import chi2
 
 from vision.incidents.budget import (
     GRID,
-    THRESHOLD_MIN,
     ScoreSegment,
     TriggerTiming,
     calibrate,
@@ -128,9 +128,8 @@ def test_calibration_keeps_the_camera_within_its_budget(street):
         lower = grid[index - 1]
         more = sum(live_alerts(seg, *lower, timing) for seg in footage)
         assert poisson_upper(more) / hours > 30.0
-    # and the aggression threshold keeps the model's gap below the fight threshold, on the grid
-    gap = round(model.threshold_fight - model.threshold_aggression, 2)
-    assert result.aggression_threshold == round(max(THRESHOLD_MIN, result.fight_threshold - gap), 2)
+    # and the pair is on the grid of candidates
+    assert (result.fight_threshold, result.aggression_threshold) in grid
 
 
 def test_short_footage_is_refused_with_the_hours_it_needs(street):
@@ -244,4 +243,10 @@ def test_fingerprints_follow_what_shapes_the_score():
     # and excluded areas hash the same in any order, and differently when moved
     door, screen = [(0.0, 0.0), (0.2, 0.0), (0.2, 0.5)], [(0.5, 0.5), (0.9, 0.5), (0.9, 0.9)]
     assert zones_fingerprint([door, screen]) == zones_fingerprint([screen, door]) != zones_fingerprint([door])
-    assert len(threshold_grid(model)) == round((0.99 - 0.05) / GRID) + 1
+
+    # and the candidate pairs only ever get stricter, ending with both at the top
+    grid = threshold_grid(model)
+    gap = round(model.threshold_fight - model.threshold_aggression, 2)
+    assert all(a <= c and b <= d and (a, b) != (c, d) for (a, b), (c, d) in itertools.pairwise(grid))
+    assert (grid[0], grid[-1]) == ((0.05, 0.05), (0.99, 0.99))
+    assert len(grid) == round((0.99 - 0.05) / GRID) + 1 + round(gap / GRID)

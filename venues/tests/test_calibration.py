@@ -142,3 +142,24 @@ def test_command_fails_clearly(busy_camera, tmp_path):
             call_command("calibrate_incidents", *args, stdout=StringIO())
     # then nothing was stored
     assert Camera.objects.get(pk=busy_camera.pk).fight_threshold is None
+
+
+def test_operating_point_reads_in_the_operator_language(busy_camera, street_scores, admin_user):
+    from django.utils import translation
+
+    from venues.calibration import describe
+
+    record(busy_camera, street_scores, loops=3)
+    camera_calibrate_incidents(camera=busy_camera, user=admin_user, source="live", hours=24)
+    stored = Camera.objects.get(pk=busy_camera.pk)
+    # when the camera's operating point is described in Russian and in Kazakh
+    with translation.override("ru"):
+        russian = describe(stored)
+    with translation.override("kk"):
+        kazakh = describe(stored)
+    # then every line is translated, with the same figures
+    assert russian[0].startswith(f"Драка {stored.fight_threshold:.2f}, агрессия {stored.aggression_threshold:.2f}")
+    assert kazakh[0].startswith(f"Төбелес {stored.fight_threshold:.2f}, агрессия {stored.aggression_threshold:.2f}")
+    assert russian[2].startswith("Обнаруживаемые драки:")
+    assert kazakh[2].startswith("Анықталатын төбелестер:")
+    assert len(russian) == len(kazakh) == 3

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.sampledata import sample_data_dir
+from tools.sampledata import sample_data_dir
 
 
 @pytest.fixture(autouse=True)

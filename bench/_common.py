@@ -14,7 +14,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from tools.measure import Timer as _FaceTimer  # noqa: E402
-from workers.sampledata import sample_path  # noqa: E402
+from tools.sampledata import sample_path  # noqa: E402
 
 
 def require_sample(*parts: str) -> Path:

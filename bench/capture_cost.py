@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from workers.sampledata import sample_path
+from tools.sampledata import sample_path
 
 CLIPS = [
     ("faces", "face_recognition", "examples", "short_hamilton_clip.mp4"),

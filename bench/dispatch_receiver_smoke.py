@@ -1,7 +1,7 @@
 """Smoke run of CAD delivery against the reference receiver on loopback.
 
 Run: ``.venv/bin/python bench/dispatch_receiver_smoke.py [--count 200]``.
-Starts ``alerts.cad.receiver`` as a subprocess, delivers signed EIDO and CAP incidents
+Starts ``tools.cad.receiver`` as a subprocess, delivers signed EIDO and CAP incidents
 (with a simulated outage and retries), checks each is stored exactly once, prints latency.
 """
 
@@ -24,8 +24,8 @@ from alerts.cad import signing  # noqa: E402
 from alerts.cad.cap import to_cap_xml  # noqa: E402
 from alerts.cad.eido import to_eido_json  # noqa: E402
 from alerts.cad.payload import IncidentPayload  # noqa: E402
-from alerts.cad.receiver import ReceiverProcess  # noqa: E402
-from alerts.cad.samples import sample_payload  # noqa: E402
+from tools.cad.receiver import ReceiverProcess  # noqa: E402
+from tools.cad.samples import sample_payload  # noqa: E402
 
 KEY = "bench-key"
 

@@ -187,7 +187,7 @@ def baseline_direct(receiver_url: str, count: int) -> None:
 
     from alerts.cad import signing
     from alerts.cad.eido import to_eido_json
-    from alerts.cad.samples import sample_payload
+    from tools.cad.samples import sample_payload
 
     bodies = [
         (p.idempotency_key, to_eido_json(p))
@@ -253,7 +253,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=5.0, help="dispatches per second in the paced run")
     args = parser.parse_args()
 
-    from alerts.cad.receiver import ReceiverProcess
+    from tools.cad.receiver import ReceiverProcess
 
     admin_url, bench_url = create_database()
     worker = None

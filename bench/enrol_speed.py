@@ -27,13 +27,13 @@ import cv2
 
 from tools.measure import Timer
 from tools.measure import text_table as table
+from tools.sampledata import sample_path
 from vision.faces.base import DetectedFace, FaceEmbedder, ImageBGR
 from vision.faces.datasets import read_clusters
 from vision.faces.detectors import build_detector, detector_names
 from vision.faces.embedders import DlibOnnxEmbedder, build_embedder, embedder_names
 from vision.faces.image import decode_image
 from vision.faces.provision import provision_weights
-from workers.sampledata import sample_path
 
 DETECTORS = detector_names(available_only=True)
 EMBEDDERS = embedder_names(available_only=True)

@@ -25,6 +25,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
 
+from tools.sampledata import sample_path
 from vision.incidents.analyse import AGGRESSION_MIN_DURATION_S
 from vision.incidents.budget import Scores, Times, reference_peaks, scored_seconds
 from vision.incidents.fight import (
@@ -39,7 +40,6 @@ from vision.incidents.fight import (
 )
 from vision.incidents.flow import FloatArray
 from vision.incidents.video import iter_frames
-from workers.sampledata import sample_path
 
 logger = logging.getLogger(__name__)
 

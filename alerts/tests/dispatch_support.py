@@ -13,8 +13,8 @@ import pytest
 import requests
 from channels.layers import get_channel_layer
 
-from alerts.cad.receiver import ReceiverProcess
 from alerts.push import ALL_VENUES_GROUP
+from tools.cad.receiver import ReceiverProcess
 
 KEY = "cad-shared-key-for-tests"
 TIMEOUT = 5

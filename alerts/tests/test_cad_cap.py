@@ -8,7 +8,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from alerts.cad.cap import CAP_NS, CapValidationError, cap_datetime, to_cap_xml, validate_cap
-from alerts.cad.samples import SAMPLE_INCIDENT_ID, sample_payload
+from tools.cad.samples import SAMPLE_INCIDENT_ID, sample_payload
 
 NS = {"cap": CAP_NS}
 

@@ -14,7 +14,7 @@ from alerts.cad.eido import (
     tracking_id,
     validate_eido,
 )
-from alerts.cad.samples import SAMPLE_INCIDENT_ID, sample_payload
+from tools.cad.samples import SAMPLE_INCIDENT_ID, sample_payload
 
 TRACKING_ID = f"urn:emergency:uid:incidentid:{SAMPLE_INCIDENT_ID}:cc.police.city.example"
 

@@ -15,7 +15,7 @@ from alerts.cad.payload import (
     parse_status_update,
     priority_from_severity,
 )
-from alerts.cad.samples import SAMPLE_INCIDENT_ID, sample_payload
+from tools.cad.samples import SAMPLE_INCIDENT_ID, sample_payload
 
 
 def test_sample_payload_normalises_links_and_derives_severity() -> None:

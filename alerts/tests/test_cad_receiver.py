@@ -16,8 +16,8 @@ from alerts.cad import signing
 from alerts.cad.cap import to_cap_xml
 from alerts.cad.eido import to_eido_json
 from alerts.cad.payload import IncidentPayload, UnitStatus, parse_status_update
-from alerts.cad.receiver import ReceiverProcess
-from alerts.cad.samples import sample_payload
+from tools.cad.receiver import ReceiverProcess
+from tools.cad.samples import sample_payload
 
 KEY = "cad-endpoint-key"
 STATUS_KEY = "cc-inbound-key"

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from alerts.models import Alert
-from commandcenter.tests.test_demo_packaged import run_demo_camera
+from tests.support.demo import run_demo_camera
 from venues.models import Camera
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,6 @@ real camera session (capture, pipeline, alerts) on its real file.
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,8 @@ from django.core.management import call_command
 from alerts.models import Alert
 from commandcenter.demo import PACKAGED_PERSON_NAME
 from commandcenter.demo_footage import PackagedFootage
+from tests.support.demo import run_demo_camera
 from venues.models import Camera
-from workers.session import CameraSession, StopReason
-from workers.tests.test_session_hamilton import quick_config
 
 pytestmark = pytest.mark.slow
 
@@ -43,29 +41,6 @@ def packaged_demo(settings, tmp_path, admin_user) -> Path:  # type: ignore[no-un
     call_command("demo_setup")
     reset_cache()
     return tmp_path / "var"
-
-
-def run_demo_camera(name: str, seconds: float, *, until_alert: bool, linger_s: float = 1.0) -> set[str]:
-    """Run the named demo camera's session for ``seconds`` (or to ``linger_s`` after its first alert).
-
-    Returns the kinds of alert it raised.
-    """
-    camera = Camera.objects.get(name=name)
-    config = quick_config(lease_ttl_s=30.0, heartbeat_s=2.0)  # models load slowly on a busy machine
-    session = CameraSession(camera.pk, config=config, max_duration_s=seconds)
-    watcher = threading.Thread(target=_stop_after_first_alert, args=(session, linger_s), daemon=True)
-    if until_alert:
-        watcher.start()
-    reason = session.run()
-    assert reason is (StopReason.STOPPED if until_alert else StopReason.DURATION)
-    return set(Alert.objects.filter(camera=camera).values_list("kind", flat=True))
-
-
-def _stop_after_first_alert(session: CameraSession, linger_s: float) -> None:
-    while not session.stop_event.wait(0.2):
-        if session.health()["alerts_raised"]:
-            session.stop_event.wait(linger_s)  # let a second kind of alert, if any, show itself
-            session.stop()
 
 
 def test_packaged_demo_cameras_play_real_footage(packaged_demo):

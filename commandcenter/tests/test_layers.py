@@ -33,7 +33,10 @@ SIDEWAYS = frozenset(
         ("retention", "watchlists"),
     }
 )
-UNLAYERED = frozenset({"tools", "bench"})  # maintainer tooling: may import anything, imported by no runtime code
+UNLAYERED = frozenset(
+    {"tools", "bench", "tests"}
+)  # tooling and test support: import anything, imported by no runtime code
+TEST_ONLY_LIBRARIES = frozenset({"pytest", "playwright", "schemathesis", "hypothesis"})
 # import cycles between runtime modules that are known and left for now (a new one fails the test)
 KNOWN_CYCLES = frozenset(
     {
@@ -115,6 +118,27 @@ def _imported_packages(path: Path) -> Iterator[tuple[int, str]]:
             yield node.lineno, node.module.split(".")[0]
 
 
+def _test_modules() -> Iterator[Path]:
+    yield from sorted(ROOT.glob("*/tests/**/*.py"))
+    yield from sorted((ROOT / "tests").rglob("*.py"))
+
+
+def _imports_a_test_module(path: Path) -> list[str]:
+    """Imports of another test module (`x.tests.test_y`, or `test_y` from a tests package) in a file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        found += [
+            f"{path.relative_to(ROOT)}:{node.lineno} imports {n}" for n in names if n.split(".")[-1].startswith("test_")
+        ]
+    return found
+
+
 def _allowed(source: str, target: str, layer: dict[str, int]) -> bool:
     if target == source or (target not in layer and target not in UNLAYERED):
         return True  # the package itself, the standard library or a third-party package
@@ -149,6 +173,25 @@ def test_no_runtime_module_imports_upward_or_sideways():
     violations = layer_violations()
     # then none points up (or sideways between apps without a declared reason)
     assert violations == []
+
+
+def test_test_modules_import_support_never_other_tests():
+    # when every test and test-support module is read
+    found = [hit for path in _test_modules() for hit in _imports_a_test_module(path)]
+    # then shared helpers come from support modules (tests/support/, an app's *_support.py), not from a test
+    assert found == []
+
+
+def test_runtime_packages_hold_no_test_tooling():
+    # when the runtime packages' imports are listed
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {package}"
+        for path in _runtime_modules()
+        for line, package in _imported_packages(path)
+        if package in TEST_ONLY_LIBRARIES
+    ]
+    # then none pulls in a test library: test servers and fixtures live in tests/support/, dev tools in tools/
+    assert found == []
 
 
 def test_no_new_import_cycles():

@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import re
 
-import cv2
-import numpy as np
 import pytest
-import redis
 from django.conf import settings
 from django.utils import translation
 
 from commandcenter.tests.otp import login_verified
-from core.redis import preview_key
+from tests.support.zone_editor import ADD_URL
 from venues.admin import ZoneForm
 from venues.models import Camera, Zone
-
-ADD_URL = "/admin/venues/zone/add/"
-DRAWN = [(0.2, 0.25), (0.8, 0.25), (0.8, 0.75), (0.2, 0.75)]
 
 
 def _zone_form(camera: Camera, **overrides: str) -> dict[str, str]:
@@ -35,31 +29,6 @@ def _zone_form(camera: Camera, **overrides: str) -> dict[str, str]:
     }
     data.update(overrides)
     return data
-
-
-def _scene_jpeg(width: int = 640, height: int = 360) -> bytes:
-    """A real JPEG that looks like a room: floor, a bar, a door."""
-    frame = np.full((height, width, 3), (70, 62, 55), dtype=np.uint8)
-    cv2.rectangle(frame, (0, height * 2 // 3), (width, height), (40, 90, 120), -1)
-    cv2.rectangle(frame, (width // 10, height // 3), (width // 2, height * 2 // 3), (30, 45, 160), -1)
-    cv2.rectangle(frame, (width * 3 // 4, height // 6), (width * 7 // 8, height * 2 // 3), (160, 150, 140), 3)
-    return bytes(cv2.imencode(".jpg", frame)[1].tobytes())
-
-
-@pytest.fixture
-def preview_store():  # type: ignore[no-untyped-def]
-    """Raw Redis where stream workers put previews; keys written by a test are removed after it."""
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    written: list[str] = []
-
-    def put(camera: Camera, data: bytes) -> None:
-        key = preview_key(camera.pk)
-        client.set(key, data, ex=120)
-        written.append(key)
-
-    yield put
-    if written:
-        client.delete(*written)
 
 
 # --- the page as the server renders it -------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The zone editor in real headless Chromium against the uvicorn server of alerts/tests/test_browser.py
+"""The zone editor in real headless Chromium against the uvicorn server of `tests.support.browser`
 (its `live_url` and `browser` fixtures), with a real JPEG preview in Redis where stream workers put it.
 """
 
@@ -11,10 +11,10 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import ConsoleMessage, Page, expect
 
-from alerts.tests.test_browser import SCREENSHOTS, browser, live_url  # noqa: F401 (fixtures)
 from commandcenter.tests.otp import login_verified
+from tests.support.browser import SCREENSHOTS, browser, live_url  # noqa: F401 (fixtures)
+from tests.support.zone_editor import ADD_URL, DRAWN, preview_store, scene_jpeg  # noqa: F401 (fixture)
 from venues.models import Camera, Zone
-from venues.tests.test_zone_editor import ADD_URL, DRAWN, _scene_jpeg, preview_store  # noqa: F401 (fixture)
 
 
 def _open_admin(browser, live_url: str, user, path: str, errors: list[str]) -> Page:  # noqa: F811
@@ -59,7 +59,7 @@ def _close_to(points: list[list[float]], expected: list[tuple[float, float]]) ->
 @pytest.mark.django_db(transaction=True)
 def test_admin_draws_a_zone_on_the_live_picture(browser, live_url, admin_user, camera, preview_store):  # noqa: F811
     # given the camera's stream worker has published a 640x360 picture
-    preview_store(camera, _scene_jpeg())
+    preview_store(camera, scene_jpeg())
     errors: list[str] = []
     page = _open_admin(browser, live_url, admin_user, f"{ADD_URL}?camera={camera.pk}", errors)
     editor = page.locator(".zone-editor")
@@ -99,7 +99,7 @@ def test_typed_text_redraws_and_broken_text_is_kept(browser, live_url, admin_use
     # given a second camera at the venue with a picture and a zone already drawn on it
     gate = Camera.objects.create(venue=camera.venue, name="Gate", stream_url="rtsp://10.0.0.6:554/s")
     Zone.objects.create(camera=gate, name="Queue", polygon=[[0.5, 0.5], [0.9, 0.5], [0.9, 0.9]])
-    preview_store(gate, _scene_jpeg(800, 600))
+    preview_store(gate, scene_jpeg(800, 600))
     errors: list[str] = []
     page = _open_admin(browser, live_url, admin_user, ADD_URL, errors)
     editor, note = page.locator(".zone-editor"), page.locator("[data-note]")

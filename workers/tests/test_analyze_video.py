@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from workers.tests.test_session_hamilton import (
+from tests.support.sessions import (
     DISTRACTOR,
     HAMILTON,
     HAMILTON_THRESHOLD,

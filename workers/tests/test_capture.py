@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from tests.support.mjpeg_server import wait_until
 from workers.capture import (
     CaptureSettings,
     CaptureState,
@@ -20,7 +21,6 @@ from workers.capture import (
     mask_credentials,
     parse_source,
 )
-from workers.testing.mjpeg_server import wait_until
 
 HAMILTON = ("faces", "face_recognition", "examples", "short_hamilton_clip.mp4")
 RAW_H264 = ("video", "mot_crowds", "MOT20-08-raw_shorter.h264")

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support.mjpeg_server import MjpegTestServer, jpeg_frames_from_clip, wait_until
+from tests.support.rtsp_server import RtspTestServer, ensure_rtsp_server_available, free_port
 from workers.capture import CaptureSettings, CaptureState, FrameGrabber, open_capture, parse_source
-from workers.testing.mjpeg_server import MjpegTestServer, jpeg_frames_from_clip, wait_until
-from workers.testing.rtsp_server import RtspTestServer, ensure_rtsp_server_available, free_port
 
 HAMILTON = ("faces", "face_recognition", "examples", "short_hamilton_clip.mp4")
 QUICK = CaptureSettings(open_timeout_s=2.0, read_timeout_s=2.0, backoff_initial_s=0.2, backoff_max_s=1.0)

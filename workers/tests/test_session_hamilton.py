@@ -2,63 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
-from workers.camera_config import SessionConfig
-from workers.capture import CaptureSettings
+from tests.support.sessions import (
+    DISTRACTOR,
+    HAMILTON,
+    HAMILTON_THRESHOLD,
+    HAMILTON_TUNING,
+    PEOPLE,
+    enrol_people,
+    quick_config,
+)
 from workers.session import CameraSession, StopReason
-
-EXAMPLES = ("faces", "face_recognition", "examples")
-HAMILTON = (*EXAMPLES, "short_hamilton_clip.mp4")
-PEOPLE = {"Lin-Manuel Miranda": "lin-manuel-miranda.png", "Alex Lacamoire": "alex-lacamoire.png"}
-DISTRACTOR = ("Not In The Clip", "img1.jpg")  # a deepface sample face; Obama is in the clip's audience
-# The clip shows Alex Lacamoire only in profile (0.7-1.5 s) and tiny at the piano: the frontal HOG
-# default never finds him, MTCNN does, his profile scores 0.90-0.92 against the frontal enrolment
-# photo and its pose-penalised quality is ~0.15-0.2. So the test uses MTCNN, admits quality >= 0.1
-# and sets the watchlist to the system floor 0.90 (strangers in the audience score <= 0.89).
-HAMILTON_TUNING = {"face_detector": "mtcnn", "embed_min_quality": 0.1}
-HAMILTON_THRESHOLD = 0.90
-
-
-def enrol_people(sample_file, watchlist, actor, people: dict[str, str]) -> dict[str, object]:
-    """Create one subject per (name, photo) and enrol the photo through the real service."""
-    from watchlists.enrolment import subject_enroll_photo
-    from watchlists.matching import reset_cache
-    from watchlists.models import Subject
-
-    subjects = {}
-    for name, photo in people.items():
-        parts = (*EXAMPLES, photo) if name != DISTRACTOR[0] else ("faces", "deepface", photo)
-        subject = Subject.objects.create(
-            watchlist=watchlist,
-            display_name=name,
-            legal_basis_reference="Case 1/26",
-            added_by=actor,
-            expires_at=timezone.now() + timedelta(days=30),
-        )
-        path = sample_file(*parts)
-        subject_enroll_photo(subject=subject, data=path.read_bytes(), filename=path.name, actor=actor)
-        subjects[name] = subject
-    reset_cache()
-    return subjects
-
-
-def quick_config(**overrides: object) -> SessionConfig:
-    """Session tuning for tests: short clips, fast capture retries, frequent heartbeats."""
-    capture = CaptureSettings(open_timeout_s=2.0, read_timeout_s=2.0, backoff_initial_s=0.2, backoff_max_s=1.0)
-    values: dict[str, object] = {
-        "clip_pre_s": 2.0,
-        "clip_post_s": 1.5,
-        "heartbeat_s": 0.5,
-        "lease_ttl_s": 3.0,
-        "health_persist_s": 1.0,
-        "capture": capture,
-    }
-    values.update(overrides)
-    return SessionConfig.from_settings(**values)
 
 
 @pytest.mark.slow

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from tests.support.sessions import quick_config
 from vision.incidents.fight import FightModel
 from workers.session import CameraSession, StopReason
-from workers.tests.test_session_hamilton import quick_config
 
 FIGHT_CLIP = ("fights", "violence_clips", "violence_4.mp4")  # a street fight, 5 s, 1280x720
 PEDESTRIANS = ("faces", "facenet_pytorch", "examples", "video.mp4")  # 6-9 people walking, 4 s, 1080p

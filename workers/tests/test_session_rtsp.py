@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 
 import pytest
-from django.db import connection
 
-from core.redis import health_key, preview_key, redis_client
+from core.redis import preview_key, redis_client
+from tests.support.mjpeg_server import wait_until
+from tests.support.rtsp_server import RtspTestServer, ensure_rtsp_server_available
+from tests.support.sessions import HAMILTON, health, quick_config, start_in_thread
 from workers.session import CameraSession
-from workers.testing.mjpeg_server import wait_until
-from workers.testing.rtsp_server import RtspTestServer, ensure_rtsp_server_available
-from workers.tests.test_session_hamilton import HAMILTON, quick_config
-
-
-def start_in_thread(session: CameraSession) -> threading.Thread:
-    """Run a session on its own thread (closing that thread's DB connection at the end)."""
-
-    def run() -> None:
-        try:
-            session.run()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run, name=f"session:{session.camera_id}", daemon=True)
-    thread.start()
-    return thread
-
-
-def health(camera_id: object) -> dict:
-    raw = redis_client().get(health_key(camera_id))
-    return json.loads(raw) if raw else {}
 
 
 @pytest.fixture

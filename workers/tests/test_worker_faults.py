@@ -19,13 +19,12 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from core.redis import lease_key, redis_client
+from tests.support.mjpeg_server import MjpegTestServer, jpeg_frames_from_clip, wait_until
+from tests.support.rtsp_server import free_port
+from tests.support.sessions import HAMILTON, health, quick_config, start_in_thread
 from workers import lease as leases
 from workers.assignment import assign_cameras_once
 from workers.session import CameraSession
-from workers.testing.mjpeg_server import MjpegTestServer, jpeg_frames_from_clip, wait_until
-from workers.testing.rtsp_server import free_port
-from workers.tests.test_session_hamilton import HAMILTON, quick_config
-from workers.tests.test_session_rtsp import health, start_in_thread
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,6 +1,6 @@
 """Reference CAD receiver: stdlib HTTP server taking signed incidents, pushing unit status.
 
-Run: python -m alerts.cad.receiver --host 127.0.0.1 --port 8765 --key SECRET [--db PATH]
+Run: python -m tools.cad.receiver --host 127.0.0.1 --port 8765 --key SECRET [--db PATH]
      [--status-url URL --status-key KEY]
 Keys may also come from CAD_RECEIVER_KEYS (comma-separated) and CAD_RECEIVER_STATUS_KEY.
 """
@@ -421,7 +421,7 @@ def push_status(update: StatusUpdate, url: str, key: str, *, timeout_s: float = 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(prog="python -m alerts.cad.receiver", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.cad.receiver", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--key", action="append", default=[], help="HMAC key; repeat to rotate")
@@ -518,7 +518,7 @@ class ReceiverProcess:
 
     def _command(self) -> list[str]:
         """The command line (keys travel in the environment, not in ps output)."""
-        command = [sys.executable, "-m", "alerts.cad.receiver", "--host", self.host]
+        command = [sys.executable, "-m", "tools.cad.receiver", "--host", self.host]
         command += ["--port", str(self.port), "--db", str(self.db_path)]
         command += ["--window", str(self.window_s)]
         if self.status_url:

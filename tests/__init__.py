@@ -1,0 +1,1 @@
+"""Test support shared by the apps' test suites (servers, fixtures, scenes); never imported by runtime code."""

@@ -1,1 +1,0 @@
-"""Test servers (RTSP, MJPEG) used by the capture tests; not imported in production."""

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 
 from core.redis import health_key, redis_client
+from venues.models import Camera, Venue
 from watchlists.enrolment import subject_enroll_photo
 from watchlists.matching import reset_cache
 from watchlists.models import Subject
@@ -48,6 +50,19 @@ def enrol_people(sample_file: Any, watchlist: Any, actor: Any, people: dict[str,
         subjects[name] = subject
     reset_cache()
     return subjects
+
+
+def file_camera(venue: Venue, path: Path, **flags: Any) -> Camera:
+    """A camera playing a clip file, with every analyser off but those `flags` turn on."""
+    values: dict[str, Any] = {
+        "face_recognition_enabled": False,
+        "crowd_enabled": False,
+        "fight_enabled": False,
+        "min_duration_s": 1.0,
+        "analysis_fps": 2.0,
+    }
+    values.update(flags)
+    return Camera.objects.create(venue=venue, name=path.stem, stream_url=f"file://{path}", **values)
 
 
 def quick_config(**overrides: object) -> SessionConfig:

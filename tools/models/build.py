@@ -115,7 +115,7 @@ def ensure_venv(path: Path) -> Path:
 
 def verification_images(recipe: Recipe) -> list[str]:
     """Absolute paths of the recipe's sample photos that exist (none when the sample data is absent)."""
-    from workers.sampledata import sample_path
+    from tools.sampledata import sample_path
 
     found = [sample_path(*relative.split("/")) for relative in recipe.images]
     return [str(p) for p in found if p is not None]

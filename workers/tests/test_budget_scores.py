@@ -96,10 +96,9 @@ def test_recording_is_scored_as_the_live_stage_scores_it(camera, sample_file):
 
 @pytest.mark.slow
 def test_a_session_records_its_scores_for_the_budget(venue, sample_file, settings, tmp_path, history):
+    from tests.support.sessions import file_camera, quick_config
     from venues.calibration import fingerprints, score_model
     from workers.session import CameraSession
-    from workers.tests.test_session_hamilton import quick_config
-    from workers.tests.test_session_incidents import file_camera
 
     # given a fight-detecting camera playing a real 5 s street fight
     settings.MEDIA_ROOT = tmp_path
@@ -121,10 +120,10 @@ def test_a_session_records_its_scores_for_the_budget(venue, sample_file, setting
 
 
 def test_the_session_uses_the_thresholds_the_admin_page_shows(camera):
+    from tests.support.sessions import quick_config
     from venues.calibration import operating_point
     from workers.camera_config import load_camera
     from workers.session import CameraSession
-    from workers.tests.test_session_hamilton import quick_config
 
     current = model_fingerprint(FightModel.from_json())
     camera.face_recognition_enabled = False

@@ -6,27 +6,13 @@ import json
 
 import pytest
 
-from tests.support.sessions import quick_config
+from tests.support.sessions import file_camera, quick_config
 from vision.incidents.fight import FightModel
 from workers.session import CameraSession, StopReason
 
 FIGHT_CLIP = ("fights", "violence_clips", "violence_4.mp4")  # a street fight, 5 s, 1280x720
 PEDESTRIANS = ("faces", "facenet_pytorch", "examples", "video.mp4")  # 6-9 people walking, 4 s, 1080p
 WHOLE_FRAME = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
-
-
-def file_camera(venue, path, **flags):  # type: ignore[no-untyped-def]
-    from venues.models import Camera
-
-    values = {
-        "face_recognition_enabled": False,
-        "crowd_enabled": False,
-        "fight_enabled": False,
-        "min_duration_s": 1.0,
-        "analysis_fps": 2.0,
-    }
-    values.update(flags)
-    return Camera.objects.create(venue=venue, name=path.stem, stream_url=f"file://{path}", **values)
 
 
 def run_once(camera, seconds: float) -> StopReason:  # type: ignore[no-untyped-def]

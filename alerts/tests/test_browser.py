@@ -19,33 +19,24 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 import pytest
-from django.conf import settings
-from django.contrib.auth.models import Group, Permission
 from django.db import connections
-from django.test import Client
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from alerts import services
 from alerts.models import Alert
-from core.roles import ROLE_PERMISSIONS
-from tests.support.browser import SCREENSHOTS, browser, live_url  # noqa: F401 (fixtures; skips without Chromium)
-from venues.models import Camera, OperatorScope, Venue
+from tests.support.browser import (  # noqa: F401 (fixtures; skips without Chromium)
+    browser,
+    live_url,
+    open_feed,
+    role_groups,
+    shot,
+    user_with_role,
+)
+from venues.models import Camera, Venue
 
 T = TypeVar("T")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _roles(transactional_db):
-    """Role groups come from a data migration, which a transactional flush removes: recreate them."""
-    for role, perms in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        for perm in perms:
-            app_label, codename = perm.split(".")
-            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
 
 
 @pytest.fixture
@@ -62,32 +53,6 @@ def cameras(transactional_db) -> tuple[Camera, Camera]:
         ),
         Camera.objects.create(venue=park, name="Gate", stream_url="rtsp://10.0.0.9/s", health_state="offline"),
     )
-
-
-def _user(django_user_model, name: str, role: str, venues: list[Venue] | None = None):
-    user = django_user_model.objects.create_user(username=name, password="correct-horse-battery")
-    user.groups.add(Group.objects.get(name=role))
-    scope = OperatorScope.objects.create(user=user, all_venues=venues is None)
-    scope.venues.set(venues or [])
-    return user
-
-
-def _open_feed(browser: Browser, live_url: str, user, path: str = "/") -> Page:
-    """A new browser context signed in as `user` (session cookie), on the live feed, connected."""
-    client = Client()
-    client.force_login(user)
-    device = TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id  # second factor passed (admins, auditors)
-    session.save()
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_url}])
-    page = context.new_page()
-    page.goto(live_url + path)
-    expect(page.locator("#conn")).to_have_attribute("data-state", "connected", timeout=10_000)
-    expect(page.locator("#feed")).to_have_attribute("aria-busy", "false")
-    return page
 
 
 def _off_loop(function: Callable[..., T], **kwargs: Any) -> T:
@@ -126,19 +91,14 @@ def _row(page: Page, alert: Alert):
     return page.locator(f'#feed li.alert[data-id="{alert.pk}"]')
 
 
-def _shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
 # --- cases ---------------------------------------------------------------------------------------
 
 
 def test_dispatcher_sees_raised_alert_within_two_seconds(browser, live_url, cameras, django_user_model):
     # given a dispatcher with the feed open
-    dispatcher = _user(django_user_model, "dispatcher1", "dispatcher")
+    dispatcher = user_with_role(django_user_model, "dispatcher1", "dispatcher")
     _raise(cameras[1], kind=Alert.Kind.CROWD, severity=2)
-    page = _open_feed(browser, live_url, dispatcher)
+    page = open_feed(browser, live_url, dispatcher)
     # when the pipeline raises a critical alert
     started = time.monotonic()
     alert = _raise(cameras[0], severity=4, evidence=_fight_evidence())
@@ -147,7 +107,7 @@ def test_dispatcher_sees_raised_alert_within_two_seconds(browser, live_url, came
     assert time.monotonic() - started < 2.0
     assert page.locator("#feed li.alert").first.get_attribute("data-id") == str(alert.pk)
     assert _row(page, alert).count() == 1
-    _shot(page, "dashboard")
+    shot(page, "dashboard")
     # and j selects it, ? opens the help overlay
     page.keyboard.press("j")
     expect(_row(page, alert)).to_be_focused()
@@ -163,15 +123,15 @@ def test_dispatcher_sees_raised_alert_within_two_seconds(browser, live_url, came
     page.wait_for_function("() => { const i = document.querySelector('#evidence img'); return i && i.complete; }")
     assert page.locator("#evidence img").evaluate("img => img.naturalWidth") == 320  # served through the audited view
     expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
-    _shot(page, "alert_detail")
+    shot(page, "alert_detail")
     page.context.close()
 
 
 def test_two_dispatchers_see_each_others_acknowledgement(browser, live_url, cameras, django_user_model):
-    first = _user(django_user_model, "dispatcher1", "dispatcher")
-    second = _user(django_user_model, "dispatcher2", "dispatcher")
+    first = user_with_role(django_user_model, "dispatcher1", "dispatcher")
+    second = user_with_role(django_user_model, "dispatcher2", "dispatcher")
     alert, other = _raise(cameras[0]), _raise(cameras[0], kind=Alert.Kind.AGGRESSION)
-    page_a, page_b = _open_feed(browser, live_url, first), _open_feed(browser, live_url, second)
+    page_a, page_b = open_feed(browser, live_url, first), open_feed(browser, live_url, second)
     # when A acknowledges, B sees it live
     _row(page_a, alert).locator('button[data-action="acknowledge"]').click()
     expect(_row(page_b, alert).locator(".badge.status")).to_have_text("Acknowledged", timeout=2_000)
@@ -190,9 +150,9 @@ def test_two_dispatchers_see_each_others_acknowledgement(browser, live_url, came
 
 
 def test_reconnect_shows_alerts_missed_while_down_exactly_once(browser, live_url, cameras, django_user_model):
-    dispatcher = _user(django_user_model, "dispatcher1", "dispatcher")
+    dispatcher = user_with_role(django_user_model, "dispatcher1", "dispatcher")
     before = [_raise(cameras[0], kind=Alert.Kind.CROWD)]
-    page = _open_feed(browser, live_url, dispatcher)
+    page = open_feed(browser, live_url, dispatcher)
     expect(page.locator("#feed li.alert")).to_have_count(1)
     # when the socket drops and three alerts are raised (and one changed) while it is down
     page.evaluate("window.ccFeed.drop(1500)")
@@ -214,8 +174,8 @@ def test_reconnect_shows_alerts_missed_while_down_exactly_once(browser, live_url
 
 def test_scoped_dispatcher_never_receives_other_venue(browser, live_url, cameras, django_user_model):
     club_camera, park_camera = cameras
-    user = _user(django_user_model, "club-only", "dispatcher", [club_camera.venue])
-    page = _open_feed(browser, live_url, user)
+    user = user_with_role(django_user_model, "club-only", "dispatcher", [club_camera.venue])
+    page = open_feed(browser, live_url, user)
     frames: list[str] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
     page.evaluate("window.ccFeed.drop(0)")  # reconnect so the frame listener sees the new socket
@@ -242,9 +202,9 @@ def test_scoped_dispatcher_never_receives_other_venue(browser, live_url, cameras
 
 
 def test_auditor_cannot_act(browser, live_url, cameras, django_user_model):
-    auditor = _user(django_user_model, "auditor1", "auditor")
+    auditor = user_with_role(django_user_model, "auditor1", "auditor")
     alert = _raise(cameras[0])
-    page = _open_feed(browser, live_url, auditor)
+    page = open_feed(browser, live_url, auditor)
     expect(_row(page, alert)).to_be_visible()
     # then no action buttons, the shortcut does nothing, and the API refuses
     assert _row(page, alert).locator("button[data-action]").count() == 0
@@ -271,11 +231,11 @@ def test_auditor_cannot_act(browser, live_url, cameras, django_user_model):
     expect(moving.locator("[data-details]")).to_be_hidden()
     expect(moving.locator("[data-notes]")).to_have_text("Camera moving: fight detection held until the view is steady.")
     expect(page.locator(f'li.tile[data-camera="{cameras[1].pk}"] [data-notes]')).to_be_hidden()
-    _shot(page, "camera_wall")
+    shot(page, "camera_wall")
     page.goto(live_url + "/reports/")
     expect(page.locator("#report-venue tbody tr")).to_have_count(1)
-    _shot(page, "reports")
+    shot(page, "reports")
     page.goto(live_url + "/map/")
     expect(page.locator("#map svg circle")).to_have_count(2)
-    _shot(page, "map")
+    shot(page, "map")
     page.context.close()

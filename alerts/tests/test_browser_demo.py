@@ -2,7 +2,7 @@
 arriving on the live feed, and the camera wall showing a camera live (frames arriving with the analysis boxes).
 
 Run alone: `.venv/bin/pytest -m browser alerts/tests/test_browser_demo.py`. The web server and browser are the
-ones of `test_browser.py`; the entrance camera's session runs in a thread of this process on the real clip.
+ones of `tests.support.browser`; the entrance camera's session runs in a thread of this process on the real clip.
 """
 
 from __future__ import annotations
@@ -16,9 +16,16 @@ from django.db import connections
 from playwright.sync_api import expect
 
 from alerts.models import Alert
-from alerts.tests.test_browser import _open_feed, _roles, _shot, _user, browser, live_url  # noqa: F401
 from commandcenter.demo import PACKAGED_PERSON_NAME
-from commandcenter.tests.test_demo_packaged import OPENCV_DOC
+from tests.support.browser import (  # noqa: F401 (fixtures; skips without Chromium)
+    browser,
+    live_url,
+    open_feed,
+    role_groups,
+    shot,
+    user_with_role,
+)
+from tests.support.demo import OPENCV_DOC
 from venues.models import Camera
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -29,7 +36,7 @@ def fresh_demo(settings, tmp_path, django_user_model):  # type: ignore[no-untype
     """The demo as `make run` sets it up on a machine without ../shared/data."""
     from watchlists.matching import reset_cache
 
-    _user(django_user_model, "admin1", "admin")
+    user_with_role(django_user_model, "admin1", "admin")
     (tmp_path / "no-samples").mkdir()
     settings.CC_SAMPLE_DATA = str(tmp_path / "no-samples")
     settings.CC_OPENCV_DOC = str(OPENCV_DOC)
@@ -40,8 +47,8 @@ def fresh_demo(settings, tmp_path, django_user_model):  # type: ignore[no-untype
 
 
 def _run_session(camera: Camera, stop: threading.Event) -> None:
+    from tests.support.sessions import quick_config
     from workers.session import CameraSession
-    from workers.tests.test_session_hamilton import quick_config
 
     session = CameraSession(camera.pk, config=quick_config(lease_ttl_s=30.0, heartbeat_s=2.0), max_duration_s=120)
     watcher = threading.Thread(target=lambda: (stop.wait(), session.stop()), daemon=True)
@@ -54,16 +61,16 @@ def _run_session(camera: Camera, stop: threading.Event) -> None:
 
 def test_fresh_demo_shows_a_face_candidate_and_the_camera_live(browser, live_url, fresh_demo, django_user_model):  # noqa: F811
     # given the fresh demo with its entrance camera running, and a dispatcher on the live feed
-    dispatcher = _user(django_user_model, "dispatcher1", "dispatcher")
+    dispatcher = user_with_role(django_user_model, "dispatcher1", "dispatcher")
     stop = threading.Event()
     runner = threading.Thread(target=_run_session, args=(fresh_demo, stop), daemon=True)
-    page = _open_feed(browser, live_url, dispatcher)
+    page = open_feed(browser, live_url, dispatcher)
     runner.start()
     try:
         # when the enrolled person walks past the entrance, a face candidate arrives on the feed
         expect(page.locator("#feed li.alert").first).to_be_visible(timeout=90_000)
         assert set(Alert.objects.values_list("kind", "subject__display_name")) == {("face_match", PACKAGED_PERSON_NAME)}
-        _shot(page, "demo_feed")
+        shot(page, "demo_feed")
         # and on the camera wall, the three demo cameras; selecting the entrance shows it live
         page.goto(live_url + "/cameras/")
         expect(page.locator("li.tile")).to_have_count(3)
@@ -83,7 +90,7 @@ def test_fresh_demo_shows_a_face_candidate_and_the_camera_live(browser, live_url
         assert tile.locator("img").evaluate("img => img.naturalWidth") == 640
         tile.locator("[data-enlarge]").click()
         expect(tile).to_have_class("tile live enlarged")
-        _shot(page, "demo_camera_live")
+        shot(page, "demo_camera_live")
         page.context.close()
     finally:
         stop.set()

@@ -49,8 +49,8 @@ def test_live_frame_format_round_trips_and_refuses_anything_else():
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_session_publishes_live_frames_only_while_someone_watches(raw_redis, venue):
+    from tests.support.sessions import quick_config
     from workers.session import CameraSession
-    from workers.tests.test_session_hamilton import quick_config
 
     if not PEDESTRIANS.is_file():
         message = f"{PEDESTRIANS} missing: install the Debian package opencv-doc"

@@ -15,12 +15,10 @@ from django.core.management import call_command
 from alerts.models import Alert
 from commandcenter.demo import PACKAGED_PERSON_NAME
 from commandcenter.demo_footage import PackagedFootage
-from tests.support.demo import run_demo_camera
+from tests.support.demo import OPENCV_DOC, run_demo_camera
 from venues.models import Camera
 
 pytestmark = pytest.mark.slow
-
-OPENCV_DOC = Path("/usr/share/doc/opencv-doc")
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """A real browser against the shipped web server: headless Debian Chromium driven by Playwright, and
 uvicorn (two worker processes, as the Procfile runs it) on a free port using the test database.
 
-Import the fixtures into a test module (`from tests.support.browser import browser, live_url`); a module
-that imports this one is skipped without Chromium (failed under CI=true).
+Import the fixtures into a test module (`from tests.support.browser import browser, live_url, role_groups`;
+`role_groups` is autouse: transactional flushes remove the migration-made groups); a module that imports this
+one is skipped without Chromium (failed under CI=true). `open_feed` signs a user in and opens the live feed.
 """
 
 from __future__ import annotations
@@ -14,11 +15,19 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
 from django.db import connection
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from core.roles import ROLE_PERMISSIONS
+from venues.models import OperatorScope, Venue
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -40,7 +49,7 @@ if not CHROMIUM.exists():
         pytest.fail(message + " -- required under CI=true", pytrace=False)
     pytest.skip(message, allow_module_level=True)
 
-from playwright.sync_api import Browser, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
 SERVER_START_S = 60  # two uvicorn workers importing Django on a busy 2-core machine
 
@@ -122,3 +131,49 @@ def browser() -> Iterator[Browser]:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+# --- the dashboard -------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def role_groups(transactional_db: None) -> None:
+    """Role groups come from a data migration, which a transactional flush removes: recreate them."""
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+
+
+def user_with_role(django_user_model: Any, name: str, role: str, venues: list[Venue] | None = None) -> Any:
+    """A signed-up operator with one role, scoped to `venues` (all venues when None)."""
+    user = django_user_model.objects.create_user(username=name, password="correct-horse-battery")
+    user.groups.add(Group.objects.get(name=role))
+    scope = OperatorScope.objects.create(user=user, all_venues=venues is None)
+    scope.venues.set(venues or [])
+    return user
+
+
+def open_feed(browser: Browser, live_url: str, user: Any, path: str = "/") -> Page:
+    """A new browser context signed in as `user` (session cookie), on the live feed, connected."""
+    client = Client()
+    client.force_login(user)
+    device = TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id  # second factor passed (admins, auditors)
+    session.save()
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_url}])
+    page = context.new_page()
+    page.goto(live_url + path)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "connected", timeout=10_000)
+    expect(page.locator("#feed")).to_have_attribute("aria-busy", "false")
+    return page
+
+
+def shot(page: Page, name: str) -> None:
+    """Keep a full-page screenshot under artifacts/screenshots (for people reviewing a run)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from alerts.models import Alert
 from tests.support.sessions import quick_config
 from venues.models import Camera
 from workers.session import CameraSession, StopReason
+
+OPENCV_DOC = Path("/usr/share/doc/opencv-doc")  # the Debian package opencv-doc: footage on a fresh machine
 
 
 def run_demo_camera(name: str, seconds: float, *, until_alert: bool, linger_s: float = 1.0) -> set[str]:

@@ -26,6 +26,7 @@ from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from commandcenter.tests.otp import login_verified
 from core.roles import ROLE_PERMISSIONS
 from venues.models import OperatorScope, Venue
 
@@ -49,7 +50,7 @@ if not CHROMIUM.exists():
         pytest.fail(message + " -- required under CI=true", pytrace=False)
     pytest.skip(message, allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright  # noqa: E402
 
 SERVER_START_S = 60  # two uvicorn workers importing Django on a busy 2-core machine
 
@@ -177,3 +178,26 @@ def shot(page: Page, name: str) -> None:
     """Keep a full-page screenshot under artifacts/screenshots (for people reviewing a run)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+# --- admin pages -------------------------------------------------------------------------------
+
+
+def open_admin(browser: Browser, live_url: str, user: Any, path: str, errors: list[str]) -> Page:
+    """A new browser context signed in as `user` with a verified second factor, on `path`; console errors and
+    page errors (a Content-Security-Policy violation is one) are collected into `errors`."""
+    client = login_verified(Client(), user)
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_url}])
+    page = context.new_page()
+    page.on("console", lambda message: _console_error(message, errors))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(live_url + path)
+    return page
+
+
+def _console_error(message: ConsoleMessage, errors: list[str]) -> None:
+    # Chromium asks for /favicon.ico by itself; the admin has none, and that 404 is not the page's doing
+    if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
+        errors.append(message.text)

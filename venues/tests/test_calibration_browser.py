@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from alerts.tests.test_browser import SCREENSHOTS, browser, live_url  # noqa: F401 (fixtures)
 from core.jobs import calibration_job_write
+from tests.support.browser import SCREENSHOTS, browser, live_url, open_admin  # noqa: F401 (fixtures)
 from venues.selectors import calibration_job_remember
-from venues.tests.test_zone_editor_browser import _open_admin
 
 
 @pytest.mark.browser
@@ -30,7 +29,7 @@ def test_calibration_progress_page_shows_the_outcome(browser, live_url, admin_us
     calibration_job_remember(job_id=job, user=admin_user, camera=camera)
     errors: list[str] = []
     # when the admin opens its progress page
-    page = _open_admin(browser, live_url, admin_user, f"/admin/venues/camera/{camera.pk}/calibrate/?job={job}", errors)
+    page = open_admin(browser, live_url, admin_user, f"/admin/venues/camera/{camera.pk}/calibrate/?job={job}", errors)
     # then the script shows the new thresholds, without console or CSP errors
     expect(page.locator("#calibration-text")).to_have_text(
         "Calibrated: the new thresholds apply within a few seconds. 0.63 / 0.55"

@@ -7,34 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.conf import settings
-from django.test import Client
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
-from commandcenter.tests.otp import login_verified
-from tests.support.browser import SCREENSHOTS, browser, live_url  # noqa: F401 (fixtures)
+from tests.support.browser import SCREENSHOTS, browser, live_url, open_admin  # noqa: F401 (fixtures)
 from tests.support.zone_editor import ADD_URL, DRAWN, preview_store, scene_jpeg  # noqa: F401 (fixture)
 from venues.models import Camera, Zone
-
-
-def _open_admin(browser, live_url: str, user, path: str, errors: list[str]) -> Page:  # noqa: F811
-    """A new browser context signed in as `user` with a verified second factor, on `path`; console errors and
-    page errors (a Content-Security-Policy violation is one) are collected into `errors`."""
-    client = login_verified(Client(), user)
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_url}])
-    page = context.new_page()
-    page.on("console", lambda message: _console_error(message, errors))
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(live_url + path)
-    return page
-
-
-def _console_error(message: ConsoleMessage, errors: list[str]) -> None:
-    # Chromium asks for /favicon.ico by itself; the admin has none, and that 404 is not the page's doing
-    if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
-        errors.append(message.text)
 
 
 def _click_at(page: Page, fractions: list[tuple[float, float]]) -> None:
@@ -61,7 +38,7 @@ def test_admin_draws_a_zone_on_the_live_picture(browser, live_url, admin_user, c
     # given the camera's stream worker has published a 640x360 picture
     preview_store(camera, scene_jpeg())
     errors: list[str] = []
-    page = _open_admin(browser, live_url, admin_user, f"{ADD_URL}?camera={camera.pk}", errors)
+    page = open_admin(browser, live_url, admin_user, f"{ADD_URL}?camera={camera.pk}", errors)
     editor = page.locator(".zone-editor")
     expect(editor).to_have_attribute("data-picture", "live", timeout=10_000)
     expect(page.locator("svg.zone-editor-stage")).to_have_attribute("viewBox", "0 0 640 360")
@@ -101,7 +78,7 @@ def test_typed_text_redraws_and_broken_text_is_kept(browser, live_url, admin_use
     Zone.objects.create(camera=gate, name="Queue", polygon=[[0.5, 0.5], [0.9, 0.5], [0.9, 0.9]])
     preview_store(gate, scene_jpeg(800, 600))
     errors: list[str] = []
-    page = _open_admin(browser, live_url, admin_user, ADD_URL, errors)
+    page = open_admin(browser, live_url, admin_user, ADD_URL, errors)
     editor, note = page.locator(".zone-editor"), page.locator("[data-note]")
     expect(note).to_have_text("Choose a camera to see its picture: points are fractions of the frame.")
     # when a camera without a picture is chosen, the area stays a neutral 16:9 frame with a note

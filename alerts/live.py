@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
@@ -58,7 +58,7 @@ async def camera_live(request: HttpRequest, camera_id: Any) -> HttpResponseBase:
     user = await request.auser()
     if not user.is_authenticated:
         return HttpResponseRedirect(f"{reverse('login')}?next={request.path}")
-    camera = await sync_to_async(_camera_for_live)(cast(User, user), camera_id)
+    camera = await sync_to_async(_camera_for_live)(user, camera_id)
     response = StreamingHttpResponse(
         mjpeg_stream(str(camera.pk)), content_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}"
     )

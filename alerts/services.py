@@ -136,7 +136,7 @@ def _alert_seen_again(alert: Alert, *, score: float, details: dict[str, Any], se
     alert.score = max(alert.score, round(float(score), 4))
     alert.details = {**alert.details, **details}
     alert.last_seen_at = seen_at
-    alert.change_seq = NextChangeSeq()  # type: ignore[assignment]
+    alert.change_seq = NextChangeSeq()
     alert.save(update_fields=["score", "details", "last_seen_at", "change_seq", "updated_at"])
     alert.refresh_from_db(fields=["change_seq"])
     return RaiseResult(alert=alert, created=False)

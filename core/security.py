@@ -270,7 +270,7 @@ def two_factor_required(user: AbstractBaseUser | AnonymousUser) -> bool:
     roles = two_factor_roles()
     if getattr(user, "is_superuser", False) and "admin" in roles:
         return True
-    return user.groups.filter(name__in=roles).exists()  # type: ignore[attr-defined]
+    return bool(user.groups.filter(name__in=roles).exists())  # type: ignore[attr-defined]
 
 
 _TWO_FACTOR_OPEN = {"login", "logout", "otp-verify", "otp-setup", "healthz", "language-set", "set_language"}
@@ -286,7 +286,7 @@ class TwoFactorMiddleware:
         user = request.user
         if (
             user.is_authenticated
-            and not user.is_verified()  # type: ignore[union-attr,attr-defined]
+            and not user.is_verified()  # type: ignore[attr-defined]
             and not self._open(request)
             and two_factor_required(user)
         ):

@@ -64,7 +64,7 @@ def check_expiry(subject: Subject) -> None:
 def subject_save(*, actor: User | None, subject: Subject) -> Subject:
     """Create or update a subject (expiry required); deactivating one removes its templates and photos."""
     if subject._state.adding and actor is not None and not subject.added_by_id:
-        subject.added_by = actor  # type: ignore[assignment]
+        subject.added_by = actor
     check_expiry(subject)
     with transaction.atomic():
         result: Subject = audited_save(actor=actor, instance=subject)

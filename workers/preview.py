@@ -48,7 +48,7 @@ def render_preview(frame: PreviewFrame, width: int, quality: int = 70) -> bytes:
         size = (width, max(1, round(image.shape[0] * scale)))
         image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
     boxes = [tuple(v * scale for v in box) for box in frame.boxes]
-    canvas = draw_boxes(image, boxes, list(frame.labels)) if boxes else image  # type: ignore[arg-type]
+    canvas = draw_boxes(image, boxes, list(frame.labels)) if boxes else image
     ok, buffer = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ValueError("preview JPEG encoding failed")

@@ -197,7 +197,7 @@ class DeepFaceEmbedder:
         self._model = modeling.build_model(task="facial_recognition", model_name=model_name)
         self.model_name = f"deepface:{model_name}"
         self.dimensions = int(self._model.output_shape)
-        self._input_shape: tuple[int, int] = tuple(self._model.input_shape)  # type: ignore[assignment]
+        self._input_shape: tuple[int, int] = tuple(self._model.input_shape)
 
     def crop(self, image_bgr: ImageBGR, face: DetectedFace) -> ImageBGR:
         """Return the face box, rotated so the eyes are level (DeepFace's alignment)."""

@@ -53,6 +53,23 @@ def sample_file(sample_data: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
+def system_file():  # type: ignore[no-untyped-def]
+    """Return a function that resolves a file a Debian package installs (``opencv-doc``'s ``vtest.avi``) or
+    skips (fails under CI=true), naming the package that ``scripts/system-deps.sh`` installs."""
+
+    def resolve(package: str, path: str) -> Path:
+        found = Path(path)
+        if not found.exists():
+            message = f"{path} not found: install the Debian package {package} (scripts/system-deps.sh does)"
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(message + " -- required under CI=true")
+            pytest.skip(message)
+        return found
+
+    return resolve
+
+
+@pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
     """Let the test database flush the append-only audit table between transactional tests."""
     from django.conf import settings

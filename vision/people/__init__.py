@@ -1,0 +1,1 @@
+"""People: MoveNet MultiPose poses, person tracks with velocities, and what incident scorers read from them."""

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from alerts import services
 from alerts.models import Alert, AlertEvent, Evidence
-from alerts.selectors import alert_read_audit, alerts_for
+from alerts.selectors import alert_read_audit, alerts_for, face_cards
 from core.api import acting_user
 from core.permissions import ModelPermissions
 
@@ -48,6 +48,9 @@ class AlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     status_display = serializers.CharField(source="get_status_display", read_only=True)
     severity_display = serializers.CharField(source="get_severity_display", read_only=True)
     assigned_to = serializers.CharField(source="assigned_to.username", default=None, read_only=True)
+    outcome_display = serializers.CharField(source="get_outcome_display", read_only=True)
+    thumbnail_url = serializers.SerializerMethodField()
+    face = serializers.SerializerMethodField()
 
     class Meta:
         model = Alert
@@ -68,6 +71,10 @@ class AlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "score",
             "assigned_to",
             "outcome",
+            "outcome_display",
+            "sightings",
+            "thumbnail_url",
+            "face",
             "raised_at",
             "last_seen_at",
             "acknowledged_at",
@@ -75,6 +82,18 @@ class AlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "resolved_at",
             "change_seq",
         ]
+
+    def get_thumbnail_url(self, alert: Alert) -> str | None:
+        """The face seen by the camera (a face match) or the snapshot (an incident), via the audited view."""
+        wanted = Evidence.Kind.FACE_CROP if alert.kind == Alert.Kind.FACE_MATCH else Evidence.Kind.SNAPSHOT
+        item = next((e for e in alert.evidence.all() if e.kind == wanted), None)
+        return reverse("evidence-file", args=[item.pk]) + "?purpose=dashboard" if item else None
+
+    def get_face(self, alert: Alert) -> dict[str, Any] | None:
+        """Who a face match names: filled by `alerts.selectors.face_cards` (audited), absent otherwise."""
+        faces: dict[Any, Any] = self.context.get("faces", {})
+        card: dict[str, Any] | None = faces.get(alert.pk)
+        return card
 
 
 class AlertDetailSerializer(AlertSerializer):
@@ -183,10 +202,14 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return super().get_permissions()
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        queryset = alerts_for(self.request.user)
+        queryset = alerts_for(self.request.user).prefetch_related("evidence")
         if self.action == "retrieve":
-            queryset = queryset.select_related("subject__watchlist").prefetch_related("events__actor", "evidence")
+            queryset = queryset.select_related("subject__watchlist").prefetch_related("events__actor")
         return queryset
+
+    def _context_with_faces(self, rows: list[Alert], purpose: str) -> dict[str, Any]:
+        faces = face_cards(user=self.request.user, alerts=rows, purpose=purpose)
+        return {**self.get_serializer_context(), "faces": faces}
 
     def get_serializer_class(self):  # type: ignore[no-untyped-def]
         if self.action == "retrieve":
@@ -197,21 +220,26 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         alert = self.get_object()
-        alert_read_audit(user=request.user, alert=alert, purpose=request.query_params.get("purpose", ""))
-        return Response(self.get_serializer(alert).data)
+        purpose = request.query_params.get("purpose", "")
+        alert_read_audit(user=request.user, alert=alert, purpose=purpose)
+        context = self._context_with_faces([alert], purpose or "alert detail")
+        return Response(AlertDetailSerializer(alert, context=context).data)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         after = request.query_params.get("after")
         if after is None:
-            return super().list(request, *args, **kwargs)
+            queryset = self.filter_queryset(self.get_queryset())
+            page = self.paginate_queryset(queryset)
+            rows = list(page) if page is not None else list(queryset)
+            data = AlertSerializer(rows, many=True, context=self._context_with_faces(rows, "alert list")).data
+            return self.get_paginated_response(data) if page is not None else Response(data)
         if not after.isdigit():
             raise ValidationError({"after": "The cursor must be a whole number (the last `change_seq` seen)."})
         queryset = self.filter_queryset(self.get_queryset()).filter(change_seq__gt=int(after))
         rows = list(queryset.order_by("change_seq")[:CURSOR_PAGE])
         cursor = rows[-1].change_seq if rows else int(after)
-        return Response(
-            {"results": AlertSerializer(rows, many=True).data, "cursor": cursor, "more": len(rows) == CURSOR_PAGE}
-        )
+        results = AlertSerializer(rows, many=True, context=self._context_with_faces(rows, "alert list")).data
+        return Response({"results": results, "cursor": cursor, "more": len(rows) == CURSOR_PAGE})
 
     def _act(self, request: Request, pk: str, perform: Any) -> Response:
         if not request.user.has_perm("alerts.act_on_alert"):

@@ -97,6 +97,14 @@ class Alert(models.Model):
         null=True, blank=True, help_text=_("Embedding of the matched probe face; kept only while the alert is.")
     )
     track_key = models.CharField(max_length=100, blank=True, help_text=_("Session track the alert follows."))
+    fold_key = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Sightings with this key fold into this open alert (a face match: its subject)."),
+    )
+    sightings = models.PositiveIntegerField(_("sightings"), default=1, db_default=1)
     details = models.JSONField(default=dict, blank=True)
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_alerts"
@@ -141,6 +149,12 @@ class Alert(models.Model):
                 condition=~Q(status="resolved") & ~Q(track_key=""),
                 name="alert_one_open_per_track",
             ),
+            # folding: at most one open alert per subject takes its repeated sightings
+            models.UniqueConstraint(
+                fields=["fold_key"],
+                condition=~Q(status="resolved") & ~Q(fold_key=""),
+                name="alert_one_open_per_fold_key",
+            ),
         ]
         indexes = [
             # API list and history: all alerts newest first
@@ -169,6 +183,7 @@ class AlertEvent(models.Model):
     class Action(models.TextChoices):
         RAISED = "raised", _("Raised")
         UPDATED = "updated", _("Seen again")
+        SIGHTING = "sighting", _("Sighted again")
         ACKNOWLEDGED = "acknowledged", _("Acknowledged")
         CONFIRMED = "confirmed", _("Match confirmed")
         REJECTED = "rejected", _("Match rejected")

@@ -7,12 +7,15 @@ import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -58,6 +61,7 @@ class RaiseResult:
     alert: Alert
     created: bool
     evidence: list[Evidence] = field(default_factory=list)
+    folded: bool = False  # a repeated sighting counted on the subject's open alert
 
 
 def alert_raise(
@@ -75,51 +79,161 @@ def alert_raise(
     probe_embedding: Sequence[float] | None = None,
     seen_at: datetime | None = None,
 ) -> RaiseResult:
-    """Raise an alert, or update the open one on the same (camera, kind, track); push after commit."""
+    """Raise an alert, update the open one on the same (camera, kind, track), or fold a repeated sighting of
+    the same subject (any camera, within `CC_FACE_FOLD_WINDOW_S`) into its open alert; push after commit.
+
+    A face match's severity is its watchlist's (`Watchlist.alert_severity`), whatever the caller passed.
+    """
     seen_at = seen_at or timezone.now()
+    new = _NewAlert(
+        kind=kind,
+        camera=camera,
+        severity=severity,
+        score=round(float(score), 4),
+        subject=subject,
+        template=template,
+        zone=zone,
+        track_key=track_key,
+        details=details or {},
+        probe_embedding=probe_embedding,
+        seen_at=seen_at,
+    )
+    if kind == Alert.Kind.FACE_MATCH and subject is not None:
+        new.severity = int(subject.watchlist.alert_severity)
+        new.fold_key = f"subject:{subject.pk}"
     with transaction.atomic():
-        existing = _open_alert_for_track(camera, kind, track_key)
-        if existing is not None:
-            result = _alert_seen_again(existing, score=score, details=details or {}, seen_at=seen_at)
-        else:
-            alert = Alert.objects.create(
-                kind=kind,
-                camera=camera,
-                venue_id=camera.venue_id,
-                zone=zone,
-                severity=severity,
-                score=round(float(score), 4),
-                subject=subject,
-                template=template,
-                track_key=track_key,
-                details=details or {},
-                raised_at=seen_at,
-                last_seen_at=seen_at,
-                probe_embedding=probe_embedding,
-                review=Alert.Review.PENDING if kind == Alert.Kind.FACE_MATCH else Alert.Review.NOT_APPLICABLE,
-            )
-            alert.refresh_from_db(fields=["change_seq"])
-            AlertEvent.objects.create(
-                alert=alert,
-                action=AlertEvent.Action.RAISED,
-                to_status=alert.status,
-                data={"score": alert.score},
-                created_at=seen_at,
-            )
-            access_record(
-                user=None,
-                action=AccessEvent.Action.CREATE,
-                object_type="alert",
-                object_id=alert.pk,
-                username="system",
-                detail={"kind": kind, "camera": str(camera.pk)},
-            )
-            result = RaiseResult(alert=alert, created=True)
+        result = _raise_or_fold(new)
         result.evidence = evidence_attach(alert=result.alert, files=evidence)
+        if result.folded:
+            _sighting_record(result.alert, new, result.evidence)
         if result.created:  # kinds an endpoint takes without a dispatcher (never face matches)
             delivery_auto_schedule(alert=result.alert)
         push_alert_changed(alert_id=result.alert.pk, venue_id=result.alert.venue_id, change_seq=result.alert.change_seq)
     return result
+
+
+@dataclass
+class _NewAlert:
+    """What a stage reported, on its way to a new alert or an existing one."""
+
+    kind: str
+    camera: Camera
+    severity: int
+    score: float
+    subject: Subject | None
+    template: FaceTemplate | None
+    zone: Zone | None
+    track_key: str
+    details: dict[str, Any]
+    probe_embedding: Sequence[float] | None
+    seen_at: datetime
+    fold_key: str = ""
+
+
+def _raise_or_fold(new: _NewAlert) -> RaiseResult:
+    """The same track updates its alert; else a sighting folds into the subject's open alert; else a new one.
+
+    Two workers raising the same subject at once: the partial unique index on `fold_key` lets one insert
+    win; the other's insert fails inside its savepoint and it folds into the winner instead."""
+    for _attempt in range(3):
+        existing = _open_alert_for_track(new.camera, new.kind, new.track_key)
+        if existing is not None:
+            return _alert_seen_again(existing, score=new.score, details=new.details, seen_at=new.seen_at)
+        if new.fold_key:
+            folded = _fold_into_open(new)
+            if folded is not None:
+                return folded
+        try:
+            with transaction.atomic():
+                return RaiseResult(alert=_alert_create(new), created=True)
+        except IntegrityError:
+            logger.info("alert for %s raised concurrently; folding into it", new.fold_key or new.track_key)
+    raise AlertActionError(f"could not raise or fold the alert for {new.fold_key or new.track_key}")
+
+
+def _alert_create(new: _NewAlert) -> Alert:
+    alert = Alert.objects.create(
+        kind=new.kind,
+        camera=new.camera,
+        venue_id=new.camera.venue_id,
+        zone=new.zone,
+        severity=new.severity,
+        score=new.score,
+        subject=new.subject,
+        template=new.template,
+        track_key=new.track_key,
+        fold_key=new.fold_key,
+        details=new.details,
+        raised_at=new.seen_at,
+        last_seen_at=new.seen_at,
+        probe_embedding=new.probe_embedding,
+        review=Alert.Review.PENDING if new.kind == Alert.Kind.FACE_MATCH else Alert.Review.NOT_APPLICABLE,
+    )
+    alert.refresh_from_db(fields=["change_seq"])
+    AlertEvent.objects.create(
+        alert=alert,
+        action=AlertEvent.Action.RAISED,
+        to_status=alert.status,
+        data={"score": alert.score, **_sighting_data(new)},
+        created_at=new.seen_at,
+    )
+    access_record(
+        user=None,
+        action=AccessEvent.Action.CREATE,
+        object_type="alert",
+        object_id=alert.pk,
+        username="system",
+        detail={"kind": new.kind, "camera": str(new.camera.pk)},
+    )
+    return alert
+
+
+def _sighting_data(new: _NewAlert) -> dict[str, Any]:
+    return {
+        "camera": str(new.camera.pk),
+        "camera_name": new.camera.name,
+        "track_key": new.track_key,
+        "similarity": new.score,
+    }
+
+
+def _fold_into_open(new: _NewAlert) -> RaiseResult | None:
+    """Count a sighting on the subject's open alert if its last sighting is within the window (compare-and-set
+    on status and last sighting, counter by F()); a lapsed window releases the fold key. None: raise anew."""
+    cutoff = new.seen_at - timedelta(seconds=settings.CC_FACE_FOLD_WINDOW_S)
+    target = Alert.objects.filter(fold_key=new.fold_key, status__in=OPEN_STATUSES).first()
+    if target is None:
+        return None
+    same_track = AlertEvent.objects.filter(
+        alert=target,
+        action__in=[AlertEvent.Action.RAISED, AlertEvent.Action.SIGHTING],
+        data__track_key=new.track_key,
+        data__camera=str(new.camera.pk),
+    ).exists()
+    rows = Alert.objects.filter(pk=target.pk, status__in=OPEN_STATUSES, last_seen_at__gte=cutoff).update(
+        sightings=F("sightings") + (0 if same_track else 1),
+        last_seen_at=Greatest(F("last_seen_at"), Value(new.seen_at)),
+        score=Greatest(F("score"), Value(new.score)),
+        change_seq=NextChangeSeq(),
+        updated_at=timezone.now(),
+    )
+    if rows == 0:
+        Alert.objects.filter(pk=target.pk, fold_key=new.fold_key, last_seen_at__lt=cutoff).update(fold_key="")
+        return None
+    target.refresh_from_db()
+    return RaiseResult(alert=target, created=False, folded=not same_track)
+
+
+def _sighting_record(alert: Alert, new: _NewAlert, evidence: list[Evidence]) -> None:
+    """A folded sighting's history entry: where, when, how similar, its face crop."""
+    crops = [str(e.pk) for e in evidence if e.kind == Evidence.Kind.FACE_CROP]
+    AlertEvent.objects.create(
+        alert=alert,
+        action=AlertEvent.Action.SIGHTING,
+        to_status=alert.status,
+        data={**_sighting_data(new), "sighting": alert.sightings, "crop": crops[0] if crops else ""},
+        created_at=new.seen_at,
+    )
 
 
 def _open_alert_for_track(camera: Camera, kind: str, track_key: str) -> Alert | None:
@@ -135,7 +249,7 @@ def _open_alert_for_track(camera: Camera, kind: str, track_key: str) -> Alert | 
 def _alert_seen_again(alert: Alert, *, score: float, details: dict[str, Any], seen_at: datetime) -> RaiseResult:
     alert.score = max(alert.score, round(float(score), 4))
     alert.details = {**alert.details, **details}
-    alert.last_seen_at = seen_at
+    alert.last_seen_at = max(alert.last_seen_at, seen_at)
     alert.change_seq = NextChangeSeq()
     alert.save(update_fields=["score", "details", "last_seen_at", "change_seq", "updated_at"])
     alert.refresh_from_db(fields=["change_seq"])

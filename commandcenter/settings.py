@@ -168,6 +168,8 @@ CC_FACE_THRESHOLD_FLOOR = env_float("CC_FACE_THRESHOLD_FLOOR", 0.90, minimum=0.0
 CC_FACE_DEFAULT_THRESHOLD = env_float("CC_FACE_DEFAULT_THRESHOLD", 0.94, minimum=0.0, maximum=1.0)
 if CC_FACE_DEFAULT_THRESHOLD < CC_FACE_THRESHOLD_FLOOR:
     raise ImproperlyConfigured("CC_FACE_DEFAULT_THRESHOLD must not be below CC_FACE_THRESHOLD_FLOOR")
+# sightings of one subject (any camera) within this many seconds of the last fold into one open alert
+CC_FACE_FOLD_WINDOW_S = env_int("CC_FACE_FOLD_WINDOW_S", 600, minimum=0, maximum=86_400)
 CC_SAMPLE_DATA = env_str("CC_SAMPLE_DATA") or str(BASE_DIR.parent / "shared" / "data")
 CC_OPENCV_DOC = env_str("CC_OPENCV_DOC") or "/usr/share/doc/opencv-doc"  # demo footage without CC_SAMPLE_DATA
 

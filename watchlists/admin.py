@@ -43,6 +43,7 @@ class WatchlistAdmin(ServiceAdmin):
     list_display = [
         "name",
         "category",
+        "alert_severity",
         "match_threshold",
         "expected_false_alerts",
         "requires_second_confirmation",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -20,6 +20,13 @@ class Watchlist(models.Model):
         WANTED = "wanted", _("Wanted persons")
         MISSING = "missing", _("Missing persons")
         OTHER = "other", _("Other")
+
+    class AlertSeverity(models.IntegerChoices):
+        """The severity of this list's face-match alerts (the values of alerts.Alert.Severity)."""
+
+        MEDIUM = 2, _("Medium")
+        HIGH = 3, _("High")
+        CRITICAL = 4, _("Critical")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(_("name"), max_length=200, unique=True)
@@ -38,6 +45,21 @@ class Watchlist(models.Model):
         default=True,
         help_text=_("A match is confirmed only when a second user confirms it too."),
     )
+    alert_severity = models.PositiveSmallIntegerField(
+        _("alert severity"),
+        choices=AlertSeverity.choices,
+        default=AlertSeverity.HIGH,
+        db_default=AlertSeverity.HIGH,
+        help_text=_("Severity of this list's face-match alerts; wanted persons are high or critical."),
+    )
+    colour = models.CharField(
+        _("colour"),
+        max_length=7,
+        default="#ef4444",
+        db_default="#ef4444",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("A colour as #rrggbb."))],
+        help_text=_("Marks this list's alerts on the dashboard (#rrggbb)."),
+    )
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -51,6 +73,12 @@ class Watchlist(models.Model):
                 condition=Q(match_threshold__gte=0.0, match_threshold__lte=1.0), name="watchlist_threshold_range"
             ),
             models.CheckConstraint(condition=~Q(legal_basis=""), name="watchlist_legal_basis_required"),
+            models.CheckConstraint(
+                condition=Q(alert_severity__gte=2, alert_severity__lte=4)
+                & (~Q(category="wanted") | Q(alert_severity__gte=3)),
+                name="watchlist_alert_severity_range",
+            ),
+            models.CheckConstraint(condition=Q(colour__regex=r"^#[0-9a-fA-F]{6}$"), name="watchlist_colour_hex"),
         ]
 
     def __str__(self) -> str:

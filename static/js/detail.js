@@ -41,7 +41,8 @@
       ...fact(cfg.factLabels.lastSeen, CC.formatTime(a.last_seen_at, cfg.timeZone)),
       ...fact(cfg.factLabels.score, a.score),
       ...fact(L.assigned, a.assigned_to),
-      ...fact(cfg.factLabels.outcome, a.outcome),
+      ...fact(L.sightings, a.sightings > 1 ? a.sightings : ""),
+      ...fact(cfg.factLabels.outcome, a.outcome_display || a.outcome),
     );
     document.getElementById("actions").replaceChildren(...CC.actionButtons(a, cfg));
   }
@@ -57,6 +58,41 @@
     setImage("enrolled-img", a.enrolled_photo_url || "");
     const similarity = a.similarity !== undefined && a.similarity !== null ? a.similarity : a.score;
     document.getElementById("similarity").textContent = Number(similarity).toFixed(3);
+    renderWho(a);
+    renderTimeline(a);
+  }
+
+  function renderWho(a) {
+    const face = a.face;
+    const box = document.getElementById("face-who");
+    CC.paintWatchlist(document.getElementById("face"), a);
+    if (!face) { box.replaceChildren(); return; }
+    const list = face.watchlist;
+    box.replaceChildren(
+      CC.el("dt", {text: L.subjectName}), CC.el("dd", {}, [CC.el("strong", {className: "subject-name", text: face.name})]),
+      CC.el("dt", {text: L.watchlist}), CC.el("dd", {}, [
+        CC.el("span", {className: "wl-chip category-" + list.category, text: list.category_display}),
+        CC.el("span", {text: " " + list.name}),
+      ]),
+      ...(face.reference ? [CC.el("dt", {text: L.reference}), CC.el("dd", {text: face.reference})] : []),
+    );
+  }
+
+  // each sighting of the subject folded into this alert: when, which camera, how similar, the face seen
+  function renderTimeline(a) {
+    const crops = new Map((a.evidence || []).filter((e) => e.kind === "face_crop").map((e) => [e.id, e.url]));
+    const first = evidenceOf(a, "face_crop")[0];
+    const rows = (a.events || []).filter((ev) => ev.action === "raised" || ev.action === "sighting").map((ev) => {
+      const crop = ev.data.crop ? crops.get(ev.data.crop) : (ev.action === "raised" && first ? first.url : "");
+      return CC.el("tr", {className: "sighting"}, [
+        CC.el("td", {}, [CC.el("time", {datetime: ev.created_at, text: CC.formatTime(ev.created_at, cfg.timeZone)})]),
+        CC.el("td", {text: ev.data.camera_name || a.camera_name}),
+        CC.el("td", {text: ev.data.similarity !== undefined ? Number(ev.data.similarity).toFixed(3) : ""}),
+        CC.el("td", {}, [crop ? CC.el("img", {src: crop + "?purpose=review", alt: L.probe, loading: "lazy"}) : null]),
+      ]);
+    });
+    document.getElementById("sightings-count").textContent = String(a.sightings || 1);
+    document.getElementById("timeline").replaceChildren(...rows);
   }
 
   function setImage(id, src) {

@@ -172,24 +172,30 @@
     const detailUrl = cfg.detailUrl.replace("00000000-0000-0000-0000-000000000000", alert.id);
     const fresh = state.fresh && state.fresh.has(alert.id);
     const review = alert.kind === "face_match" ? reviewLabel[alert.review] : "";
-    return CC.el("li", {
-      className: "alert sev-" + alert.severity + " status-" + alert.status + (fresh ? " fresh" : ""),
+    const item = CC.el("li", {
+      className: "alert sev-" + alert.severity + " status-" + alert.status + (fresh ? " fresh" : "") +
+        (alert.face ? " has-face" : ""),
       tabindex: "-1", "data-id": alert.id, "data-seq": String(alert.change_seq),
       "aria-selected": state.selected === alert.id ? "true" : "false",
     }, [
       CC.el("span", {className: "badge sev sev-" + alert.severity, text: alert.severity_display}),
+      CC.alertThumbs(alert, L),
       CC.el("div", {className: "alert-main"}, [
         CC.el("a", {href: detailUrl, className: "alert-kind", text: alert.kind_display}),
+        ...CC.faceLines(alert, L),
         CC.el("span", {className: "muted", text: alert.venue_name + " · " + alert.camera_name}),
         CC.el("time", {datetime: alert.raised_at, text: CC.formatTime(alert.raised_at, cfg.timeZone)}),
       ]),
       CC.el("div", {className: "alert-state"}, [
         CC.el("span", {className: "badge status status-" + alert.status, text: alert.status_display}),
         review ? CC.el("span", {className: "badge review review-" + alert.review, text: review}) : null,
+        alert.sightings > 1 ? CC.el("span", {className: "badge sightings", text: L.sightings + ": " + alert.sightings}) : null,
         alert.assigned_to ? CC.el("span", {className: "muted", text: L.assigned + ": " + alert.assigned_to}) : null,
       ]),
       CC.el("div", {className: "actions"}, CC.actionButtons(alert, cfg)),
     ]);
+    CC.paintWatchlist(item, alert);
+    return item;
   }
 
   function render() {
@@ -237,6 +243,7 @@
     if (!possible || !possible.enabled) { CC.toast(possible && possible.reason ? possible.reason : L.forbidden, "warn"); return; }
     try {
       const updated = await CC.runAction(id, action, cfg);
+      if (updated) CC.keepCardData(updated, alert);
       if (updated && apply(updated)) render();
     } catch (error) {
       if (error.status === 409 || error.status === 404) onPush({type: "alert.changed", id: id, seq: Infinity});

@@ -69,6 +69,48 @@
     CC.toast.timer = setTimeout(function () { box.hidden = true; }, 6000);
   };
 
+  // --- alert cards: who a face match names, thumbnails, the watchlist's colour -------------------------
+  CC.alertThumbs = function (alert, L) {
+    const pics = [];
+    if (alert.thumbnail_url) {
+      pics.push(CC.el("img", {src: alert.thumbnail_url, loading: "lazy", className: "thumb",
+                              alt: alert.kind === "face_match" ? L.probe : L.snapshot}));
+    }
+    if (alert.face && alert.face.enrolled_photo_url) {
+      pics.push(CC.el("img", {src: alert.face.enrolled_photo_url, loading: "lazy", className: "thumb", alt: L.enrolled}));
+    }
+    return CC.el("div", {className: "thumbs"}, pics);
+  };
+
+  CC.faceLines = function (alert, L) {
+    const face = alert.face;
+    if (!face) return [];
+    const list = face.watchlist;
+    return [
+      CC.el("strong", {className: "subject-name", text: face.name}),
+      CC.el("span", {className: "watchlist-line"}, [
+        CC.el("span", {className: "wl-chip category-" + list.category, text: list.category_display}),
+        CC.el("span", {text: " " + list.name}),
+        face.reference ? CC.el("span", {className: "muted", text: " · " + L.reference + " " + face.reference}) : null,
+        CC.el("span", {className: "muted", text: " · " + L.similarity + " " + Number(alert.score).toFixed(3)}),
+      ]),
+    ];
+  };
+
+  // the list's colour as a CSS variable, set through the CSSOM (no inline style attribute: CSP)
+  CC.paintWatchlist = function (node, alert) {
+    if (alert.face && /^#[0-9a-fA-F]{6}$/.test(alert.face.watchlist.colour)) {
+      node.style.setProperty("--wl", alert.face.watchlist.colour);
+    }
+  };
+
+  // an action's answer carries no names or photos (not a read): keep the ones the card already shows
+  CC.keepCardData = function (updated, current) {
+    if (!current) return;
+    if (!updated.face && current.face) updated.face = current.face;
+    if (!updated.thumbnail_url && current.thumbnail_url) updated.thumbnail_url = current.thumbnail_url;
+  };
+
   // --- the socket: reconnects with jittered exponential backoff, shows its state -------------------
   CC.LiveSocket = class {
     constructor(path, options) {

@@ -78,13 +78,24 @@ def alert_raise(
     evidence: Sequence[EvidenceFile] = (),
     probe_embedding: Sequence[float] | None = None,
     seen_at: datetime | None = None,
+    subject_id: Any = None,
+    template_id: Any = None,
+    zone_id: Any = None,
 ) -> RaiseResult:
     """Raise an alert, update the open one on the same (camera, kind, track), or fold a repeated sighting of
     the same subject (any camera, within `CC_FACE_FOLD_WINDOW_S`) into its open alert; push after commit.
 
     A face match's severity is its watchlist's (`Watchlist.alert_severity`), whatever the caller passed.
+    Stream workers pass ``subject_id``/``template_id``/``zone_id`` (what their stage results carry) instead
+    of rows, so they never query for them; the rows are read here.
     """
     seen_at = seen_at or timezone.now()
+    if subject is None and subject_id is not None:
+        subject = Subject.objects.select_related("watchlist").get(pk=subject_id)
+    if template is None and template_id is not None:
+        template = FaceTemplate.objects.filter(pk=template_id).first()
+    if zone is None and zone_id is not None:
+        zone = Zone.objects.filter(pk=zone_id, camera=camera).first()
     new = _NewAlert(
         kind=kind,
         camera=camera,

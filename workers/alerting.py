@@ -79,7 +79,8 @@ class SessionAlerts:
         result = alert_raise(
             kind="face_match",
             camera=self._camera(),
-            severity=WANTED_SEVERITY if candidate.watchlist_category == "wanted" else OTHER_SEVERITY,
+            severity=WANTED_SEVERITY if candidate.watchlist_category == "wanted" else OTHER_SEVERITY,  # the
+            # service applies the watchlist's own severity (Watchlist.alert_severity) over this default
             score=min(1.0, max(0.0, float(candidate.similarity))),
             subject_id=candidate.subject_id,
             template_id=candidate.template_id,

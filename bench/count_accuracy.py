@@ -8,6 +8,12 @@ Smaller, farther people: the photos are also tiled k x k into one 1024x768 frame
 every person is 1/k the size and a frame holds k*k times as many; the truth is the sum of the
 tiles' counts. Each camera counting view (people.COUNTING_WIDTHS) is measured on them, with the
 default view ("near") as the baseline.
+
+People from the live person stage (MoveNet MultiPose, at most 6 per call) merged with the head counter
+(``vision.people.count.merge_counted``): MAE of the shipped counter (before) and of the merges (after)
+in one run, and MoveNet's own recall and precision of people at 256 and 384 px inputs (a person is
+found when a hand-clicked head lies in the head part of its box, one head per box; recall is out of
+the at most 6 people one call can return).
 """
 
 from __future__ import annotations
@@ -30,6 +36,16 @@ from vision.incidents.people import (
     HogPersonDetector,
     centerface_model_path,
 )
+
+
+def load_heads(root: Path) -> list[np.ndarray]:
+    """Hand-clicked head points [N, 2] per image, in the order of ``load_counts``."""
+    heads = []
+    for image in sorted(root.rglob("images/*.jpg")):
+        mat = image.parent.parent / "ground-truth" / f"GT_{image.stem}.mat"
+        if mat.exists():
+            heads.append(np.asarray(scipy.io.loadmat(str(mat))["image_info"][0, 0][0, 0]["location"], float))
+    return heads
 
 
 def load_counts(root: Path) -> list[tuple[Path, int]]:
@@ -108,6 +124,7 @@ def main() -> None:
     print(table(rows, ["counter", "MAE", "bias", "MAE even/odd", "img/s", "MAE ratio", "speed ratio"]))
     if centerface_model_path() is not None:
         counting_views(images, truth)
+        people_merge(images, truth, load_heads(require_sample("counting", "heads")))
 
 
 def mosaics(images: list[np.ndarray], truth: np.ndarray, k: int) -> tuple[list[np.ndarray], np.ndarray]:
@@ -156,6 +173,83 @@ def counting_views(images: list[np.ndarray], truth: np.ndarray) -> None:
     head = ["person size", "frames", "people/frame", "view", "rel. error", "bias", "ms/count", "err ratio", "cost"]
     print("\ncamera counting views (CenterFace faces; ratios against 'near', the default, same run)")
     print(table(rows, head))
+
+
+def _pose_hits(people: list, heads: np.ndarray) -> int:
+    """People (one head each) whose box holds a hand-clicked head in its top 35%."""
+    free = np.ones(len(heads), bool)
+    hits = 0
+    for person in people:
+        x, y, w, h = person.box
+        inside = free & (heads[:, 0] >= x) & (heads[:, 0] <= x + w) & (heads[:, 1] >= y) & (heads[:, 1] <= y + h * 0.35)
+        if inside.any():
+            free[int(np.flatnonzero(inside)[0])] = False
+            hits += 1
+    return hits
+
+
+def people_merge(images: list[np.ndarray], truth: np.ndarray, heads: list[np.ndarray]) -> None:
+    """MoveNet people alone and merged with the head counter: MAE before/after, recall and precision."""
+    from vision.people.count import merge_counted
+    from vision.people.movenet import PoseDetector, PoseSettings
+
+    faces = CenterFaceDetector()
+    body = HogPersonDetector()
+    found_faces = [faces.detect(image) for image in images]
+    found_bodies = [body.detect(image) for image in images]
+    shipped = CombinedPersonDetector(faces, body)
+    shipped_counts = np.array([len(shipped.detect(image)) for image in images])
+    errors = np.abs(shipped_counts - truth)
+    split = f"{errors[::2].mean():.2f} / {errors[1::2].mean():.2f}"
+    bias = f"{(shipped_counts - truth).mean():+.2f}"
+    rows = [["shipped: CenterFace + HOG (before)", f"{errors.mean():.2f}", bias, split, "1.00"]]
+    recall_rows = []
+    for size in (256, 384):
+        pose = PoseDetector(PoseSettings(input_size=size, min_score=0.2))
+        pose.detect(images[0])
+        start = time.process_time()
+        people = [pose.detect(image) for image in images]
+        ms = (time.process_time() - start) / len(images) * 1000
+        for floor in (0.2, 0.3):
+            kept = [[p for p in found if p.score >= floor] for found in people]
+            hits = sum(_pose_hits(found, h) for found, h in zip(kept, heads, strict=True))
+            shown = sum(len(found) for found in kept)
+            reachable = int(np.minimum(truth, 6).sum())
+            recall_rows.append(
+                [f"{size} px", f"{floor}", f"{hits / reachable:.2f}", f"{hits / max(1, shown):.2f}", f"{ms:.0f}"]
+            )
+        people = [[p for p in found if p.score >= 0.2] for found in people]
+        alone = np.array([len(found) for found in people])
+        combined = [
+            [*faces_, *(b for b in bodies if not any(_in_head(f, b) for f in faces_))]
+            for faces_, bodies in zip(found_faces, found_bodies, strict=True)
+        ]
+        variants = {
+            f"MoveNet {size} alone": alone,
+            f"max(shipped, MoveNet {size})": np.maximum(shipped_counts, alone),
+            f"MoveNet {size} + CenterFace + HOG, merged": np.array(
+                [len(merge_counted(p, c)) for p, c in zip(people, combined, strict=True)]
+            ),
+            f"MoveNet {size} + CenterFace, merged (no HOG)": np.array(
+                [len(merge_counted(p, f)) for p, f in zip(people, found_faces, strict=True)]
+            ),
+        }
+        base = float(np.abs(shipped_counts - truth).mean())
+        for name, counts in variants.items():
+            errors = np.abs(counts - truth)
+            split = f"{errors[::2].mean():.2f} / {errors[1::2].mean():.2f}"
+            bias = f"{(counts - truth).mean():+.2f}"
+            rows.append([name, f"{errors.mean():.2f}", bias, split, f"{errors.mean() / base:.2f}"])
+    print("\npeople from MoveNet merged with the head counter (counting/heads; ratio against the shipped counter)")
+    print(table(rows, ["counter", "MAE", "bias", "MAE even/odd", "MAE ratio"]))
+    print("\nMoveNet people against hand-clicked heads (recall out of min(people, 6) per photo; CPU ms per call)")
+    print(table(recall_rows, ["input", "min score", "recall", "precision", "ms/call"]))
+
+
+def _in_head(face: object, body: object) -> bool:
+    from vision.incidents.people import _face_in_head
+
+    return _face_in_head(face, body)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -61,14 +61,13 @@ def gallery_matcher() -> Any:
     from vision.faces.embedders import build_embedder
     from vision.faces.enrol import prepare_enrolment
 
-    detector, embedder = build_detector("dlib-hog"), build_embedder("Dlib")
+    detector, embedder = build_detector("dlib-hog"), build_embedder(EMBEDDER)
     photos = ["lin-manuel-miranda.png", "alex-lacamoire.png"]
-    gallery = np.stack(
-        [
-            prepare_enrolment(require_sample(*EXAMPLES, p).read_bytes(), detector=detector, embedder=embedder).embedding
-            for p in photos
-        ]
-    )
+    enrolled = [
+        prepare_enrolment(require_sample(*EXAMPLES, p).read_bytes(), detector=detector, embedders=[embedder])
+        for p in photos
+    ]
+    gallery = np.stack([face.embeddings[embedder.model_name] for face in enrolled])
 
     def match(vectors: np.ndarray) -> list[list[Cand]]:
         sims = vectors @ gallery.T

@@ -10,6 +10,7 @@ from django.conf import settings
 
 from venues.hours import Window, windows_of
 from vision.incidents.budget import CalibratedThresholds
+from vision.people.stage import PersonStageSettings
 from workers.capture import CaptureSettings
 from workers.pipeline import ZoneSpec
 
@@ -27,6 +28,9 @@ class SessionConfig:
     detect_max_side: int = 960
     embed_min_quality: float = 0.35
     people_interval_s: float = 1.0
+    person_fps: float = 2.0
+    person_input_size: int = 384
+    person_min_score: float = 0.2
     clip_fps: float = 5.0
     clip_pre_s: float = 4.0
     clip_post_s: float = 4.0
@@ -48,6 +52,9 @@ class SessionConfig:
             "detect_max_side": settings.CC_DETECT_MAX_SIDE,
             "embed_min_quality": settings.CC_EMBED_MIN_QUALITY,
             "people_interval_s": settings.CC_PEOPLE_INTERVAL_S,
+            "person_fps": settings.CC_PERSON_FPS,
+            "person_input_size": settings.CC_PERSON_INPUT_SIZE,
+            "person_min_score": settings.CC_PERSON_MIN_SCORE,
             "clip_fps": settings.CC_CLIP_FPS,
             "clip_pre_s": settings.CC_CLIP_PRE_S,
             "clip_post_s": settings.CC_CLIP_POST_S,
@@ -59,6 +66,12 @@ class SessionConfig:
         }
         values.update(overrides)
         return cls(**values)
+
+    def person_settings(self) -> PersonStageSettings:
+        """The person stage's rate, input size and score floor (``fps`` 0: no person stage)."""
+        return PersonStageSettings(
+            fps=self.person_fps, input_size=self.person_input_size, min_score=self.person_min_score
+        )
 
 
 def stream_detector_name(wanted: str) -> str:

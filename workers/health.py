@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +54,8 @@ class LiveFigures:
     analysed_frames: int = 0
     alerts_raised: int = 0
     tracks: int = 0
-    people: int | None = None
+    people: int | None = None  # counted (head counter + tracked people) or, without counting, tracked
+    person_tracks: int | None = None  # people the person stage tracks now (None: no person stage)
     fight_score: float | None = None
     incidents_paused: bool = False  # venue closed and the camera detects incidents only when open
     camera_moving: bool = False  # the camera itself moves (pan, zoom, shake): fight score held at 0
@@ -85,16 +86,25 @@ class HealthMonitor:
         self._persisted_state = ""
         self._next_persist = 0.0
 
-    def note_analysed(self, captured_at: float, face: FaceStage | None, incidents: IncidentStage | None) -> None:
-        """One frame analysed: its lag, the face tracks, people counted and the fight score."""
+    def note_analysed(
+        self,
+        captured_at: float,
+        face: FaceStage | None,
+        incidents: IncidentStage | None,
+        people: Sized | None = None,
+    ) -> None:
+        """One frame analysed: its lag, the face tracks, people tracked and counted, and the fight score."""
         with self.lock:
             live = self.live
             live.analysed_frames += 1
             live.lag_s = round(max(0.0, time.time() - captured_at), 3)
             live.tracks = len(face.tracker.tracks) if face is not None else 0
+            live.person_tracks = None if people is None else len(people)
             if incidents is not None:
                 live.people, live.fight_score = incidents.people, incidents.fight_score
                 live.camera_moving = incidents.camera_moving
+            if people is not None and (incidents is None or not incidents.counts_people):
+                live.people = len(people)
 
     def count_alert(self) -> None:
         """One alert raised by this session."""
@@ -136,6 +146,7 @@ class HealthMonitor:
                 "stage_ms": stages,
                 "tracks": live.tracks,
                 "people": live.people,
+                "person_tracks": live.person_tracks,
                 "fight_score": None if live.fight_score is None else round(live.fight_score, 3),
                 "incidents_paused": live.incidents_paused,
                 "camera_moving": live.camera_moving,

@@ -17,7 +17,7 @@ from workers.alerting import SNAPSHOT_WIDTH
 from workers.camera_config import CameraSnapshot, SessionConfig
 from workers.capture import Frame, FrameGrabber, SourceError, parse_source
 from workers.clips import ClipRecorder, FrameRing
-from workers.preview import LivePublisher, PreviewPublisher
+from workers.preview import LivePublisher, PersonMark, PreviewPublisher
 
 logger = logging.getLogger(__name__)
 
@@ -85,12 +85,12 @@ class SessionMedia:
         if self.clips is not None:
             self.clips.add(frame.image, frame.captured_at)
 
-    def offer(self, frame: Frame, boxes: list[Box], labels: list[str]) -> None:
-        """Hand the analysed frame and its boxes to the preview and live video (each takes what it needs)."""
+    def offer(self, frame: Frame, boxes: list[Box], labels: list[str], people: tuple[PersonMark, ...] = ()) -> None:
+        """Hand the analysed frame, its face boxes and tracked people to the preview and live video."""
         if self.preview is not None:
-            self.preview.offer(frame.image, boxes, labels)
+            self.preview.offer(frame.image, boxes, labels, people=people)
         if self.live_video is not None:
-            self.live_video.offer_boxes(boxes, labels, frame.captured_at)
+            self.live_video.offer_boxes(boxes, labels, frame.captured_at, people=people)
 
     def stop(self, clip_timeout: float) -> None:
         """Stop capture and publishing; give clips being written up to ``clip_timeout`` seconds."""

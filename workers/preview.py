@@ -1,6 +1,7 @@
 """Camera pictures for the dashboard: the 1/s preview and, while someone watches, live video.
 
-Preview: the latest analysed frame with boxes, as a small JPEG in Redis (about 1/s).
+Preview: the latest analysed frame with boxes, as a small JPEG in Redis (about 1/s): faces (labelled
+by match score, never by name) and tracked people (labelled by their track id, never by name).
 
 The analysis loop only hands over references (``offer``); drawing, resizing and
 JPEG encoding happen on this publisher's own thread at most once per interval, so
@@ -31,28 +32,41 @@ from workers.clips import Box, ImageBGR, draw_boxes
 logger = logging.getLogger(__name__)
 
 
+PersonMark = tuple[Box, int]  # a tracked person's box and track id
+PERSON_COLOR = (90, 200, 60)  # BGR green: people; faces keep the amber of draw_boxes
+
+
 @dataclass(frozen=True, slots=True)
 class PreviewFrame:
-    """What to draw: the frame (read-only) and labelled boxes in its pixels."""
+    """What to draw: the frame (read-only), labelled face boxes and tracked people in its pixels."""
 
     image: ImageBGR
     boxes: tuple[Box, ...]
     labels: tuple[str, ...]
+    people: tuple[PersonMark, ...] = ()
 
 
 def render_preview(frame: PreviewFrame, width: int, quality: int = 70) -> bytes:
-    """Downscale to ``width``, draw boxes, encode JPEG."""
+    """Downscale to ``width``, draw people (green, "#id") then faces over them, encode JPEG."""
     image = frame.image
     scale = min(1.0, width / image.shape[1])
     if scale < 1.0:
         size = (width, max(1, round(image.shape[0] * scale)))
         image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
-    boxes = [tuple(v * scale for v in box) for box in frame.boxes]
-    canvas = draw_boxes(image, boxes, list(frame.labels)) if boxes else image
+    canvas = image
+    if frame.people:
+        people = [_scaled(box, scale) for box, _ in frame.people]
+        canvas = draw_boxes(canvas, people, [f"#{track_id}" for _, track_id in frame.people], PERSON_COLOR)
+    boxes = [_scaled(box, scale) for box in frame.boxes]
+    canvas = draw_boxes(canvas, boxes, list(frame.labels)) if boxes else canvas
     ok, buffer = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ValueError("preview JPEG encoding failed")
     return bytes(buffer.tobytes())
+
+
+def _scaled(box: Box, scale: float) -> Box:
+    return (box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale)
 
 
 class PreviewPublisher:
@@ -83,10 +97,12 @@ class PreviewPublisher:
         """Start the publishing thread."""
         self._thread.start()
 
-    def offer(self, image: ImageBGR, boxes: Sequence[Box], labels: Sequence[str]) -> None:
+    def offer(
+        self, image: ImageBGR, boxes: Sequence[Box], labels: Sequence[str], people: Sequence[PersonMark] = ()
+    ) -> None:
         """Keep a reference to the newest analysed frame (cheap; no copy, no encode)."""
         with self._lock:
-            self._pending = PreviewFrame(image, tuple(boxes), tuple(labels))
+            self._pending = PreviewFrame(image, tuple(boxes), tuple(labels), tuple(people))
 
     def stop(self) -> None:
         """Stop the thread (the Redis key expires by itself)."""
@@ -117,6 +133,7 @@ class PreviewPublisher:
 # --- live video: demand-driven, only while someone watches ------------------------------------------
 
 FrameSource = Callable[[int, float], "tuple[int, ImageBGR, float] | None"]
+Marks = tuple[tuple[Box, ...], tuple[str, ...], tuple[PersonMark, ...]]
 
 
 class LivePublisher:
@@ -152,7 +169,7 @@ class LivePublisher:
         self.published = 0
         self.watched = False
         self.max_box_age_s = max_box_age_s
-        self._boxes: tuple[tuple[Box, ...], tuple[str, ...]] = ((), ())
+        self._boxes: Marks = ((), (), ())
         self._boxes_at = float("-inf")
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -162,14 +179,21 @@ class LivePublisher:
         """Start the publishing thread."""
         self._thread.start()
 
-    def offer_boxes(self, boxes: Sequence[Box], labels: Sequence[str], captured_at: float) -> None:
-        """The boxes of the latest analysed frame (captured at ``captured_at``), drawn on the frames that follow.
+    def offer_boxes(
+        self,
+        boxes: Sequence[Box],
+        labels: Sequence[str],
+        captured_at: float,
+        people: Sequence[PersonMark] = (),
+    ) -> None:
+        """The face boxes and tracked people of the latest analysed frame (captured at ``captured_at``), drawn on
+        the frames that follow.
 
         They are drawn only on frames captured within ``max_box_age_s`` of it: when analysis lags, or the
         picture moved on (a looped file restarting), no box is better than a box on the wrong person.
         """
         with self._lock:
-            self._boxes = (tuple(boxes), tuple(labels))
+            self._boxes = (tuple(boxes), tuple(labels), tuple(people))
             self._boxes_at = captured_at
 
     def stop(self) -> None:
@@ -200,11 +224,11 @@ class LivePublisher:
             self._publish(image, captured_at, self.boxes_for(captured_at))
             self._stop.wait(max(0.0, self.period_s - (time.monotonic() - now)))
 
-    def boxes_for(self, captured_at: float) -> tuple[tuple[Box, ...], tuple[str, ...]]:
-        """The latest analysis boxes if they belong to the moment ``captured_at``, else none."""
+    def boxes_for(self, captured_at: float) -> Marks:
+        """The latest analysis boxes (faces, their labels, people) if they belong to the moment ``captured_at``."""
         with self._lock:
             fresh = abs(captured_at - self._boxes_at) <= self.max_box_age_s
-            return self._boxes if fresh else ((), ())
+            return self._boxes if fresh else ((), (), ())
 
     def _safe_source(self, after_seq: int) -> tuple[int, ImageBGR, float] | None:
         try:
@@ -221,9 +245,9 @@ class LivePublisher:
             logger.warning("live video of %s: demand unknown: %s", self.camera_id, exc)
             return False
 
-    def _publish(self, image: ImageBGR, captured_at: float, boxes: tuple[tuple[Box, ...], tuple[str, ...]]) -> None:
+    def _publish(self, image: ImageBGR, captured_at: float, boxes: Marks) -> None:
         try:
-            jpeg = render_preview(PreviewFrame(image, boxes[0], boxes[1]), self.width, self.quality)
+            jpeg = render_preview(PreviewFrame(image, *boxes), self.width, self.quality)
             pipe = self.client.pipeline(transaction=False)
             pipe.set(live_frame_key(self.camera_id), pack_live_frame(jpeg, captured_at), ex=self.ttl_s)
             pipe.publish(live_channel(self.camera_id), str(self.published + 1))

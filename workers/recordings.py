@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from vision.incidents.budget import ScoreSegment
+from vision.people.stage import PersonStage
 from vision.tracking import EmbedPolicy
 from workers.camera_config import CameraSnapshot, SessionConfig
 from workers.pipeline import FaceStage, IncidentStage, StageTimer
@@ -34,7 +35,8 @@ def analyse_file(
     timer = StageTimer()
     face = _offline_face_stage(config, timer, fps, watchlist) if faces else None
     stage = IncidentStage(timer=timer, crowd=True, fight=True, people_interval_s=1.0 / fps) if incidents else None
-    result = analyse_recording(path, fps=fps, face=face, incidents=stage, progress=progress)
+    people = person_stage(config)
+    result = analyse_recording(path, fps=fps, face=face, incidents=stage, people=people, progress=progress)
     result["stage_ms"] = {
         name: round(total * 1000.0 / max(1, timer.calls.get(name, 1)), 2) for name, total in timer.total_s.items()
     }
@@ -46,8 +48,8 @@ def recording_scores(
 ) -> list[ScoreSegment]:
     """A recording's fight and aggression scores as this camera's session would make them (its excluded areas).
 
-    Only the fight scorer runs (no faces, no counting, no alerts); scores are kept as live ones are,
-    so calibrating on a recording and on the live history replay the same numbers.
+    Only the person stage and the fight scorer run (no faces, no counting, no alerts); scores are kept as
+    live ones are, so calibrating on a recording and on the live history replay the same numbers.
     """
     from workers.pipeline import analyse_recording
 
@@ -63,8 +65,15 @@ def recording_scores(
     )
     scores = MemoryScores()
     scores.recorder.attach(stage)
-    analyse_recording(path, fps=stage.fight_fps, face=None, incidents=stage, progress=progress)
+    people = person_stage(SessionConfig.from_settings())
+    analyse_recording(path, fps=stage.fight_fps, face=None, incidents=stage, people=people, progress=progress)
     return scores.segments()
+
+
+def person_stage(config: SessionConfig) -> PersonStage | None:
+    """The person stage a live camera runs (None when ``CC_PERSON_FPS`` is 0)."""
+    settings = config.person_settings()
+    return PersonStage(settings) if settings.enabled else None
 
 
 def _offline_face_stage(config: SessionConfig, timer: StageTimer, fps: float, watchlist: str | None) -> FaceStage:

@@ -36,7 +36,7 @@ from workers.capture import Frame
 from workers.health import HealthMonitor, SessionIdentity
 from workers.heartbeat import Heartbeat, HeartbeatSettings
 from workers.media import SessionMedia
-from workers.pipeline import IncidentStage, StageTimer
+from workers.pipeline import IncidentStage, StageTimer, people_now
 from workers.scores import live_recorder
 from workers.stages import CameraStages
 
@@ -227,7 +227,8 @@ class CameraSession:
     def _loop_rate(self) -> float:
         assert self._snap is not None
         fight = self._incidents.fight_fps if self._incidents is not None else 0.0
-        return max(self._snap.analysis_fps, self.config.clip_fps, fight)
+        people = self._stages.people.settings.fps if self._stages.people is not None else 0.0
+        return max(self._snap.analysis_fps, self.config.clip_fps, fight, people)
 
     def _wait_until_due(self) -> None:
         delay = 1.0 / self._loop_rate() - 0.005
@@ -244,6 +245,8 @@ class CameraSession:
             self._last_epoch = frame.epoch
             if self._stages.face is not None:
                 self._stages.face.reset()
+            if self._stages.people is not None:
+                self._stages.people.reset()
         self._media.record(frame)
         try:
             self._analyse(frame)
@@ -255,8 +258,9 @@ class CameraSession:
             self._monitor.note_error(f"analysis error: {exc}")
 
     def _analyse(self, frame: Frame) -> None:
+        people = people_now(self._stages.people, frame.image, frame.monotonic, self.timer)
         if self._incidents is not None and self._incidents_scheduled():
-            for signal in self._incidents.process(frame.image, frame.monotonic):
+            for signal in self._incidents.process(frame.image, frame.monotonic, people=people):
                 self._alerts.incident(signal, frame)
         if frame.monotonic + 1e-3 < self._next_analysis:
             return
@@ -273,8 +277,9 @@ class CameraSession:
                 self._alerts.face_match(match, frame.captured_at)
             boxes = [face.box for face in result.faces]
             labels = [face.label for face in result.faces]
-        self._monitor.note_analysed(frame.captured_at, face, self._incidents)
-        self._media.offer(frame, boxes, labels)
+        self._monitor.note_analysed(frame.captured_at, face, self._incidents, people)
+        marks = () if people is None else tuple((track.box, track.track_id) for track in people)
+        self._media.offer(frame, boxes, labels, marks)  # people by track id, never by name
 
     def _incidents_scheduled(self) -> bool:
         """Incident detection runs always, or only while the venue is open (camera setting)."""

@@ -1,13 +1,15 @@
 """The analysis stages a camera's settings ask for, rebuilt when the settings or the face model change.
 
 A camera that matches faces gets a ``FaceStage`` (detector, embedder and the watchlist matcher of the
-active face model); one that counts people or detects fights gets an ``IncidentStage``.
+active face model); one that counts people or detects fights gets an ``IncidentStage``; every analysed
+camera gets a ``PersonStage`` (tracked people, ``CC_PERSON_FPS``; 0 turns it off) that feeds both.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
+from vision.people.stage import PersonStage
 from vision.tracking import EmbedPolicy
 from watchlists.matching import active_face_model, match_faces
 from workers.camera_config import CameraSnapshot, SessionConfig, stream_detector_name
@@ -15,13 +17,14 @@ from workers.pipeline import FaceStage, IncidentStage, StageTimer
 
 
 class CameraStages:
-    """The face and incident stages of one camera session (either may be None)."""
+    """The person, face and incident stages of one camera session (any may be None)."""
 
     def __init__(self, config: SessionConfig, timer: StageTimer) -> None:
         self.config = config
         self.timer = timer
         self.face: FaceStage | None = None
         self.incidents: IncidentStage | None = None
+        self.people: PersonStage | None = None
         self._detector_name = ""
 
     @property
@@ -36,6 +39,7 @@ class CameraStages:
     def configure(self, snap: CameraSnapshot) -> None:
         """Build the stages the camera's settings ask for; keep the face stage when nothing it uses changed."""
         self._configure_faces(snap)
+        self._configure_people(snap)
         self.incidents = None
         if snap.crowd or snap.fight:
             self.incidents = IncidentStage(
@@ -50,6 +54,14 @@ class CameraStages:
                 counting_view=snap.counting_view,
                 calibrated=snap.calibrated,
             )
+
+    def _configure_people(self, snap: CameraSnapshot) -> None:
+        """Every analysed camera tracks people; the stage (and its track ids) survives settings reloads."""
+        wanted = self.config.person_settings()
+        if not wanted.enabled or not (snap.face or snap.crowd or snap.fight):
+            self.people = None
+        elif self.people is None or self.people.settings != wanted:
+            self.people = PersonStage(wanted)
 
     def _configure_faces(self, snap: CameraSnapshot) -> None:
         # lazy: the face models (dlib, ONNX sessions) load only in a session whose camera matches faces

@@ -237,7 +237,7 @@ class FightScorer:
             return True
         return t_seconds - self._last_t >= 0.9 / self.model.analysis_fps
 
-    def update(self, frame_bgr: Frame, t_seconds: float) -> float:
+    def update(self, frame_bgr: Frame, t_seconds: float, people: Sequence[Any] | None = None) -> float:
         """Add a frame and return the current fight score (0 until the window has warmed up).
 
         A repeated (duplicate) frame returns the previous score and changes nothing.

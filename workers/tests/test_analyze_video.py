@@ -55,7 +55,7 @@ def test_analyze_video_lists_both_enrolled_people_and_nobody_else(
     assert all(d["similarity"] >= HAMILTON_THRESHOLD for d in matches)
     assert 9.0 <= report["duration_s"] <= 9.5
     assert report["frames_analysed"] == len(report["timeline"]) >= 40
-    assert set(report["timeline"][0]) == {"t", "people", "fight_score", "camera_moving", "faces"}
+    assert set(report["timeline"][0]) == {"t", "people", "person_ids", "fight_score", "camera_moving", "faces"}
     assert not any(point["camera_moving"] for point in report["timeline"])  # a fixed stage camera
     # and nothing was stored: no alerts, no evidence
     assert not Alert.objects.exists()

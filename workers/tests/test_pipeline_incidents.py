@@ -27,7 +27,7 @@ class _Scripted:
     def wants(self, t: float) -> bool:
         return True
 
-    def update(self, image, t: float) -> float:  # type: ignore[no-untyped-def]
+    def update(self, image, t: float, people=None) -> float:  # type: ignore[no-untyped-def]
         return next(self.scores)
 
 

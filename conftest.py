@@ -118,6 +118,12 @@ def auditor(django_user_model):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def authoriser(django_user_model):  # type: ignore[no-untyped-def]
+    """A senior officer who may authorise face-matching deployments (not their own)."""
+    return _user_with_role(django_user_model, "authoriser0", "authoriser")
+
+
+@pytest.fixture
 def outsider(django_user_model):  # type: ignore[no-untyped-def]
     """Logged in, but with no role."""
     return _user_with_role(django_user_model, "outsider1", None, all_venues=False)

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from audit.models import AccessEvent
 from audit.services import access_record
 
-PRIVILEGED_ROLES = ("admin", "auditor")
+PRIVILEGED_ROLES = ("admin", "auditor", "authoriser")
 
 
 class GuardedUserAdmin(UserAdmin):

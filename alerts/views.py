@@ -302,6 +302,12 @@ def _health_notes(stats: dict[str, Any]) -> list[str]:
         notes.append(_("Incident detection paused: the venue is closed."))
     if stats.get("camera_moving") is True:
         notes.append(_("Camera moving: fight detection held until the view is steady."))
+    if stats.get("face_matching") is True:
+        notes.append(
+            _("Face matching on under deployment “%(title)s”.") % {"title": stats.get("face_deployment_title", "")}
+        )
+    elif stats.get("face_matching") is False:
+        notes.append(_("Face matching off: no authorised deployment covers this camera."))
     return notes
 
 

@@ -20,6 +20,9 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from commandcenter.demo_footage import PackagedFootage, enrolment_photo, entrance_clip
+from core.roles import AUTHORISER, SUPERVISOR
+from oversight.models import Deployment
+from oversight.services import DeploymentPlan, deployment_authorise, deployment_request
 from venues.models import Camera, Venue, Zone
 from venues.services import camera_save, venue_save, zone_save
 from watchlists.enrolment import EnrolmentError, subject_enroll_photo
@@ -30,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 DEMO_VENUE = "Demo: Almaty Arena"
 DEMO_WATCHLIST = "Demo: missing persons"
+DEMO_DEPLOYMENT = "Demo: face matching at the arena"
+DEMO_DEPLOYMENT_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -159,7 +164,38 @@ def demo_setup() -> list[str]:
         done.append(f"camera {spec.name} -> {clip}")
     if actor is not None:
         done += _demo_watchlist(actor, people)
+    done += _demo_deployment(venue)
     return done
+
+
+def _demo_deployment(venue: Venue) -> list[str]:
+    """Authorise face matching at the demo venue only (requested by the demo supervisor, authorised by the
+    demo authoriser); a real install has none until someone authorises one."""
+    watchlist = Watchlist.objects.filter(name=DEMO_WATCHLIST).first()
+    if watchlist is None or Deployment.objects.live().filter(venues=venue).exists():
+        return []
+    users = get_user_model().objects.filter(is_active=True)
+    requester = users.filter(groups__name=SUPERVISOR).order_by("pk").first()
+    if requester is None:
+        logger.warning("demo: no supervisor user (create_users --demo); face matching stays off")
+        return ["no demo deployment: face matching stays off until one is authorised"]
+    authoriser = users.filter(groups__name=AUTHORISER).exclude(pk=requester.pk).order_by("pk").first()
+    if authoriser is None:
+        logger.warning("demo: no authoriser user (create_users --demo); face matching stays off")
+        return ["no demo deployment: face matching stays off until one is authorised"]
+    now = timezone.now()
+    plan = DeploymentPlan(
+        title=DEMO_DEPLOYMENT,
+        purpose="Demonstration of live face matching on the demo venue's sample footage.",
+        legal_basis="Demonstration only: public sample photos and clips, no real case.",
+        starts_at=now,
+        ends_at=now + datetime.timedelta(days=DEMO_DEPLOYMENT_DAYS),
+        venues=(venue,),
+        watchlists=(watchlist,),
+    )
+    deployment = deployment_request(actor=requester, plan=plan)
+    deployment_authorise(deployment_id=deployment.pk, actor=authoriser, note="demo set-up")
+    return [f"deployment {DEMO_DEPLOYMENT} authorised until {plan.ends_at:%Y-%m-%d}"]
 
 
 def _demo_camera(actor: User | None, venue: Venue, spec: DemoCamera, clip: Path) -> Camera:

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "alerts",
     "audit",
     "retention",
+    "oversight",
     "workers",
 ]
 
@@ -390,6 +391,15 @@ CELERY_BEAT_SCHEDULE["retention-notify-expiring"] = {
     "task": "retention.tasks.notify_expiring",
     "schedule": 6 * 3600.0,
     "options": {"expires": 3600.0},
+}
+# lawful live identification (issue 16; oversight/): deployments, transparency report
+CC_URGENT_AUTHORISATION_HOURS = env_int("CC_URGENT_AUTHORISATION_HOURS", 24, minimum=1, maximum=72)
+CC_DEPLOYMENT_MAX_DAYS = env_int("CC_DEPLOYMENT_MAX_DAYS", 31, minimum=1, maximum=366)
+CC_REPORT_MIN_COUNT = env_int("CC_REPORT_MIN_COUNT", 5, minimum=1, maximum=100)
+CELERY_BEAT_SCHEDULE["oversight-urgent-lapse"] = {
+    "task": "oversight.tasks.urgent_lapse",
+    "schedule": 600.0,
+    "options": {"expires": 300.0},
 }
 SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["rest_framework.permissions.IsAuthenticated"]  # no map for strangers
 # --- end of security and audit settings -----------------------------------------------------------

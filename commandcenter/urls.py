@@ -17,6 +17,7 @@ from alerts.api_dispatch import DeliveryViewSet
 from alerts.recordings import RecordingViewSet
 from alerts.webhooks import cad_status
 from commandcenter import views
+from oversight.api import DeploymentViewSet
 from venues.api import CameraViewSet, VenueViewSet, ZoneViewSet
 from watchlists import views as watchlist_views
 from watchlists.api import PhotoCheckViewSet, SubjectViewSet, WatchlistViewSet
@@ -31,6 +32,7 @@ router.register("alerts", AlertViewSet, basename="alert")
 router.register("photo-checks", PhotoCheckViewSet, basename="photo-check")
 router.register("recordings", RecordingViewSet, basename="recording")
 router.register("deliveries", DeliveryViewSet, basename="delivery")
+router.register("deployments", DeploymentViewSet, basename="deployment")
 
 urlpatterns = [
     path("", include("alerts.urls")),
@@ -38,6 +40,7 @@ urlpatterns = [
     path("login/verify/", account_views.otp_verify, name="otp-verify"),
     path("login/2fa-setup/", account_views.otp_setup, name="otp-setup"),
     path("audit/", include("audit.urls")),
+    path("oversight/", include("oversight.urls")),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("evidence/<uuid:evidence_id>/", alert_views.evidence_file, name="evidence-file"),
     path("faces/templates/<uuid:template_id>/crop.jpg", watchlist_views.template_crop, name="template-crop"),

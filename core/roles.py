@@ -1,4 +1,4 @@
-"""The four roles and the permissions their names imply; groups are created by a migration."""
+"""The roles and the permissions their names imply; groups are created by migrations."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ DISPATCHER = "dispatcher"
 SUPERVISOR = "supervisor"
 ADMIN = "admin"
 AUDITOR = "auditor"
-ROLES = (DISPATCHER, SUPERVISOR, ADMIN, AUDITOR)
+AUTHORISER = "authoriser"  # a senior officer who authorises face-matching deployments (never their own)
+ROLES = (DISPATCHER, SUPERVISOR, ADMIN, AUDITOR, AUTHORISER)
 
 _READ_OPERATIONS = [
     "venues.view_venue",
@@ -20,7 +21,8 @@ _READ_OPERATIONS = [
     "watchlists.view_subject",
     "watchlists.view_facetemplate",
 ]
-_DISPATCH = [*_READ_OPERATIONS, "alerts.act_on_alert", "alerts.review_face_match"]
+_DISPATCH = [*_READ_OPERATIONS, "alerts.act_on_alert", "alerts.review_face_match", "oversight.search_events"]
+_OVERSIGHT_READ = ["oversight.view_deployment", "oversight.view_transparency"]
 _ADMIN_MODELS = {
     "venues": ["venue", "camera", "zone", "openinghours", "operatorscope"],
     "watchlists": ["watchlist", "subject", "facetemplate", "negativeexemplar", "facemodelswitch"],
@@ -33,7 +35,14 @@ def _crud(app: str, model: str) -> list[str]:
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     DISPATCHER: _DISPATCH,
-    SUPERVISOR: [*_DISPATCH, "alerts.view_reports", "watchlists.check_photo"],
+    SUPERVISOR: [
+        *_DISPATCH,
+        "alerts.view_reports",
+        "watchlists.check_photo",
+        *_OVERSIGHT_READ,
+        "oversight.request_deployment",
+        "oversight.export_evidence",
+    ],
     ADMIN: [
         *[perm for app, models in _ADMIN_MODELS.items() for model in models for perm in _crud(app, model)],
         "alerts.view_alert",
@@ -45,6 +54,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.add_user",
         "auth.change_user",
         "auth.view_group",
+        "oversight.view_deployment",
     ],
     AUDITOR: [
         *_READ_OPERATIONS,
@@ -52,7 +62,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "audit.view_accessevent",
         "audit.export_accessevent",
         "audit.verify_accessevent",
+        *_OVERSIGHT_READ,
+        "oversight.search_events",
+        "oversight.export_evidence",
+        "oversight.export_unmasked",
     ],
+    AUTHORISER: [*_READ_OPERATIONS, *_OVERSIGHT_READ, "oversight.authorise_deployment"],
 }
 
 # roles that see every venue regardless of their operator scope

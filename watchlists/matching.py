@@ -76,6 +76,15 @@ class Gallery:
     version: int = 0
     valid_until: datetime | None = None
     checked_at: float = 0.0
+    masks: dict[frozenset[uuid.UUID], npt.NDArray[np.bool_]] = field(default_factory=dict)
+
+    def mask_for(self, watchlists: frozenset[uuid.UUID]) -> npt.NDArray[np.bool_]:
+        """Templates on the given watchlists (computed once per gallery and set of lists)."""
+        mask = self.masks.get(watchlists)
+        if mask is None:
+            mask = np.fromiter((entry.watchlist_id in watchlists for entry in self.entries), bool, len(self.entries))
+            self.masks[watchlists] = mask
+        return mask
 
 
 def gallery_changed() -> None:
@@ -215,14 +224,27 @@ def reset_cache() -> None:
 
 
 def match_faces(
-    embeddings: npt.ArrayLike, *, model_name: str, k: int = 3, now: datetime | None = None
+    embeddings: npt.ArrayLike,
+    *,
+    model_name: str,
+    k: int = 3,
+    now: datetime | None = None,
+    watchlists: frozenset[uuid.UUID] | None = None,
 ) -> list[list[Candidate]]:
-    """Top-k candidates per probe (best first); `passes` is True at or above the watchlist threshold."""
+    """Top-k candidates per probe (best first); `passes` is True at or above the watchlist threshold.
+
+    With ``watchlists`` (a deployment's lists) only templates on those lists can be candidates.
+    """
     probes = _unit(np.atleast_2d(np.asarray(embeddings, dtype=np.float32)).tolist())
     gallery = gallery_for(model_name, now)
     if not len(gallery.template_ids) or not len(probes):
         return [[] for _ in range(len(probes))]
     similarities = probes @ gallery.matrix.T
+    if watchlists is not None:
+        mask = gallery.mask_for(watchlists)
+        if not mask.any():
+            return [[] for _ in range(len(probes))]
+        similarities[:, ~mask] = -np.inf
     return [_candidates(gallery, probe, row, k) for probe, row in zip(probes, similarities, strict=True)]
 
 
@@ -240,6 +262,8 @@ def _candidates(
     seen: set[uuid.UUID] = set()
     found: list[Candidate] = []
     for index in order:
+        if row[index] == -np.inf:
+            break  # the rest are on watchlists the deployment does not name
         entry = gallery.entries[int(index)]
         if entry.subject_id in seen:
             continue  # best template per subject only

@@ -20,6 +20,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from django.db import transaction
 
 from alerts.models import Alert
 from alerts.services import EvidenceFile, RaiseResult, alert_raise, alert_system_resolve, evidence_attach
@@ -46,6 +47,7 @@ class SessionAlerts:
         tmp: Path,
         face_model_name: Callable[[], str],
         raised: Callable[[], None],
+        face_alert_created: Callable[[Alert], None] | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.cooldown = Cooldown(120.0)
@@ -56,6 +58,7 @@ class SessionAlerts:
         self._tmp = tmp
         self._face_model_name = face_model_name
         self._raised = raised
+        self._face_alert_created = face_alert_created  # in the alert's transaction (the deployment's counters)
         self._raised_tracks: set[str] = set()
         self._pending: list[tuple[Alert, ClipJob]] = []
         self._pending_lock = threading.Lock()
@@ -76,7 +79,15 @@ class SessionAlerts:
             evidence = []
         else:
             return
-        result = alert_raise(
+        with transaction.atomic():
+            result = self._raise_face(match, track_key, evidence)
+            if result.created and self._face_alert_created is not None:
+                self._face_alert_created(result.alert)
+        self._after_raise(result, match.sample.at, frame_at)
+
+    def _raise_face(self, match: FaceMatch, track_key: str, evidence: list[EvidenceFile]) -> RaiseResult:
+        candidate = match.candidate
+        return alert_raise(
             kind="face_match",
             camera=self._camera(),
             severity=WANTED_SEVERITY if candidate.watchlist_category == "wanted" else OTHER_SEVERITY,  # the
@@ -97,7 +108,6 @@ class SessionAlerts:
                 "model_name": candidate.model_name or self._face_model_name(),
             },
         )
-        self._after_raise(result, match.sample.at, frame_at)
 
     def incident(self, signal: IncidentSignal, frame: Frame) -> None:
         """An incident started: raise it with a snapshot and the series that led to it."""

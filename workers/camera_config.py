@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
+from oversight.selectors import FaceWindow, camera_face_window
 from venues.hours import Window, windows_of
 from vision.incidents.budget import CalibratedThresholds
 from vision.people.stage import PersonStageSettings
@@ -108,6 +109,7 @@ class CameraSnapshot:
     open_windows: tuple[Window, ...] = ()
     counting_view: str = "near"
     calibrated: CalibratedThresholds | None = None  # the camera's false-alert budget thresholds
+    face_window: FaceWindow | None = None  # the live deployment face matching runs under (None: no matching)
 
     @property
     def source_key(self) -> tuple[str, str, bool]:
@@ -153,6 +155,7 @@ def load_camera(camera_id: str) -> tuple[Any, CameraSnapshot] | None:
         counting_view=camera.counting_view,
         open_windows=windows_of(camera.venue.opening_hours.values_list("weekday", "opens", "closes")),
         calibrated=_calibrated(camera),
+        face_window=camera_face_window(camera.pk, camera.venue_id) if camera.face_recognition_enabled else None,
     )
     return camera, snapshot
 

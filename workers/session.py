@@ -33,6 +33,7 @@ from workers import lease as leases
 from workers.alerting import SessionAlerts
 from workers.camera_config import CameraSnapshot, SessionConfig, load_camera
 from workers.capture import Frame
+from workers.deployment import DeploymentGate
 from workers.health import HealthMonitor, SessionIdentity
 from workers.heartbeat import Heartbeat, HeartbeatSettings
 from workers.media import SessionMedia
@@ -101,7 +102,8 @@ class CameraSession:
         self._camera: Any = None
         self._snap: CameraSnapshot | None = None
         self._media = SessionMedia(self.camera_id, self.config, self.client)
-        self._stages = CameraStages(self.config, self.timer)
+        self._gate = DeploymentGate()  # face matching only inside the camera's live deployment
+        self._stages = CameraStages(self.config, self.timer, self._gate)
         self._tmp = Path(tempfile.mkdtemp(prefix="cc-clips-"))
         self._alerts = SessionAlerts(
             self.camera_id,
@@ -110,6 +112,7 @@ class CameraSession:
             tmp=self._tmp,
             face_model_name=lambda: self._stages.face_model_name,
             raised=self._monitor.count_alert,
+            face_alert_created=lambda alert: self._gate.alert_raised(alert, self._stages.face_model_name),
         )
         self._last_seq = 0
         self._last_epoch = -1
@@ -192,6 +195,7 @@ class CameraSession:
         self._alerts.wait_for_clips(clip_timeout)
         self._safe(self._alerts.attach_clips)
         self._safe(self._scores.close)
+        self._safe(partial(self._gate.flush, self._stages.face_model_name))
         self._persist_health(force=True)
         leases.log_session_event(self.client, self.camera_id, "stop", self.lease.token, reason=reason.value)
         released = reason is not StopReason.LEASE_LOST and self._safe(self.lease.release)
@@ -271,7 +275,7 @@ class CameraSession:
         boxes: list[tuple[float, float, float, float]] = []
         labels: list[str] = []
         face = self._stages.face
-        if face is not None:
+        if face is not None and self._gate.active():
             result = face.process(frame.image, frame.monotonic, frame.captured_at, frame.seq)
             for match in result.matches:
                 self._alerts.face_match(match, frame.captured_at)
@@ -295,7 +299,9 @@ class CameraSession:
 
     def health(self) -> dict[str, Any]:
         """The health figures published every heartbeat (JSON-ready)."""
-        return self._monitor.report(self._media.grabber, self._snap)
+        figures = self._monitor.report(self._media.grabber, self._snap)
+        face_enabled = self._snap is not None and self._snap.face
+        return {**figures, **self._gate.health(face_enabled, self._stages.face is not None)}
 
     def _periodic(self, now: float) -> None:
         if self._media.clips is not None:
@@ -305,6 +311,7 @@ class CameraSession:
             if now >= self._next_poll:
                 self._next_poll = now + SETTINGS_POLL_S
                 _db_hygiene()
+                self._gate.flush(self._stages.face_model_name)
                 self._reload_settings()
             assert self._media.grabber is not None
             assert self._snap is not None

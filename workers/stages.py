@@ -13,15 +13,17 @@ from vision.people.stage import PersonStage
 from vision.tracking import EmbedPolicy
 from watchlists.matching import active_face_model, match_faces
 from workers.camera_config import CameraSnapshot, SessionConfig, stream_detector_name
+from workers.deployment import DeploymentGate
 from workers.pipeline import FaceStage, IncidentStage, StageTimer
 
 
 class CameraStages:
     """The person, face and incident stages of one camera session (any may be None)."""
 
-    def __init__(self, config: SessionConfig, timer: StageTimer) -> None:
+    def __init__(self, config: SessionConfig, timer: StageTimer, gate: DeploymentGate | None = None) -> None:
         self.config = config
         self.timer = timer
+        self.gate = gate  # with a gate, faces are matched only inside the camera's live deployment
         self.face: FaceStage | None = None
         self.incidents: IncidentStage | None = None
         self.people: PersonStage | None = None
@@ -74,14 +76,21 @@ class CameraStages:
         if self.face is not None and (self._detector_name != detector_name or self.face.model != face_model):
             self.face = None  # the camera's detector or the face model was changed: rebuild the face stage
         self._detector_name = detector_name
-        if not snap.face:
-            self.face = None
+        if self.gate is not None:
+            self.gate.window = snap.face_window
+        if not snap.face or (self.gate is not None and snap.face_window is None):
+            self.face = None  # no live deployment covers the camera: no face is detected, embedded or matched
         elif self.face is None:
             embedder = build_embedder(face_model)
+            matcher = (
+                self.gate.matcher(embedder.model_name)
+                if self.gate is not None
+                else partial(match_faces, model_name=embedder.model_name)
+            )
             self.face = FaceStage(
                 build_detector(detector_name),
                 embedder,
-                partial(match_faces, model_name=embedder.model_name),
+                matcher,
                 timer=self.timer,
                 detect_max_side=config.detect_max_side,
                 analysis_fps=snap.analysis_fps,

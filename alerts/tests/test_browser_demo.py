@@ -37,6 +37,8 @@ def fresh_demo(settings, tmp_path, django_user_model):  # type: ignore[no-untype
     from watchlists.matching import reset_cache
 
     user_with_role(django_user_model, "admin1", "admin")
+    user_with_role(django_user_model, "supervisor0", "supervisor")  # the demo deployment's requester ...
+    user_with_role(django_user_model, "authoriser0", "authoriser")  # ... and its authorising officer
     (tmp_path / "no-samples").mkdir()
     settings.CC_SAMPLE_DATA = str(tmp_path / "no-samples")
     settings.CC_OPENCV_DOC = str(OPENCV_DOC)

@@ -19,7 +19,9 @@ def create_roles(apps, schema_editor):
         wanted = []
         for perm in perms:
             app_label, codename = perm.split(".")
-            wanted.append(permission_model.objects.get(content_type__app_label=app_label, codename=codename))
+            found = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if found is not None:  # an app added later (oversight) grants its own in its migration
+                wanted.append(found)
         group.permissions.set(wanted)
 
 

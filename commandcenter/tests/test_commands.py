@@ -42,6 +42,7 @@ def test_demo_users_keep_their_generated_passwords(settings, tmp_path, capsys):
     assert sorted(u.username for u in get_user_model().objects.all()) == [
         "admin",
         "auditor",
+        "authoriser",
         "dispatcher",
         "supervisor",
     ]

@@ -18,10 +18,12 @@ EXPECTED = {"Entrance (faces)": "face_match", "Concourse (crowd)": "crowd", "Str
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
-def test_demo_camera_raises_what_it_is_named_for(name, sample_data, settings, tmp_path, admin_user):
+def test_demo_camera_raises_what_it_is_named_for(
+    name, sample_data, settings, tmp_path, admin_user, supervisor, authoriser
+):
     from watchlists.matching import reset_cache
 
-    # given the demo venue set up from the sample footage
+    # given the demo venue set up from the sample footage (its deployment requested and authorised by the demo officers)
     settings.MEDIA_ROOT = tmp_path
     settings.VAR_DIR = tmp_path
     call_command("demo_setup")

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def packaged_demo(settings, tmp_path, admin_user) -> Path:  # type: ignore[no-untyped-def]
+def packaged_demo(settings, tmp_path, admin_user, supervisor, authoriser) -> Path:  # type: ignore[no-untyped-def]
     """The demo set up on a machine with no sample folder; returns the var folder its clips went to."""
     from watchlists.matching import reset_cache
 

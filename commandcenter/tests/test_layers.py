@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"commandcenter"}),  # project wiring: settings, URLs, ASGI, Celery app, launcher, demo
     frozenset({"workers"}),  # stream sessions, pipeline stages, recordings
-    frozenset({"alerts", "watchlists", "venues", "accounts", "retention"}),  # the apps
+    frozenset({"alerts", "watchlists", "venues", "accounts", "retention", "oversight"}),  # the apps
     frozenset({"core"}),  # shared bases: API/admin bases, roles, permissions, security, Redis keys, jobs
     frozenset({"audit"}),  # the access log every layer above writes to
     frozenset({"vision"}),  # Django-free models and maths
@@ -31,6 +31,9 @@ SIDEWAYS = frozenset(
         ("accounts", "venues"),  # a user's venue scope and language live on venues.OperatorScope
         ("retention", "alerts"),  # retention imports what it deletes
         ("retention", "watchlists"),
+        ("oversight", "venues"),  # a deployment names venues and cameras, and reads the user's venue scope
+        ("oversight", "watchlists"),  # ... and the watchlists matching may use
+        ("oversight", "alerts"),  # it counts, purges, exports and searches face-match alerts
     }
 )
 UNLAYERED = frozenset(

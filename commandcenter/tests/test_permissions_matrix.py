@@ -7,6 +7,7 @@ Set CC_MATRIX_OBSERVE=1 to print the observed outcomes instead of asserting (whe
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 import re
@@ -27,16 +28,17 @@ from commandcenter.tests.otp import login_verified
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("anonymous", "outsider", "dispatcher", "supervisor", "admin", "auditor")
+ROLES = ("anonymous", "outsider", "dispatcher", "supervisor", "admin", "auditor", "authoriser")
 NOBODY: frozenset[str] = frozenset()
 PUBLIC = frozenset(ROLES)
 SIGNED_IN = frozenset(ROLES) - {"anonymous"}
-READERS = frozenset({"dispatcher", "supervisor", "admin", "auditor"})  # the *view* permissions of the data
+READERS = frozenset({"dispatcher", "supervisor", "admin", "auditor", "authoriser"})  # the *view* permissions
 OPERATORS = frozenset({"dispatcher", "supervisor"})  # act on alerts, review face matches
 REPORTS = frozenset({"supervisor", "admin", "auditor"})
 ADMIN = frozenset({"admin"})
 AUDITOR = frozenset({"auditor"})
 PHOTO_CHECK = frozenset({"supervisor", "admin"})
+DEPLOYMENT_VIEWERS = frozenset({"supervisor", "admin", "auditor", "authoriser"})
 
 # ONE table: (method, path regex on the concrete path, roles allowed). First match wins.
 TABLE: list[tuple[str, str, frozenset[str]]] = [
@@ -53,6 +55,13 @@ TABLE: list[tuple[str, str, frozenset[str]]] = [
     ("GET", r"^/map/($|venues\.json$)", READERS),
     ("GET", r"^/reports/$", REPORTS),
     ("GET", r"^/watchlists/check/$", PHOTO_CHECK),
+    # face-matching deployments: supervisors request, authorisers decide (the decision route is POST-only: 405)
+    ("GET", r"^/oversight/deployments/([0-9a-f-]+/)?$", DEPLOYMENT_VIEWERS),
+    ("GET", r"^/oversight/deployments/[0-9a-f-]+/\w+/$", SIGNED_IN),
+    ("GET", r"^/api/deployments/", DEPLOYMENT_VIEWERS),
+    ("POST", r"^/api/deployments/$", frozenset({"supervisor"})),
+    ("POST", r"^/api/deployments/[^/]+/(authorise|refuse)/$", frozenset({"authoriser"})),
+    ("POST", r"^/api/deployments/[^/]+/end/$", frozenset({"supervisor", "authoriser"})),
     # audited files
     ("GET", r"^/evidence/[0-9a-f-]+/$", READERS),
     ("GET", r"^/faces/templates/[0-9a-f-]+/crop\.jpg$", READERS),
@@ -77,7 +86,8 @@ TABLE: list[tuple[str, str, frozenset[str]]] = [
     ("GET", r"^/admin/auth/group/(add|[^/]+/delete)/$", NOBODY),
     ("GET", r"^/admin/alerts/alert/(add|[^/]+/delete)/$", NOBODY),
     ("GET", r"^/admin/watchlists/facemodelswitch/[^/]+/delete/$", NOBODY),  # the switch history is kept
-    ("GET", r"^/admin/($|jsi18n/$|password_change/|r/|venues/|watchlists/|auth/)", ADMIN),
+    ("GET", r"^/admin/oversight/deployment/(add|[^/]+/delete)/$", NOBODY),  # requests via the page/API; kept
+    ("GET", r"^/admin/($|jsi18n/$|password_change/|r/|venues/|watchlists/|auth/|oversight/)", ADMIN),
     ("GET", r"^/admin/alerts/alert/", ADMIN),  # read-only: admins hold alerts.view_alert
     ("GET", r"^/admin/\w+/\w+/(?!add/)[^/]+/$", ADMIN),  # bare object URL: redirect to its change page
     ("GET", r"^/admin/", NOBODY),  # every other model: no role holds its admin permissions
@@ -140,7 +150,7 @@ def all_requests() -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def world(camera, watchlist, admin_user, dispatcher, supervisor, auditor, outsider, settings, tmp_path):  # type: ignore[no-untyped-def]
+def world(camera, watchlist, admin_user, dispatcher, supervisor, auditor, authoriser, outsider, settings, tmp_path):  # type: ignore[no-untyped-def]
     from alerts.models import Alert, Delivery, DispatchEndpoint, Evidence
     from venues.models import Zone
     from watchlists.models import FaceTemplate, Subject
@@ -188,7 +198,20 @@ def world(camera, watchlist, admin_user, dispatcher, supervisor, auditor, outsid
     from audit.services import access_record
 
     access_record(user=None, username="system", action="view")
+    from oversight.models import Deployment
+
+    deployment = Deployment.objects.create(
+        title="Match day",
+        purpose="Find the missing",
+        legal_basis="Order 1",
+        starts_at=timezone.now(),
+        ends_at=timezone.now() + datetime.timedelta(hours=2),
+        requested_by=supervisor,
+    )
+    deployment.cameras.set([camera])
+    deployment.watchlists.set([watchlist])
     users = {
+        "authoriser": authoriser,
         "outsider": outsider,
         "dispatcher": dispatcher,
         "supervisor": supervisor,
@@ -208,6 +231,7 @@ def world(camera, watchlist, admin_user, dispatcher, supervisor, auditor, outsid
         "alert": alert,
         "evidence": evidence,
         "delivery": delivery,
+        "deployment": deployment,
         "group": Group.objects.get(name="dispatcher"),
     }
 
@@ -220,6 +244,7 @@ _PK_BY_PREFIX = {
     "subjects": "subject",
     "alerts": "alert",
     "deliveries": "delivery",
+    "deployments": "deployment",
 }
 
 
@@ -230,6 +255,7 @@ def concrete(route: str, world: dict[str, object]) -> str:  # type: ignore[type-
     path = path.replace("<uuid:alert_id>", ids["alert"]).replace("<uuid:camera_id>", ids["camera"])
     path = path.replace("<uuid:evidence_id>", ids["evidence"]).replace("<uuid:template_id>", ids["template"])
     path = path.replace("<str:object_type>/<str:object_id>", f"watchlists.subject/{ids['subject']}")
+    path = path.replace("<uuid:deployment_id>", ids["deployment"]).replace("<str:decision>", "authorise")
     for prefix, key in _PK_BY_PREFIX.items():
         path = path.replace(f"/api/{prefix}/{{id}}/", f"/api/{prefix}/{ids[key] or '1'}/")
     path = path.replace("<int:content_type_id>/<path:object_id>", _shortcut(world))
@@ -287,6 +313,7 @@ def _denied(response: object, path: str) -> bool:
 def fingerprint() -> str:
     """A hash of every business row (what a denied request must not change)."""
     from alerts.models import Alert, AlertEvent, Delivery, DispatchEndpoint, Evidence
+    from oversight.models import Deployment
     from venues.models import Camera, OperatorScope, Venue, Zone
     from watchlists.models import FaceTemplate, NegativeExemplar, Subject, Watchlist
 
@@ -307,6 +334,7 @@ def fingerprint() -> str:
         Delivery,
         Group,
         TOTPDevice,
+        Deployment,
     ):
         digest.update(repr(list(model.objects.order_by("pk").values_list())).encode())
     digest.update(

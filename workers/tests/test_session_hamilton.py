@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.oversight import authorised_deployment
 from tests.support.sessions import (
     DISTRACTOR,
     HAMILTON,
@@ -38,6 +39,7 @@ def test_session_on_hamilton_clip_alerts_enrolled_people_only(
         crowd_enabled=False,
         fight_enabled=False,
     )
+    deployment = authorised_deployment(cameras=[camera], watchlists=[watchlist])
 
     # when a session runs the clip once (real time, about 9 s)
     session = CameraSession(camera.pk, config=quick_config(**HAMILTON_TUNING), max_duration_s=11.0)
@@ -62,6 +64,13 @@ def test_session_on_hamilton_clip_alerts_enrolled_people_only(
     assert Alert.objects.exclude(probe_embedding=None).count() == len(alerts)
     assert session.health()["frames_analysed"] >= 20
     assert session.lease.holder() is None
+    # and the deployment's counters (a count of faces, no vectors) agree with the alerts, in health too
+    from oversight.models import DeploymentMonth
+
+    month = DeploymentMonth.objects.get(deployment=deployment)
+    assert month.alerts_raised == len(alerts) == deployment.alert_links.count()
+    assert month.faces_analysed >= len(alerts)
+    assert session.health()["face_deployment"] == str(deployment.pk)
 
 
 @pytest.mark.slow
@@ -84,6 +93,7 @@ def test_session_at_default_settings_alerts_miranda_and_nobody_else(
         crowd_enabled=False,
         fight_enabled=False,
     )
+    authorised_deployment(venues=[venue], watchlists=[watchlist])
 
     # when a live session runs the clip once
     session = CameraSession(camera.pk, config=quick_config(), max_duration_s=11.0)

@@ -57,10 +57,13 @@ class Command(BaseCommand):
         path = Path(settings.VAR_DIR) / "demo_credentials.txt"
         if path.exists():
             pairs = [line.split(":", 2) for line in path.read_text().splitlines() if line.count(":") >= 2]
-            stored = {role: (user, password) for role, user, password in pairs}
+            stored = {role: (user, password) for role, user, password in pairs if role in ROLES}
             if set(stored) == set(ROLES):
                 return stored
-        stored = {role: (role, secrets.token_urlsafe(9)) for role in ROLES}
+        else:
+            stored = {}
+        # keep the existing demo users' passwords; add a user for a role added since (e.g. authoriser)
+        stored = {role: stored.get(role) or (role, secrets.token_urlsafe(9)) for role in ROLES}
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{role}:{user}:{pw}\n" for role, (user, pw) in stored.items()))
         path.chmod(0o600)

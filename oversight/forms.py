@@ -1,0 +1,49 @@
+"""Forms of the deployment pages (the service validates again: the rules live there)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from venues.selectors import cameras_for, venues_for
+from watchlists.models import Watchlist
+
+
+class DeploymentRequestForm(forms.Form):
+    """Request a deployment, or start an urgent one with a reason."""
+
+    title = forms.CharField(label=_("Title"), max_length=200)
+    venues: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(
+        label=_("Venues"), queryset=None, required=False
+    )  # type: ignore[arg-type]
+    cameras: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(
+        label=_("Cameras"), queryset=None, required=False
+    )  # type: ignore[arg-type]
+    watchlists: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label=_("Watchlists"), queryset=None)  # type: ignore[arg-type]
+    purpose = forms.CharField(label=_("Purpose"), widget=forms.Textarea(attrs={"rows": 3}))
+    legal_basis = forms.CharField(label=_("Legal basis"), max_length=300)
+    starts_at = forms.DateTimeField(label=_("Starts at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    ends_at = forms.DateTimeField(label=_("Ends at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    urgent_reason = forms.CharField(
+        label=_("Urgent: start now because"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "Only for an emergency. Matching starts at once and stops, with its data deleted, "
+            "unless an authoriser authorises it in time."
+        ),
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["venues"].queryset = venues_for(user).order_by("name")  # type: ignore[attr-defined]
+        self.fields["cameras"].queryset = cameras_for(user).order_by("venue__name", "name")  # type: ignore[attr-defined]
+        self.fields["watchlists"].queryset = Watchlist.objects.filter(active=True).order_by("name")  # type: ignore[attr-defined]
+
+
+class DecisionForm(forms.Form):
+    """A decision's note (required for a refusal)."""
+
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))

@@ -1,0 +1,145 @@
+"""Pages of the oversight app: deployments (list, request, decide)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from core.api import acting_user
+from oversight import services
+from oversight.forms import DecisionForm, DeploymentRequestForm
+from oversight.models import Deployment
+from oversight.selectors import deployments_for
+
+PAGE_SIZE = 50
+
+
+def _require(request: HttpRequest, perm: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied(perm)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def deployment_list(request: HttpRequest) -> HttpResponse:
+    """Deployments in scope, newest first, with the request form for those who may request."""
+    _require(request, "oversight.view_deployment")
+    form = None
+    if request.user.has_perm("oversight.request_deployment"):
+        form = DeploymentRequestForm(request.POST or None, user=request.user)
+        if request.method == "POST" and form.is_valid():
+            created = _request(request, form)
+            if created is not None:
+                return HttpResponseRedirect(reverse("deployment-detail", args=[created.pk]))
+    elif request.method == "POST":
+        raise PermissionDenied("oversight.request_deployment")
+    status = request.GET.get("status", "")
+    rows = deployments_for(request.user).select_related("requested_by", "decided_by")
+    if status in Deployment.Status.values:
+        rows = rows.filter(status=status)
+    context = {
+        "deployments": list(rows.prefetch_related("venues", "cameras", "watchlists")[:PAGE_SIZE]),
+        "form": form,
+        "statuses": Deployment.Status.choices,
+        "status": status,
+        "now": timezone.now(),
+    }
+    return render(request, "oversight/deployments.html", context)
+
+
+def _request(request: HttpRequest, form: DeploymentRequestForm) -> Deployment | None:
+    data = form.cleaned_data
+    plan = services.DeploymentPlan(
+        title=data["title"],
+        purpose=data["purpose"],
+        legal_basis=data["legal_basis"],
+        starts_at=data["starts_at"],
+        ends_at=data["ends_at"],
+        venues=tuple(data["venues"]),
+        cameras=tuple(data["cameras"]),
+        watchlists=tuple(data["watchlists"]),
+    )
+    actor = acting_user(request)
+    try:
+        if data["urgent_reason"].strip():
+            deployment = services.deployment_start_urgent(actor=actor, plan=plan, reason=data["urgent_reason"])
+            messages.warning(request, _("Urgent deployment started: it must be authorised in time."))
+        else:
+            deployment = services.deployment_request(actor=actor, plan=plan)
+            messages.success(request, _("Deployment requested: face matching starts once it is authorised."))
+    except ValidationError as exc:
+        for field, errors in exc.message_dict.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+        return None
+    return deployment
+
+
+def _deployment(request: HttpRequest, deployment_id: uuid.UUID) -> Deployment:
+    deployment = deployments_for(request.user).filter(pk=deployment_id).first()
+    if deployment is None:
+        raise Http404(_("No such deployment."))
+    return deployment
+
+
+@login_required
+def deployment_detail(request: HttpRequest, deployment_id: uuid.UUID) -> HttpResponse:
+    """One deployment: what, where, why, who asked and who decided; the decision buttons for those allowed."""
+    _require(request, "oversight.view_deployment")
+    deployment = _deployment(request, deployment_id)
+    user = request.user
+    may_decide = (
+        user.has_perm("oversight.authorise_deployment")
+        and deployment.requested_by_id != user.pk
+        and deployment.status in (Deployment.Status.REQUESTED, Deployment.Status.URGENT_PENDING)
+    )
+    may_end = deployment.status in (Deployment.Status.AUTHORISED, Deployment.Status.URGENT_PENDING) and (
+        user.has_perm("oversight.authorise_deployment") or user.has_perm("oversight.request_deployment")
+    )
+    context: dict[str, Any] = {
+        "deployment": deployment,
+        "may_decide": may_decide,
+        "own_request": deployment.requested_by_id == user.pk,
+        "may_end": may_end,
+        "form": DecisionForm(),
+        "now": timezone.now(),
+        "months": list(deployment.months.order_by("month")),
+    }
+    return render(request, "oversight/deployment.html", context)
+
+
+@login_required
+@require_POST
+def deployment_decide(request: HttpRequest, deployment_id: uuid.UUID, decision: str) -> HttpResponse:
+    """Authorise, refuse or end (the service checks who may, compare-and-set, audits)."""
+    _require(request, "oversight.view_deployment")
+    deployment = _deployment(request, deployment_id)
+    decisions: dict[str, Callable[..., Deployment]] = {
+        "authorise": services.deployment_authorise,
+        "refuse": services.deployment_refuse,
+        "end": services.deployment_end,
+    }
+    service = decisions.get(decision)
+    if service is None:
+        raise Http404(decision)
+    form = DecisionForm(request.POST)
+    note = form.data.get("note", "") if form.is_valid() else ""
+    try:
+        service(deployment_id=deployment.pk, actor=acting_user(request), note=note)
+        messages.success(request, _("Done."))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except services.DeploymentConflict as exc:
+        messages.error(request, exc.message)
+    return HttpResponseRedirect(reverse("deployment-detail", args=[deployment.pk]))

@@ -11,7 +11,7 @@ from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -26,6 +26,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from audit.middleware import client_ip
 from audit.models import AccessEvent
 from audit.services import access_record
+from core.permissions import NoAccess
 from core.security import (
     lockout_message,
     login_failure_register,
@@ -76,11 +77,25 @@ class LoginView(auth_views.LoginView):
             )
         return response
 
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        # the admin sends a signed-in user it refuses here: say they lack access instead of asking to sign in
+        target = request.GET.get("next", "")
+        if request.user.is_authenticated and target.startswith("/admin/") and not request.user.is_staff:
+            raise NoAccess(_("Your account has no access to the administration."))
+        return super().dispatch(request, *args, **kwargs)
+
     def get_success_url(self) -> str:
-        url = super().get_success_url()
+        url = self.get_redirect_url() or _home_for(self.request.user)
         if two_factor_required(self.request.user):
             return f"{reverse('otp-verify')}?{urlencode({'next': url})}"
         return url
+
+
+def _home_for(user: Any) -> str:
+    """Where a sign-in without a `next` lands: auditors who cannot act on alerts on the audit log."""
+    if user.has_perm("audit.view_accessevent") and not user.has_perm("alerts.act_on_alert"):
+        return reverse("audit:log")
+    return str(settings.LOGIN_REDIRECT_URL)
 
 
 class TokenForm(forms.Form):

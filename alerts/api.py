@@ -7,6 +7,7 @@ from typing import Any
 import django_filters
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -107,6 +108,7 @@ class AlertDetailSerializer(AlertSerializer):
     similarity = serializers.SerializerMethodField()
     watchlist = serializers.SerializerMethodField()
     deliveries = serializers.SerializerMethodField()  # CAD dispatch state (alerts.api_dispatch)
+    unit_reports = serializers.SerializerMethodField()  # unit statuses the CAD sent back
 
     class Meta(AlertSerializer.Meta):
         fields = [
@@ -121,6 +123,21 @@ class AlertDetailSerializer(AlertSerializer):
             "similarity",
             "watchlist",
             "deliveries",
+            "unit_reports",
+        ]
+
+    def get_unit_reports(self, alert: Alert) -> list[dict[str, Any]]:
+        rows = alert.unit_reports.select_related("endpoint").order_by("received_at", "id")
+        return [
+            {
+                "unit": r.unit,
+                "status": r.status,
+                "status_display": str(r.get_status_display()),
+                "cad_reference": r.cad_reference,
+                "endpoint": r.endpoint.name,
+                "reported_at": r.reported_at.isoformat(),
+            }
+            for r in rows
         ]
 
     def get_deliveries(self, alert: Alert) -> list[dict[str, Any]]:
@@ -186,6 +203,8 @@ class ActionSerializer(serializers.Serializer):  # type: ignore[type-arg]
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
     outcome = serializers.ChoiceField(choices=[c for c in Alert.Outcome.values if c], required=False)
     assignee = serializers.CharField(required=False, max_length=150)
+    endpoint = serializers.IntegerField(required=False, allow_null=True, default=None)
+    priority = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=5)
 
 
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
@@ -250,7 +269,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         try:
             updated = perform(alert, params.validated_data)
         except services.AlertConflict as exc:
-            return Response({"detail": str(exc), "status": exc.current_status}, status=status.HTTP_409_CONFLICT)
+            return Response(_conflict_body(alert, exc), status=status.HTTP_409_CONFLICT)
         except services.AlertActionError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(AlertSerializer(updated).data)
@@ -272,7 +291,15 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"], url_path="dispatch")
     def dispatch_units(self, request: Request, pk: str) -> Response:
         return self._act(
-            request, pk, lambda a, p: services.alert_dispatch(alert_id=a.pk, actor=acting_user(request), note=p["note"])
+            request,
+            pk,
+            lambda a, p: services.alert_dispatch(
+                alert_id=a.pk,
+                actor=acting_user(request),
+                note=p["note"],
+                endpoint_id=p["endpoint"],
+                priority=p["priority"],
+            ),
         )
 
     @action(detail=True, methods=["post"])
@@ -316,6 +343,22 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             return services.alert_assign(alert_id=alert.pk, actor=acting_user(request), assignee=assignee)
 
         return self._act(request, pk, perform)
+
+
+def _conflict_body(alert: Alert, exc: services.AlertConflict) -> dict[str, Any]:
+    """A lost compare-and-set: who acted first and what they did, for the toast."""
+    last = alert.events.exclude(actor=None).select_related("actor").order_by("-created_at", "-id").first()
+    body: dict[str, Any] = {"detail": str(exc), "status": exc.current_status}
+    if last is None or last.actor is None:
+        return body
+    current = Alert.objects.only("status").get(pk=alert.pk)
+    body.update(by=last.actor.get_username(), action=last.action)
+    body["detail"] = _("%(who)s acted first: %(what)s. The alert is now %(status)s.") % {
+        "who": last.actor.get_username(),
+        "what": last.get_action_display(),
+        "status": current.get_status_display(),
+    }
+    return body
 
 
 def evidence_url(evidence: Evidence) -> str:

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alerts.dispatch.outbound import delivery_auto_schedule, delivery_schedule
-from alerts.models import Alert, AlertEvent, Evidence, NextChangeSeq
+from alerts.models import Alert, AlertEvent, DispatchEndpoint, Evidence, NextChangeSeq
 from alerts.push import push_alert_changed
 from audit.models import AccessEvent
 from audit.services import access_record
@@ -376,11 +376,27 @@ def alert_escalate(*, alert_id: uuid.UUID, actor: User, note: str = "") -> Alert
     )
 
 
-def alert_dispatch(*, alert_id: uuid.UUID, actor: User, note: str = "") -> Alert:
-    """Send units: only for confirmed face matches, never on a machine guess alone."""
+def alert_dispatch(
+    *,
+    alert_id: uuid.UUID,
+    actor: User,
+    note: str = "",
+    endpoint_id: int | None = None,
+    priority: int | None = None,
+) -> Alert:
+    """Send units: only for confirmed face matches, never on a machine guess alone. The incident goes to the
+    chosen CAD endpoint (default: every active one) with the chosen priority (1 most urgent; default from
+    the severity)."""
     alert = Alert.objects.get(pk=alert_id)
     if alert.kind == Alert.Kind.FACE_MATCH and alert.review != Alert.Review.CONFIRMED:
         raise AlertActionError(_("A face match must be confirmed by a person before units are dispatched."))
+    if priority is not None and not 1 <= priority <= 5:
+        raise AlertActionError(_("The priority must be 1 (most urgent) to 5."))
+    endpoints = None
+    if endpoint_id is not None:
+        endpoints = list(DispatchEndpoint.objects.filter(pk=endpoint_id, active=True))
+        if not endpoints:
+            raise AlertActionError(_("This dispatch endpoint does not exist or is not active."))
     with transaction.atomic():
         updated = _transition(
             alert_id=alert_id,
@@ -391,9 +407,13 @@ def alert_dispatch(*, alert_id: uuid.UUID, actor: User, note: str = "") -> Alert
             action=AlertEvent.Action.DISPATCHED,
             note=note,
             updates={"status": Alert.Status.DISPATCHED, "dispatched_at": timezone.now()},
+            data={
+                "endpoints": [e.name for e in endpoints] if endpoints is not None else "all",
+                "priority": priority or 5 - alert.severity,
+            },
         )
         # CAD deliveries are stored with the dispatch (outbox) and queued on commit
-        delivery_schedule(alert=updated, actor=actor, note=note)
+        delivery_schedule(alert=updated, actor=actor, note=note, endpoints=endpoints, priority=priority)
     return updated
 
 

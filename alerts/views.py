@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language
 
 from alerts import reports
-from alerts.models import Alert, AlertEvent, Evidence
+from alerts.models import Alert, AlertEvent, DispatchEndpoint, Evidence
 from alerts.selectors import alerts_for, evidence_get
 from core.redis import preview_key, redis_client
 from venues.models import Camera, OperatorScope
@@ -99,6 +99,15 @@ def _labels() -> dict[str, str]:
         "similarity": _("Similarity"),
         "sightings": _("Sightings"),
         "reference": _("Reference"),
+        "allEndpoints": _("All active CAD endpoints"),
+        "delivered": _("Delivered"),
+        "deliveryFailed": _("Failed"),
+        "deliveryCancelled": _("Cancelled"),
+        "queued": _("Queued"),
+        "sending": _("Sending…"),
+        "retryingIn": _("Retrying in %(seconds)s s"),
+        "attempt": _("attempt"),
+        "retry": _("Retry"),
         "subjectName": _("Name"),
         "watchlist": _("Watchlist"),
         "category": _("Category"),
@@ -148,6 +157,8 @@ def _page_config(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         "detailUrl": reverse("alert-detail-page", args=[_ZERO_UUID]),
         "canAct": user.has_perm("alerts.act_on_alert"),
         "canReview": user.has_perm("alerts.review_face_match"),
+        "endpoints": _active_endpoints() if user.has_perm("alerts.act_on_alert") else [],
+        "deliveriesApi": reverse("delivery-list"),
         "timeZone": settings.TIME_ZONE,
         "labels": _labels(),
         **_choices(),
@@ -156,6 +167,11 @@ def _page_config(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 
 
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def _active_endpoints() -> list[list[Any]]:
+    """The CAD endpoints a dispatcher may send to (names only, never keys)."""
+    return [[pk, name] for pk, name in DispatchEndpoint.objects.filter(active=True).values_list("pk", "name")]
 
 
 def _current_cursor() -> int:

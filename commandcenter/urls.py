@@ -34,6 +34,8 @@ router.register("recordings", RecordingViewSet, basename="recording")
 router.register("deliveries", DeliveryViewSet, basename="delivery")
 router.register("deployments", DeploymentViewSet, basename="deployment")
 
+handler403 = "commandcenter.views.permission_denied"
+
 urlpatterns = [
     path("", include("alerts.urls")),
     path("login/", account_views.LoginView.as_view(), name="login"),

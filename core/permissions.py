@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.request import Request
 
@@ -32,3 +33,11 @@ class ModelPermissions(DjangoModelPermissions):
                 detail={"method": request.method, "path": request.path[:200]},
             )
         return allowed
+
+
+class NoAccess(PermissionDenied):
+    """A refusal whose message is meant for the person refused (translated): the 403 page shows it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.user_message = message

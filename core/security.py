@@ -20,6 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.template.defaultfilters import filesizeformat
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
@@ -86,6 +87,10 @@ def _check_declared(kind: str, filename: str, content_type: str | None) -> None:
         )
 
 
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.1f}".removesuffix(".0")
+
+
 def image_upload_check(
     *,
     data: bytes,
@@ -103,7 +108,8 @@ def image_upload_check(
     if len(data) > max_bytes:
         raise UploadRejected(
             "too_large",
-            _("The file is %(size)d bytes; the limit is %(limit)d bytes.") % {"size": len(data), "limit": max_bytes},
+            _("The file is %(size)s; the limit is %(limit)s.")
+            % {"size": filesizeformat(len(data)), "limit": filesizeformat(max_bytes)},
         )
     kind = _sniff(data)
     if kind is None:
@@ -113,8 +119,8 @@ def image_upload_check(
     if width * height > max_pixels:
         raise UploadRejected(
             "too_many_pixels",
-            _("The image is %(w)d x %(h)d pixels (%(n)d); the limit is %(limit)d pixels.")
-            % {"w": width, "h": height, "n": width * height, "limit": max_pixels},
+            _("The image is %(w)d x %(h)d pixels (%(n)s megapixels); the limit is %(limit)s megapixels.")
+            % {"w": width, "h": height, "n": _megapixels(width * height), "limit": _megapixels(max_pixels)},
         )
     _decode_fully(data)
     return CheckedImage(format=kind, width=width, height=height)
@@ -157,8 +163,8 @@ def validate_image_upload(upload: Any) -> None:
     """Django/DRF field validator for an UploadedFile: raises ValidationError with the precise reason."""
     if upload.size is not None and upload.size > settings.CC_MAX_UPLOAD_BYTES:
         raise ValidationError(
-            _("The file is %(size)d bytes; the limit is %(limit)d bytes.")
-            % {"size": upload.size, "limit": settings.CC_MAX_UPLOAD_BYTES},
+            _("The file is %(size)s; the limit is %(limit)s.")
+            % {"size": filesizeformat(upload.size), "limit": filesizeformat(settings.CC_MAX_UPLOAD_BYTES)},
             code="too_large",
         )
     upload.seek(0)

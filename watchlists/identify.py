@@ -29,6 +29,8 @@ def _candidate_dict(candidate: Candidate) -> dict[str, Any]:
         "subject": candidate.display_name,
         "watchlist": candidate.watchlist_name,
         "watchlist_id": str(candidate.watchlist_id),
+        "watchlist_category": candidate.watchlist_category,
+        "template_id": str(candidate.template_id),
         "distance": round(candidate.distance, 4),
         "similarity": round(candidate.similarity, 4),
         "threshold": candidate.threshold,

@@ -116,6 +116,7 @@ def incident_payload_build(
     reported_at: datetime,
     first_reported_at: datetime | None,
     note: str = "",
+    priority: int | None = None,
 ) -> IncidentPayload:
     """The incident the CAD receives for one revision of an alert (ValueError if impossible)."""
     venue = alert.venue
@@ -127,7 +128,7 @@ def incident_payload_build(
         incident_id=str(alert.pk),
         alert_kind=AlertKind(alert.kind),
         title=title,
-        priority=5 - alert.severity,
+        priority=priority or 5 - alert.severity,  # the dispatcher's choice, else from the severity
         occurred_at=alert.raised_at,
         reported_at=reported_at,
         venue_name=venue.name,
@@ -167,6 +168,7 @@ def delivery_schedule(
     endpoints: Iterable[DispatchEndpoint] | None = None,
     actor: User | None,
     note: str = "",
+    priority: int | None = None,
 ) -> list[Delivery]:
     """Store the next revision of the incident per endpoint (default all active); send on commit."""
     with transaction.atomic():
@@ -177,7 +179,10 @@ def delivery_schedule(
         )
         targets = list(endpoints) if endpoints is not None else list(DispatchEndpoint.objects.filter(active=True))
         now = timezone.now()
-        deliveries = [_delivery_create(alert=locked, endpoint=e, actor=actor, note=note, now=now) for e in targets]
+        deliveries = [
+            _delivery_create(alert=locked, endpoint=e, actor=actor, note=note, now=now, priority=priority)
+            for e in targets
+        ]
         for delivery in deliveries:
             if delivery.status == Delivery.Status.PENDING:
                 transaction.on_commit(partial(delivery_enqueue, delivery_id=delivery.pk))
@@ -201,6 +206,7 @@ def _delivery_create(
     actor: User | None,
     note: str,
     now: datetime,
+    priority: int | None = None,
 ) -> Delivery:
     earlier = Delivery.objects.filter(alert=alert, endpoint=endpoint)
     last = earlier.order_by("-revision").values_list("revision", flat=True).first()
@@ -222,6 +228,7 @@ def _delivery_create(
             reported_at=now,
             first_reported_at=first_at or now,
             note=note,
+            priority=priority,
         )
         body, delivery.content_type = incident_render(endpoint=endpoint, payload=payload)
     except ValueError as exc:
@@ -370,6 +377,7 @@ def _conclude(
         last_error=attempt.error[:500],
         updated_at=timezone.now(),
     )
+    alert_touch(alert_id=delivery.alert_id)  # dashboards show "retrying in N s" with the reason
     logger.info(
         "delivery %s attempt %s failed (%s); next in %.1f s",
         delivery.pk,

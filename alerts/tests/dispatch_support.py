@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
 from channels.layers import get_channel_layer
+from django.db import connection
 
 from alerts.push import ALL_VENUES_GROUP
 from tools.cad.receiver import ReceiverProcess
@@ -175,3 +181,73 @@ def advance_until_settled(
         for delivery_id in sorted(pending.values_list("pk", flat=True), reverse=True):
             states.append(delivery_attempt(delivery_id=delivery_id, now=clock, rng=rng).state)
     raise AssertionError(f"deliveries not settled after {rounds} rounds: {states}")
+
+
+# --- a real Celery worker on the dispatch queue ------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+READY_TIMEOUT_S = 60
+
+
+def _test_database_url() -> str:
+    """The test database (not the development one) as a URL the worker's settings understand."""
+    db = connection.settings_dict
+    auth = quote(db["USER"] or "postgres", safe="")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def dispatch_worker(transactional_db: None, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`celery -A commandcenter worker -Q dispatch --pool solo` against the test database."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "CC_DISPATCH_BACKOFF_BASE_S": "0.2",
+        "CC_DISPATCH_BACKOFF_CAP_S": "2",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = tmp_path / "worker.log"
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "commandcenter",
+        "worker",
+        "-Q",
+        "dispatch",
+        "--pool",
+        "solo",
+        "-n",
+        f"dispatch-test-{uuid.uuid4().hex[:8]}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-l",
+        "INFO",
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(lambda: b" ready." in log.read_bytes() or process.poll() is not None, READY_TIMEOUT_S)
+        assert process.poll() is None, log.read_text()[-3000:]
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _wait_for(condition, timeout_s: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False

@@ -142,7 +142,8 @@ def test_two_dispatchers_see_each_others_acknowledgement(browser, live_url, came
     _row(page_a, other).locator('button[data-action="acknowledge"]').click()
     expect(_row(page_a, other).locator(".badge.status")).to_have_text("Acknowledged")
     _row(page_b, other).locator('button[data-action="acknowledge"]').click()
-    expect(page_b.locator("#toast")).to_have_text("Someone else acted first.")
+    told = "dispatcher1 acted first: Acknowledged. The alert is now Acknowledged."
+    expect(page_b.locator("#toast")).to_have_text(told)
     expect(_row(page_b, other).locator(".badge.status")).to_have_text("Acknowledged")
     assert Alert.objects.get(pk=other.pk).assigned_to == first
     page_a.context.close()

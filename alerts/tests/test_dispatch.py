@@ -194,7 +194,7 @@ def test_exhausted_attempts_fail_visibly_and_a_dispatcher_retries(
     assert (delivery.status, delivery.attempts) == ("failed", 2)
     assert delivery.last_error.startswith("HTTP 503")
     assert _dispatch_events(alert)[-1]["dispatch"] == "failed"
-    assert len(dashboard.messages_for(alert.pk)) == 1
+    assert len(dashboard.messages_for(alert.pk)) == 2  # the scheduled retry ("retrying in N s"), then the failure
 
     # when an auditor tries to retry it: refused, nothing changed, the attempt is logged
     api_client.force_authenticate(auditor)

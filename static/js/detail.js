@@ -42,7 +42,7 @@
       ...fact(cfg.factLabels.score, a.score),
       ...fact(L.assigned, a.assigned_to),
       ...fact(L.sightings, a.sightings > 1 ? a.sightings : ""),
-      ...fact(cfg.factLabels.outcome, a.outcome_display || a.outcome),
+      ...fact(cfg.factLabels.outcome, a.outcome ? a.outcome_display : ""),
     );
     document.getElementById("actions").replaceChildren(...CC.actionButtons(a, cfg));
   }
@@ -167,9 +167,55 @@
     ])));
   }
 
+  // where the incident stands with each CAD endpoint, live: queued, retrying in N s, delivered, failed
+  function deliveryState(d) {
+    if (d.status === "delivered") return {kind: "ok", text: L.delivered + " " + CC.formatTime(d.delivered_at, cfg.timeZone)};
+    if (d.status === "failed") return {kind: "bad", text: L.deliveryFailed + ": " + (d.last_error || "?")};
+    if (d.status === "cancelled") return {kind: "muted", text: L.deliveryCancelled};
+    if (!d.attempts) return {kind: "wait", text: L.queued};
+    const left = Math.ceil((new Date(d.next_attempt_at) - Date.now()) / 1000);
+    const why = d.last_error ? " (" + L.attempt + " " + d.attempts + ": " + d.last_error + ")" : "";
+    return {kind: "wait", text: (left > 0 ? L.retryingIn.replace("%(seconds)s", String(left)) : L.sending) + why};
+  }
+
+  function renderDispatch(a) {
+    const deliveries = a.deliveries || [];
+    const units = a.unit_reports || [];
+    document.getElementById("dispatch-box").hidden = !deliveries.length && !units.length;
+    document.getElementById("deliveries").replaceChildren(...deliveries.map((d) => {
+      const state = deliveryState(d);
+      const retry = d.status === "failed" && cfg.canAct ?
+        CC.el("button", {type: "button", className: "btn retry", "data-delivery": String(d.id), text: L.retry}) : null;
+      return CC.el("li", {className: "delivery state-" + state.kind, "data-status": d.status}, [
+        CC.el("strong", {text: d.endpoint}),
+        CC.el("span", {className: "delivery-state", text: " · " + state.text + " "}),
+        retry,
+      ]);
+    }));
+    document.getElementById("units-box").hidden = !units.length;
+    document.getElementById("units").replaceChildren(...units.map((u) => CC.el("tr", {className: "unit-status"}, [
+      CC.el("td", {}, [CC.el("time", {datetime: u.reported_at, text: CC.formatTime(u.reported_at, cfg.timeZone)})]),
+      CC.el("td", {text: u.unit}),
+      CC.el("td", {text: u.status_display}),
+      CC.el("td", {text: u.cad_reference || ""}),
+    ])));
+  }
+
+  setInterval(() => { if (shown && (shown.deliveries || []).some((d) => d.status === "pending")) renderDispatch(shown); }, 1000);
+
+  document.getElementById("deliveries").addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-delivery]");
+    if (!button) return;
+    button.disabled = true;
+    const result = await CC.post(cfg.deliveriesApi + button.dataset.delivery + "/retry/", {});
+    if (!result.ok) CC.toast((result.data && result.data.detail) || L.failed, "error");
+    refresh();
+  });
+
   function render(a) {
     shown = a;
     renderFacts(a);
+    renderDispatch(a);
     renderFace(a);
     renderEvidence(a);
     renderHistory(a);
@@ -200,7 +246,7 @@
     const possible = CC.actionsFor(shown, cfg).find((x) => x.key === action);
     if (!possible || !possible.enabled) return;
     try {
-      await CC.runAction(shown.id, action, cfg);
+      await CC.runAction(shown.id, action, cfg, shown);
     } catch (error) {
       // 409: someone else acted first; the toast says so and the refresh shows what they did
     }

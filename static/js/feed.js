@@ -242,7 +242,7 @@
     const possible = CC.actionsFor(alert, cfg).find((a) => a.key === action);
     if (!possible || !possible.enabled) { CC.toast(possible && possible.reason ? possible.reason : L.forbidden, "warn"); return; }
     try {
-      const updated = await CC.runAction(id, action, cfg);
+      const updated = await CC.runAction(id, action, cfg, alert);
       if (updated) CC.keepCardData(updated, alert);
       if (updated && apply(updated)) render();
     } catch (error) {

@@ -234,8 +234,48 @@
     });
   };
 
+  // the dispatch form: endpoint, priority (default from the severity), note; Enter sends, Esc cancels
+  CC.askDispatch = function (cfg, alert) {
+    const dialog = document.getElementById("dispatch-dialog");
+    if (!dialog) return Promise.resolve({note: ""});
+    const endpoints = cfg.endpoints || [];
+    const select = document.getElementById("dispatch-endpoint");
+    select.replaceChildren(
+      ...(endpoints.length > 1 ? [CC.el("option", {value: "", text: cfg.labels.allEndpoints})] : []),
+      ...endpoints.map(([id, name]) => CC.el("option", {value: String(id), text: name})));
+    document.getElementById("dispatch-endpoint-field").hidden = !endpoints.length;
+    document.getElementById("dispatch-none").hidden = endpoints.length > 0;
+    const priority = document.getElementById("dispatch-priority");
+    priority.value = String(alert ? Math.min(5, Math.max(1, 5 - alert.severity)) : 3);
+    document.getElementById("dispatch-note").value = "";
+    document.getElementById("dispatch-what").textContent = alert ?
+      [alert.kind_display, alert.face ? alert.face.name : "", alert.venue_name, alert.camera_name].filter(Boolean).join(" · ") : "";
+    dialog.returnValue = "";
+    const form = document.getElementById("dispatch-form");
+    const onKey = (event) => {
+      const inNote = event.target.id === "dispatch-note";
+      if (event.key === "Enter" && (!inNote || event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        dialog.close("ok");
+      }
+    };
+    form.addEventListener("keydown", onKey);
+    return new Promise(function (resolve) {
+      dialog.addEventListener("close", function () {
+        form.removeEventListener("keydown", onKey);
+        if (dialog.returnValue !== "ok") { resolve(null); return; }
+        resolve({note: document.getElementById("dispatch-note").value,
+                 endpoint: select.value && endpoints.length ? Number(select.value) : null,
+                 priority: Number(priority.value)});
+      }, {once: true});
+      dialog.showModal();
+      (endpoints.length ? select : priority).focus();
+    });
+  };
+
   // asks for an outcome (resolve) or a note (reject); resolves to null when cancelled
-  CC.askDetails = function (action, cfg) {
+  CC.askDetails = function (action, cfg, alert) {
+    if (action === "dispatch") return CC.askDispatch(cfg, alert);
     const dialog = document.getElementById("act-dialog");
     if (!dialog || (action !== "resolve" && action !== "reject")) return Promise.resolve({note: ""});
     document.getElementById("act-title").textContent = cfg.labels[action];
@@ -257,14 +297,19 @@
     });
   };
 
+  // a 409 names who acted first and what they did (composed and translated by the server)
+  CC.conflictMessage = function (data, cfg) {
+    return (data && data.by && data.detail) || cfg.labels.conflict;
+  };
+
   // POST the action; returns the updated alert, or null after telling the user what happened
-  CC.runAction = async function (alertId, action, cfg) {
-    const body = await CC.askDetails(action, cfg);
+  CC.runAction = async function (alertId, action, cfg, alert) {
+    const body = await CC.askDetails(action, cfg, alert);
     if (body === null) return null;
     const url = cfg.api + alertId + "/" + action + "/";
     const result = await CC.post(url, body);
     if (result.ok) return result.data;
-    if (result.status === 409) CC.toast(cfg.labels.conflict, "warn");
+    if (result.status === 409) CC.toast(CC.conflictMessage(result.data, cfg), "warn");
     else if (result.status === 403) CC.toast(cfg.labels.forbidden, "error");
     else if (result.status === 404) CC.toast(cfg.labels.notFound, "error");
     else CC.toast((result.data && result.data.detail) || cfg.labels.failed, "error");

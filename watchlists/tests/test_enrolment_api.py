@@ -209,8 +209,15 @@ def test_photo_check_page_shows_candidates_and_needs_the_permission(
     assert page.status_code == 200
     assert "Person 01" in body
     assert "candidate match" in body
+    # each face is shown as a crop of the uploaded photo (never stored) beside the candidate's enrolled photo
+    assert body.count('src="data:image/jpeg;base64,') == 1
+    template = subject.templates.get()
+    assert f'src="/faces/templates/{template.pk}/crop.jpg?purpose=photo+check"' in body
+    assert "175, 76" not in body  # no pixel boxes
     client.force_login(dispatcher)
-    assert client.get("/watchlists/check/").status_code == 403
+    refused = client.get("/watchlists/check/")
+    assert refused.status_code == 403
+    assert "Checking a photo against the watchlists is for supervisors and administrators." in refused.content.decode()
 
 
 def subject_enroll_photo_for_test(subject, sample_file):  # type: ignore[no-untyped-def]

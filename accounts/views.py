@@ -19,6 +19,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
 from django_otp import devices_for_user, match_token
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -188,3 +190,16 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
         "registration/otp_setup.html",
         {"form": form, "next": _next_url(request), "config_url": device.config_url, "secret": secret},
     )
+
+
+# --- language: persisted to the operator's scope, restored at login -------------------------------
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """Django's set_language, then remember the choice on the operator's scope."""
+    response = set_language(request)
+    code = request.POST.get("language", "")
+    if request.user.is_authenticated and code in dict(settings.LANGUAGES):
+        OperatorScope.objects.filter(user=request.user).update(language=code)
+    return response

@@ -1,11 +1,14 @@
-"""Dispatcher pages (feed, detail, camera wall, map, reports), camera previews, evidence files."""
+"""Dispatcher pages (feed, detail, map of open alerts, reports) and evidence files.
+
+The camera wall, previews and live video are venues' pages (venues/views.py, venues/live.py); the
+language switch is the accounts app's.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -21,22 +24,15 @@ from django.http import (
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
-from django.views.i18n import set_language
+from django.views.decorators.http import require_GET
 
 from alerts import reports
 from alerts.models import Alert, AlertEvent, DispatchEndpoint, Evidence
 from alerts.selectors import alerts_for, evidence_get
-from core.redis import preview_key, redis_client
-from venues.models import Camera, OperatorScope
+from venues.models import Camera
 from venues.selectors import cameras_for, venues_for
 
 logger = logging.getLogger(__name__)
-
-WALL_LAYOUTS = [1, 4, 9, 16]  # cameras per screen on the wall
-HEALTH_FIGURES = ("fps", "input_fps", "analysed_fps", "lag_s", "drops", "people", "fight_score")
 
 
 @login_required
@@ -212,123 +208,6 @@ def alert_detail(request: HttpRequest, alert_id: Any) -> HttpResponse:
 
 @login_required
 @require_GET
-def camera_wall(request: HttpRequest) -> HttpResponse:
-    """Cameras in scope with health badges and periodically refreshed previews."""
-    if not request.user.has_perm("venues.view_camera"):
-        raise PermissionDenied("venues.view_camera")
-    cameras = list(cameras_for(request.user).select_related("venue").order_by("venue__name", "name"))
-    config = {
-        "statusUrl": reverse("camera-status"),
-        "refreshMs": 2000,
-        "layouts": WALL_LAYOUTS,
-        "labels": {
-            "noPreview": _("No picture yet"),
-            "live": _("Live"),
-            "connecting": _("Connecting to the camera…"),
-            "noLive": _("No live picture: the camera is not being analysed right now. Retrying…"),
-            "seconds": _("%(seconds)s s behind"),
-            "page": _("%(page)s of %(pages)s"),
-            "stopLive": _("Stop live"),
-            "watchLive": _("Watch live"),
-        },
-    }
-    return render(request, "alerts/cameras.html", {"cameras": cameras, "config": config, "layouts": WALL_LAYOUTS})
-
-
-@login_required
-@require_GET
-@never_cache
-def camera_preview(request: HttpRequest, camera_id: Any) -> HttpResponse:
-    """The latest preview JPEG a stream worker stored in Redis; 204 when there is none yet."""
-    camera = _camera_in_scope(request, camera_id)
-    data = _preview_bytes(camera)
-    if not data:
-        return HttpResponse(status=204)
-    response = HttpResponse(data, content_type="image/jpeg")
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
-def _camera_in_scope(request: HttpRequest, camera_id: Any) -> Camera:
-    if not request.user.has_perm("venues.view_camera"):
-        raise PermissionDenied("venues.view_camera")
-    camera = cameras_for(request.user).filter(pk=camera_id).first()
-    if camera is None:
-        raise Http404
-    return camera
-
-
-def _preview_bytes(camera: Camera) -> bytes | None:
-    try:
-        value = redis_client().get(preview_key(camera.pk))
-    except redis.RedisError:
-        logger.warning("preview of camera %s unavailable: Redis error", camera.pk, exc_info=True)
-        return None
-    return value if isinstance(value, bytes) else None
-
-
-@login_required
-@require_GET
-def camera_status(request: HttpRequest) -> JsonResponse:
-    """Health of the cameras in scope, for the wall's badges."""
-    if not request.user.has_perm("venues.view_camera"):
-        raise PermissionDenied("venues.view_camera")
-    rows = [_camera_row(camera) for camera in cameras_for(request.user)]
-    return JsonResponse({"cameras": rows})
-
-
-def _camera_row(camera: Camera) -> dict[str, Any]:
-    stats = camera.health_stats if isinstance(camera.health_stats, dict) else {}
-    figures = {key: stats[key] for key in HEALTH_FIGURES if isinstance(stats.get(key), int | float)}
-    return {
-        "id": str(camera.pk),
-        "health": camera.health_state,
-        "health_display": camera.get_health_state_display(),
-        "figures": figures,
-        "summary": _health_summary(figures),
-        "details": _health_details(figures),
-        "notes": _health_notes(stats),
-        "changed_at": camera.health_changed_at.isoformat() if camera.health_changed_at else None,
-    }
-
-
-def _health_summary(figures: dict[str, float]) -> list[str]:
-    """What a dispatcher reads on the tile, in plain words."""
-    if "people" not in figures:
-        return []
-    count = int(figures["people"])
-    return [ngettext("%(count)d person in view", "%(count)d people in view", count) % {"count": count}]
-
-
-def _health_details(figures: dict[str, float]) -> list[str]:
-    """The engineering figures behind the wall's details toggle, in a fixed order."""
-    phrases = {
-        "analysed_fps": lambda v: _("%(fps).1f fps analysed") % {"fps": v},
-        "lag_s": lambda v: _("lag %(seconds).1f s") % {"seconds": v},
-        "drops": lambda v: ngettext("%(count)d frame dropped", "%(count)d frames dropped", int(v)) % {"count": v},
-        "fight_score": lambda v: _("fight score %(score).2f") % {"score": v},
-    }
-    return [phrase(figures[key]) for key, phrase in phrases.items() if key in figures]
-
-
-def _health_notes(stats: dict[str, Any]) -> list[str]:
-    """Why a camera is not detecting incidents right now, for the operator looking at its tile."""
-    notes = []
-    if stats.get("incidents_paused") is True:
-        notes.append(_("Incident detection paused: the venue is closed."))
-    if stats.get("camera_moving") is True:
-        notes.append(_("Camera moving: fight detection held until the view is steady."))
-    if stats.get("face_matching") is True:
-        notes.append(
-            _("Face matching on under deployment “%(title)s”.") % {"title": stats.get("face_deployment_title", "")}
-        )
-    elif stats.get("face_matching") is False:
-        notes.append(_("Face matching off: no authorised deployment covers this camera."))
-    return notes
-
-
-@login_required
-@require_GET
 def venue_map(request: HttpRequest) -> HttpResponse:
     """Venues and cameras on a tile map (when configured) or a plain plot, coloured by their open alerts."""
     _require_view_alerts(request)
@@ -401,16 +280,3 @@ def reports_page(request: HttpRequest) -> HttpResponseBase:
         return reports.csv_response(user=request.user, scope=scope, period=period, table=request.GET.get("table", ""))
     tables = reports.build_tables(scope=scope, period=period)
     return render(request, "alerts/reports.html", {"tables": tables, "period": period})
-
-
-# --- language: persisted to the operator's scope, restored at login -------------------------------
-
-
-@require_POST
-def language_set(request: HttpRequest) -> HttpResponse:
-    """Django's set_language, then remember the choice on the operator's scope."""
-    response = set_language(request)
-    code = request.POST.get("language", "")
-    if request.user.is_authenticated and code in dict(settings.LANGUAGES):
-        OperatorScope.objects.filter(user=request.user).update(language=code)
-    return response

@@ -33,8 +33,8 @@ django.setup()
 import redis  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from alerts.live import mjpeg_stream  # noqa: E402
 from core.redis import live_want_key  # noqa: E402
+from venues.live import mjpeg_stream  # noqa: E402
 from workers.capture import CaptureSettings, FrameGrabber, parse_source  # noqa: E402
 from workers.preview import LivePublisher, PreviewPublisher  # noqa: E402
 

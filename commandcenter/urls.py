@@ -38,6 +38,8 @@ handler403 = "commandcenter.views.permission_denied"
 
 urlpatterns = [
     path("", include("alerts.urls")),
+    path("", include("venues.urls")),
+    path("language/", account_views.language_set, name="language-set"),
     path("login/", account_views.LoginView.as_view(), name="login"),
     path("login/verify/", account_views.otp_verify, name="otp-verify"),
     path("login/2fa-setup/", account_views.otp_setup, name="otp-setup"),

@@ -127,6 +127,7 @@ class CameraAdmin(ServiceAdmin):
                     "face_recognition_enabled",
                     "crowd_enabled",
                     "counting_view",
+                    "person_fps",
                     "fight_enabled",
                     "sensitivity",
                     "min_duration_s",

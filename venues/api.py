@@ -67,6 +67,7 @@ class CameraSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "face_recognition_enabled",
             "crowd_enabled",
             "counting_view",
+            "person_fps",
             "fight_enabled",
             "sensitivity",
             "min_duration_s",

@@ -68,10 +68,12 @@ class SessionConfig:
         values.update(overrides)
         return cls(**values)
 
-    def person_settings(self) -> PersonStageSettings:
-        """The person stage's rate, input size and score floor (``fps`` 0: no person stage)."""
+    def person_settings(self, fps: float | None = None) -> PersonStageSettings:
+        """The person stage's rate (a camera's own ``fps`` when given; 0: no person stage), input size, score floor."""
         return PersonStageSettings(
-            fps=self.person_fps, input_size=self.person_input_size, min_score=self.person_min_score
+            fps=self.person_fps if fps is None else fps,
+            input_size=self.person_input_size,
+            min_score=self.person_min_score,
         )
 
 
@@ -108,6 +110,7 @@ class CameraSnapshot:
     only_when_open: bool = False
     open_windows: tuple[Window, ...] = ()
     counting_view: str = "near"
+    person_fps: float | None = None  # the camera's own people rate (None: CC_PERSON_FPS; 0: off)
     calibrated: CalibratedThresholds | None = None  # the camera's false-alert budget thresholds
     face_window: FaceWindow | None = None  # the live deployment face matching runs under (None: no matching)
 
@@ -153,6 +156,7 @@ def load_camera(camera_id: str) -> tuple[Any, CameraSnapshot] | None:
         face_detector=camera.face_detector,
         only_when_open=camera.only_when_open,
         counting_view=camera.counting_view,
+        person_fps=camera.person_fps,
         open_windows=windows_of(camera.venue.opening_hours.values_list("weekday", "opens", "closes")),
         calibrated=_calibrated(camera),
         face_window=camera_face_window(camera.pk, camera.venue_id) if camera.face_recognition_enabled else None,

@@ -59,7 +59,7 @@ class CameraStages:
 
     def _configure_people(self, snap: CameraSnapshot) -> None:
         """Every analysed camera tracks people; the stage (and its track ids) survives settings reloads."""
-        wanted = self.config.person_settings()
+        wanted = self.config.person_settings(snap.person_fps)
         if not wanted.enabled or not (snap.face or snap.crowd or snap.fight):
             self.people = None
         elif self.people is None or self.people.settings != wanted:

@@ -8,6 +8,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from django.core.exceptions import ValidationError
 
 from core.redis import preview_key, redis_client
 from tests.support.sessions import file_camera, quick_config
@@ -112,3 +113,30 @@ def test_recorded_footage_runs_the_same_person_stage(sample_file, settings, scor
     assert scorer_people
     assert all(people is not None for people in scorer_people)
     assert report["stage_ms"]["people"] > 0
+
+
+@pytest.mark.django_db
+def test_a_cameras_own_person_rate_overrides_the_default_and_zero_turns_people_off(venue, tmp_path):
+    from workers.camera_config import load_camera
+    from workers.pipeline import StageTimer
+    from workers.stages import CameraStages
+
+    # given a fight-detecting camera and workers whose default is 2 people runs per second
+    camera = file_camera(venue, tmp_path / "clip.mp4", fight_enabled=True)
+    stages = CameraStages(quick_config(person_fps=2.0), StageTimer())
+    rates = {}
+    # when the camera asks for the default, for 0.5 per second, and for none
+    for wanted in (None, 0.5, 0.0):
+        camera.person_fps = wanted
+        camera.full_clean()
+        camera.save()
+        loaded = load_camera(str(camera.pk))
+        assert loaded is not None
+        stages.configure(loaded[1])
+        rates[wanted] = None if stages.people is None else stages.people.settings.fps
+    # then its sessions track people at 2 and 0.5 per second, and not at all
+    assert rates == {None: 2.0, 0.5: 0.5, 0.0: None}
+    # and a rate out of bounds is refused by validation
+    camera.person_fps = 20.0
+    with pytest.raises(ValidationError, match="15"):
+        camera.full_clean()

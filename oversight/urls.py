@@ -7,7 +7,8 @@ from django.urls import path
 from oversight import views
 
 urlpatterns = [
-    path("deployments/", views.deployment_list, name="deployments"),
-    path("deployments/<uuid:deployment_id>/", views.deployment_detail, name="deployment-detail"),
-    path("deployments/<uuid:deployment_id>/<str:decision>/", views.deployment_decide, name="deployment-decide"),
+    path("transparency/", views.transparency, name="transparency"),
+    path("deployments/", views.deployment_list, name="oversight-deployments"),
+    path("deployments/<uuid:deployment_id>/", views.deployment_detail, name="oversight-deployment"),
+    path("deployments/<uuid:deployment_id>/<str:decision>/", views.deployment_decide, name="oversight-decide"),
 ]

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,10 +15,12 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.models import AccessEvent
+from audit.services import access_record
 from core.api import acting_user
-from oversight import services
+from oversight import reports, services
 from oversight.forms import DecisionForm, DeploymentRequestForm
 from oversight.models import Deployment
 from oversight.selectors import deployments_for
@@ -41,7 +44,7 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
         if request.method == "POST" and form.is_valid():
             created = _request(request, form)
             if created is not None:
-                return HttpResponseRedirect(reverse("deployment-detail", args=[created.pk]))
+                return HttpResponseRedirect(reverse("oversight-deployment", args=[created.pk]))
     elif request.method == "POST":
         raise PermissionDenied("oversight.request_deployment")
     status = request.GET.get("status", "")
@@ -142,4 +145,41 @@ def deployment_decide(request: HttpRequest, deployment_id: uuid.UUID, decision: 
         messages.error(request, " ".join(exc.messages))
     except services.DeploymentConflict as exc:
         messages.error(request, exc.message)
-    return HttpResponseRedirect(reverse("deployment-detail", args=[deployment.pk]))
+    return HttpResponseRedirect(reverse("oversight-deployment", args=[deployment.pk]))
+
+
+@login_required
+@require_GET
+def transparency(request: HttpRequest) -> HttpResponse:
+    """The transparency report for a month: page, printable view (`?format=print`) or CSV (`?format=csv`)."""
+    _require(request, "oversight.view_transparency")
+    month = reports.month_from(request.GET.get("month"))
+    scope = deployments_for(request.user)
+    wanted = request.GET.get("deployment", "")
+    if wanted:
+        try:
+            scope = scope.filter(pk=uuid.UUID(wanted))
+        except ValueError:
+            scope = scope.none()
+    rows = reports.build_rows(scope, month)
+    output = request.GET.get("format", "")
+    access_record(
+        user=request.user,
+        action=AccessEvent.Action.EXPORT if output == "csv" else AccessEvent.Action.VIEW,
+        object_type="transparency_report",
+        object_id=f"{month:%Y-%m}",
+        detail={"format": output or "html", "deployment": wanted, "rows": len(rows)},
+    )
+    if output == "csv":
+        return reports.csv_response(rows, month)
+    context = {
+        "month": month,
+        "months": reports.previous_months(reports.month_from(None)),
+        "columns": reports.columns(),
+        "rows": [reports.cells(row) for row in rows],
+        "deployment": wanted,
+        "minimum": settings.CC_REPORT_MIN_COUNT,
+        "generated_at": timezone.now(),
+    }
+    template = "oversight/transparency_print.html" if output == "print" else "oversight/transparency.html"
+    return render(request, template, context)

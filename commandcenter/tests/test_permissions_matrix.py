@@ -57,6 +57,7 @@ TABLE: list[tuple[str, str, frozenset[str]]] = [
     ("GET", r"^/watchlists/check/$", PHOTO_CHECK),
     # face-matching deployments: supervisors request, authorisers decide (the decision route is POST-only: 405)
     ("GET", r"^/oversight/deployments/([0-9a-f-]+/)?$", DEPLOYMENT_VIEWERS),
+    ("GET", r"^/oversight/transparency/$", frozenset({"supervisor", "auditor", "authoriser"})),
     ("GET", r"^/oversight/deployments/[0-9a-f-]+/\w+/$", SIGNED_IN),
     ("GET", r"^/api/deployments/", DEPLOYMENT_VIEWERS),
     ("POST", r"^/api/deployments/$", frozenset({"supervisor"})),

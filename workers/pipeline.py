@@ -355,6 +355,9 @@ class IncidentSignal:
 
 
 SERIES_SECONDS = 60.0  # score and count history kept for an incident's evidence
+# A still picture holds the same people: the counter looks again only when something moved since its last
+# look, or after this many seconds (a bound on a count kept through a slow change the gate adapts to).
+COUNT_KEEPALIVE_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,6 +403,9 @@ class IncidentStage:
         self.fight_score: float | None = None
         self.ended: list[IncidentEnd] = []
         self._next_people = float("-inf")
+        self._count_gate = MotionGate(MotionSettings(keepalive_s=COUNT_KEEPALIVE_S))
+        self._counted: list[Any] | None = None
+        self.counts_reused = 0  # counts taken from the last look because nothing moved
         self._detector: Any = None
         self._monitors: dict[str, Any] = {}
         self._smoothers: dict[str, Any] = {}
@@ -535,7 +541,12 @@ class IncidentStage:
     def _crowd(self, image: ImageBGR, t: float, people: Sequence[PersonTrack] | None) -> list[IncidentSignal]:
         from vision.incidents.people import count_in_zone
 
-        boxes = self._count(image, people)
+        moved = self._count_gate.update(image, t).run_detectors
+        if moved or self._counted is None:
+            self._counted = self._count(image, people)
+        else:
+            self.counts_reused += 1
+        boxes = self._counted
         self.people = len(boxes)
         height, width = image.shape[:2]
         signals = []

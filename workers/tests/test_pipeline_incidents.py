@@ -86,3 +86,38 @@ def test_score_sink_receives_every_score_the_triggers_see(sample_file):
     # then the sink saw each analysed frame's time and score, once, with the camera steady
     assert [(t, f) for t, f, _, _ in seen] == scores
     assert all(a == f and not held for _, f, a, held in seen)
+
+
+class _CountingDetector:
+    """Wraps the real people counter and counts its calls."""
+
+    def __init__(self, inner):  # type: ignore[no-untyped-def]
+        self.inner, self.face, self.calls = inner, self, 0
+
+    def detect(self, image):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return self.inner.face.detect(image) if hasattr(self.inner, "face") else self.inner.detect(image)
+
+
+def test_a_still_picture_is_counted_again_only_after_movement_or_the_keepalive(sample_file):
+    import cv2
+
+    from workers.pipeline import COUNT_KEEPALIVE_S, IncidentStage, StageTimer, ZoneSpec
+
+    # given a counting zone over a real photo of a couple, counted once a second
+    zone = ZoneSpec("z", "whole", ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)), 10, None)
+    stage = IncidentStage(timer=StageTimer(), crowd=True, fight=False, zones=[zone], people_interval_s=1.0)
+    counter = _CountingDetector(stage._detector)
+    stage._detector = counter
+    still = cv2.imread(str(sample_file("faces", "deepface", "couple.jpg")))
+    still = cv2.resize(still, (640, 446))
+    # when the same picture is offered for 12 s at 10 fps
+    for i in range(120):
+        stage.process(still, i / 10, people=[])
+    # then the counter looked at it at the start and once more at the keep-alive, and the count held
+    assert counter.calls == 1 + int(12 // COUNT_KEEPALIVE_S)
+    assert stage.counts_reused == 12 - counter.calls
+    assert stage.people == 2
+    # and a changed picture is counted at the next count
+    stage.process(cv2.flip(still, 1), 12.0, people=[])
+    assert counter.calls == 3

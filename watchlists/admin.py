@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
@@ -33,6 +34,7 @@ from watchlists.enrolment import (
     subject_enroll_photo,
 )
 from watchlists.models import FaceModelSwitch, FaceTemplate, Subject, Watchlist
+from watchlists.selectors import subject_list, subject_list_audit
 
 
 @admin.register(Watchlist)
@@ -52,6 +54,11 @@ class WatchlistAdmin(ServiceAdmin):
     list_filter = ["category", "active"]
     readonly_fields = ["expected_false_alerts"]
 
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "colour":  # a colour picker that still posts #rrggbb
+            kwargs["widget"] = forms.TextInput(attrs={"type": "color"})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     @admin.display(description="expected false alerts per 10,000 faces")
     def expected_false_alerts(self, obj: Watchlist) -> str:
         if obj._state.adding or obj.match_threshold is None:
@@ -61,6 +68,14 @@ class WatchlistAdmin(ServiceAdmin):
         if value is None:
             return "not calibrated (run manage.py calibrate_faces)"
         return f"{value:.2f} (for {size} subjects at similarity {obj.match_threshold:.3f})"
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        """The list's page also lists its subjects (an audited listing, like every other)."""
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), **_subjects_of(request, object_id)}
+        )
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if not change and not obj.owner_id:
@@ -110,6 +125,25 @@ class WatchlistAdmin(ServiceAdmin):
         return JsonResponse(job_progress_get(job_id) or {"state": "unknown"})
 
 
+SUBJECTS_SHOWN = 200
+
+
+def _subjects_of(request: HttpRequest, watchlist_id: str) -> dict[str, Any]:
+    """The first subjects of a watchlist with their photo counts, for its admin page; audited as a listing."""
+    if not request.user.has_perm("watchlists.view_subject"):
+        return {}
+    try:
+        uuid.UUID(str(watchlist_id))
+    except ValueError:
+        return {}
+    rows = subject_list(user=request.user).filter(watchlist_id=watchlist_id).annotate(photos=Count("templates"))
+    subjects = list(rows[:SUBJECTS_SHOWN])
+    subject_list_audit(
+        user=request.user, subjects=subjects, purpose="watchlist admin", query={"watchlist": watchlist_id}
+    )
+    return {"cc_subjects": subjects, "cc_subjects_total": rows.count()}
+
+
 class BulkImportForm(forms.Form):
     """A zip holding one CSV (name, photo, reference, expires_at) and the photos it names."""
 
@@ -133,8 +167,10 @@ class FaceTemplateInline(admin.TabularInline):  # type: ignore[type-arg]
 
     @admin.display(description=_("face"))
     def crop(self, obj: FaceTemplate) -> str:
+        if obj._state.adding:  # the inline's blank "add another" row: no photo yet
+            return "-"
         url = reverse("template-crop", args=[obj.pk])
-        return format_html('<img src="{}?purpose=admin" alt="" style="height:80px">', url)
+        return format_html('<img src="{}?purpose=admin" alt="" class="cc-face-thumb">', url)
 
     @admin.display(description=_("warnings"))
     def warnings(self, obj: FaceTemplate) -> str:

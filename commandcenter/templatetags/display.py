@@ -105,3 +105,13 @@ def detail_items(detail: Any) -> list[tuple[str, str]]:
         for key, value in detail.items()
         if value not in ("", None, [], {})
     ]
+
+
+# each language named in itself, so a reader finds their own whatever the page's language is
+OWN_LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "kk": "Қазақша"}
+
+
+@register.filter
+def own_language_name(code: str) -> str:
+    """'kk' -> 'Қазақша' in every interface language."""
+    return OWN_LANGUAGE_NAMES.get(code, code)

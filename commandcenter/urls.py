@@ -18,7 +18,7 @@ from alerts.api_dispatch import DeliveryViewSet
 from alerts.recordings import RecordingViewSet
 from alerts.webhooks import cad_status
 from commandcenter import views
-from oversight.api import DeploymentViewSet
+from oversight.api import DeploymentViewSet, ExportView
 from venues.api import CameraViewSet, VenueViewSet, ZoneViewSet
 from watchlists import views as watchlist_views
 from watchlists.api import PhotoCheckViewSet, SubjectViewSet, WatchlistViewSet
@@ -56,6 +56,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/cad/status/", cad_status, name="cad-status"),  # signed CAD webhook, no session
     path("api/token/", TokenView.as_view(), name="api-token"),
+    path("api/exports/", ExportView.as_view(), name="api-exports"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", views.ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),  # CSP: no inline JS

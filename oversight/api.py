@@ -10,15 +10,21 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from core.api import acting_user, django_errors_to_drf
 from core.permissions import ModelPermissions
 from oversight import services
+from oversight.exports import evidence_export
 from oversight.models import Deployment
 from oversight.selectors import deployments_for
 from venues.selectors import cameras_for, venues_for
@@ -176,3 +182,37 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             body = {"detail": exc.message, "status": exc.deployment.status}
             return Response(body, status=status.HTTP_409_CONFLICT)
         return Response(DeploymentSerializer(deployment).data, status=code)
+
+
+class ExportSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """An evidence export: one alert or a case bundle."""
+
+    alerts = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=50)
+    purpose = serializers.CharField(max_length=300)
+    unmasked = serializers.BooleanField(required=False, default=False)
+
+
+class ExportView(APIView):
+    """POST {alerts, purpose, unmasked} -> a zip (application/zip) with the manifest; audited."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = ExportSerializer
+
+    @extend_schema(request=ExportSerializer, responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def post(self, request: Request) -> HttpResponse:
+        if not request.user.has_perm("oversight.export_evidence"):
+            raise PermissionDenied("oversight.export_evidence")  # audited by DeniedAuditMiddleware
+        incoming = ExportSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        try:
+            result = evidence_export(
+                actor=acting_user(request), alert_ids=data["alerts"], purpose=data["purpose"], unmasked=data["unmasked"]
+            )
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except DjangoValidationError as exc:
+            raise django_errors_to_drf(exc) from exc
+        response = HttpResponse(result.data, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
+        return response

@@ -47,3 +47,22 @@ class DecisionForm(forms.Form):
     """A decision's note (required for a refusal)."""
 
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ExportForm(forms.Form):
+    """What an evidence export is for, and (for those allowed) whether the originals are wanted unmasked."""
+
+    purpose = forms.CharField(
+        label=_("Purpose or case reference"),
+        max_length=300,
+        help_text=_("Recorded in the audit log with the export."),
+    )
+    unmasked = forms.BooleanField(
+        label=_("Unmasked originals (no face blurred)"),
+        required=False,
+    )
+
+    def __init__(self, *args: Any, may_unmask: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not may_unmask:
+            del self.fields["unmasked"]

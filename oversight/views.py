@@ -17,11 +17,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from alerts.selectors import alerts_for
 from audit.models import AccessEvent
 from audit.services import access_record
 from core.api import acting_user
 from oversight import reports, services
-from oversight.forms import DecisionForm, DeploymentRequestForm
+from oversight.exports import ExportResult, evidence_export
+from oversight.forms import DecisionForm, DeploymentRequestForm, ExportForm
 from oversight.models import Deployment
 from oversight.selectors import deployments_for
 
@@ -183,3 +185,35 @@ def transparency(request: HttpRequest) -> HttpResponse:
     }
     template = "oversight/transparency_print.html" if output == "print" else "oversight/transparency.html"
     return render(request, template, context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def alert_export(request: HttpRequest, alert_id: uuid.UUID) -> HttpResponse:
+    """Export one alert's evidence as a zip (purpose required; bystanders' faces blurred unless unmasked)."""
+    if not request.user.has_perm("oversight.export_evidence"):
+        raise PermissionDenied("oversight.export_evidence")
+    alert = alerts_for(request.user).filter(pk=alert_id).first()
+    if alert is None:
+        raise Http404(_("No such alert."))
+    form = ExportForm(request.POST or None, may_unmask=request.user.has_perm("oversight.export_unmasked"))
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = evidence_export(
+                actor=acting_user(request),
+                alert_ids=[alert.pk],
+                purpose=form.cleaned_data["purpose"],
+                unmasked=bool(form.cleaned_data.get("unmasked")),
+            )
+        except ValidationError as exc:
+            form.add_error(None, " ".join(exc.messages))
+        else:
+            return zip_response(result)
+    return render(request, "oversight/export.html", {"alert": alert, "form": form})
+
+
+def zip_response(result: ExportResult) -> HttpResponse:
+    """The export as a download."""
+    response = HttpResponse(result.data, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
+    return response

@@ -106,6 +106,8 @@ class SessionAlerts:
                 "track": match.track_id,
                 "quality": round(match.quality, 3),
                 "model_name": candidate.model_name or self._face_model_name(),
+                "box": [float(v) for v in match.sample.face.box],  # the matched face, in frame pixels (exports)
+                "frame_width": int(match.sample.image.shape[1]),
             },
         )
 

@@ -58,6 +58,9 @@ TABLE: list[tuple[str, str, frozenset[str]]] = [
     # face-matching deployments: supervisors request, authorisers decide (the decision route is POST-only: 405)
     ("GET", r"^/oversight/deployments/([0-9a-f-]+/)?$", DEPLOYMENT_VIEWERS),
     ("GET", r"^/oversight/transparency/$", frozenset({"supervisor", "auditor", "authoriser"})),
+    ("GET", r"^/oversight/alerts/[0-9a-f-]+/export/$", frozenset({"supervisor", "auditor"})),
+    ("POST", r"^/api/exports/$", frozenset({"supervisor", "auditor"})),
+    ("GET", r"^/api/exports/$", SIGNED_IN),  # POST-only: 405
     ("GET", r"^/oversight/deployments/[0-9a-f-]+/\w+/$", SIGNED_IN),
     ("GET", r"^/api/deployments/", DEPLOYMENT_VIEWERS),
     ("POST", r"^/api/deployments/$", frozenset({"supervisor"})),

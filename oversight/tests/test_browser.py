@@ -73,3 +73,35 @@ def test_request_authorise_and_report(browser, live_url, django_user_model, came
     assert "Concert night" in text
     shot(page, "transparency-report")
     assert errors == []
+
+
+def test_export_download(browser, live_url, django_user_model, camera, sample_file, settings):  # noqa: F811
+    import io
+    import json
+    import zipfile
+
+    from django.core.files.base import ContentFile
+
+    from alerts.models import Alert, Evidence
+
+    # given an alert with a real group photo as its snapshot, and a supervisor on its export page
+    supervisor = user_with_role(django_user_model, "supervisor2", "supervisor")
+    alert = Alert.objects.create(kind="fight", camera=camera, venue=camera.venue, severity=3, score=0.9)
+    evidence = Evidence(alert=alert, kind="snapshot", content_type="image/jpeg")
+    evidence.file.save("snapshot.jpg", ContentFile(sample_file("faces", "deepface", "couple.jpg").read_bytes()))
+    errors: list[str] = []
+    page = open_admin(browser, live_url, supervisor, f"/alerts/{alert.pk}/", errors)
+    page.click("#export-link")
+    # when they give a purpose and download
+    page.fill("#id_purpose", "Case 12/26 disclosure")
+    with page.expect_download() as download:
+        page.click("#export-download")
+    # then a zip with the masked snapshot and a manifest naming the purpose arrives
+    data = Path(download.value.path()).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        names = archive.namelist()
+    assert manifest["purpose"] == "Case 12/26 disclosure"
+    assert f"alert-{alert.pk}/snapshot.jpg" in names
+    assert manifest["alerts"][0]["files"][0]["faces_blurred"] >= 2
+    assert errors == []

@@ -36,6 +36,7 @@ from audit.services import access_record
 logger = logging.getLogger(__name__)
 
 MAX_ALERTS = 50
+EXPORT_NAMES = {"snapshot": "snapshot", "face_crop": "face", "clip": "clip", "series": "series"}
 SUBJECT_MIN_SIMILARITY = 0.90  # calibrated: the system floor of any watchlist threshold
 
 
@@ -202,8 +203,12 @@ def _mask_clip(data: bytes, masker: Masker, subject: SubjectKey | None, suffix: 
 def _alert_files(alert: Alert, *, unmasked: bool, masker: Masker | None) -> list[ExportedFile]:
     subject = _subject_key(alert)
     files = []
+    seen: dict[str, int] = {}
     for evidence in Evidence.objects.filter(alert=alert).order_by("kind", "created_at"):
-        name = Path(evidence.file.name or f"{evidence.kind}.bin").name
+        seen[evidence.kind] = seen.get(evidence.kind, 0) + 1
+        suffix = Path(evidence.file.name or "").suffix or ".bin"
+        number = f"-{seen[evidence.kind]}" if seen[evidence.kind] > 1 else ""
+        name = f"{EXPORT_NAMES.get(evidence.kind, evidence.kind)}{number}{suffix}"
         try:
             with evidence.file.open("rb") as handle:
                 data = handle.read()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -16,6 +19,16 @@ import redis
 from commandcenter import embedded
 
 
+@pytest.fixture
+def var_dir() -> Iterator[Path]:
+    """A var folder the PostgreSQL system user can reach: directly under the system temp folder, not under
+    pytest's per-user base, which pytest resets to mode 0700 whenever another pytest run starts."""
+    root = Path(tempfile.mkdtemp(prefix="cc-embedded-test-"))
+    root.chmod(0o711)
+    yield root / "var"
+    shutil.rmtree(root, ignore_errors=True)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -23,9 +36,9 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_embedded_services_start_keep_data_across_restarts_and_stop(tmp_path):
+def test_embedded_services_start_keep_data_across_restarts_and_stop(var_dir):
     env = {
-        "CC_VAR_DIR": str(tmp_path / "var"),
+        "CC_VAR_DIR": str(var_dir),
         "CC_EMBEDDED_PG_PORT": str(_free_port()),
         "CC_EMBEDDED_REDIS_PORT": str(_free_port()),
         "CC_EMBEDDED_KEEP": "1",
@@ -98,12 +111,12 @@ def _wait_for(path: Path, process: subprocess.Popen) -> None:
 
 
 @pytest.mark.slow
-def test_two_commands_at_once_share_the_servers_and_the_last_one_out_stops_them(tmp_path):
+def test_two_commands_at_once_share_the_servers_and_the_last_one_out_stops_them(tmp_path, var_dir):
     # given a checkout whose embedded servers are not running and whose database was never migrated
     env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL"}}
     env.pop("CC_EMBEDDED_KEEP", None)
     env.update(
-        CC_VAR_DIR=str(tmp_path / "var"),
+        CC_VAR_DIR=str(var_dir),
         CC_EMBEDDED_PG_PORT=str(_free_port()),
         CC_EMBEDDED_REDIS_PORT=str(_free_port()),
         DJANGO_SETTINGS_MODULE="commandcenter.settings",
@@ -138,11 +151,11 @@ def test_two_commands_at_once_share_the_servers_and_the_last_one_out_stops_them(
 
 
 @pytest.mark.slow
-def test_pinned_servers_outlive_their_users_until_stopped(tmp_path):
+def test_pinned_servers_outlive_their_users_until_stopped(var_dir):
     # given servers started with `manage.py embedded start`
     env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(
-        CC_VAR_DIR=str(tmp_path / "var"),
+        CC_VAR_DIR=str(var_dir),
         CC_EMBEDDED_PG_PORT=str(_free_port()),
         CC_EMBEDDED_REDIS_PORT=str(_free_port()),
     )

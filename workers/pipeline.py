@@ -358,6 +358,12 @@ SERIES_SECONDS = 60.0  # score and count history kept for an incident's evidence
 # A still picture holds the same people: the counter looks again only when something moved since its last
 # look, or after this many seconds (a bound on a count kept through a slow change the gate adapts to).
 COUNT_KEEPALIVE_S = 10.0
+# With tracked people, few of them (MoveNet returns at most 6 a call) and every zone far below its capacity
+# (under half) with no gathering rate to watch, a count is taken every RELAXED_COUNTS intervals: the head
+# counter's pass is the camera's largest single cost (bench/stream_throughput.py) and it cannot change an
+# alert there; as soon as a zone reaches half its capacity the camera counts every interval again.
+RELAXED_COUNTS = 3
+CROWDED_PEOPLE = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,9 +500,20 @@ class IncidentStage:
                 signals.extend(self._fight(image, t, people))
             due = t >= self._next_people if count_now is None else count_now
             if self._detector is not None and due:
-                self._next_people = t + self.people_interval_s
                 signals.extend(self._crowd(image, t, people))
+                self._next_people = t + self._count_interval(people)
         return signals
+
+    def _count_interval(self, people: Sequence[PersonTrack] | None) -> float:
+        """Seconds to the next count: the camera's interval, or RELAXED_COUNTS of them far from every limit."""
+        if people is None or len(people) >= CROWDED_PEOPLE:
+            return self.people_interval_s
+        for zone in self.zones:
+            count = self._smoothers[zone.zone_id].value
+            near = zone.capacity is not None and (count is None or count >= zone.capacity / 2)
+            if near or zone.gathering_rate_per_min is not None:
+                return self.people_interval_s
+        return self.people_interval_s * RELAXED_COUNTS
 
     def close(self, t: float) -> None:
         """End active fight incidents at the end of input."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_camera_minimum_duration_can_only_make_fight_timing_stricter():
     from vision.incidents.fight import FightModel
@@ -104,8 +106,8 @@ def test_a_still_picture_is_counted_again_only_after_movement_or_the_keepalive(s
 
     from workers.pipeline import COUNT_KEEPALIVE_S, IncidentStage, StageTimer, ZoneSpec
 
-    # given a counting zone over a real photo of a couple, counted once a second
-    zone = ZoneSpec("z", "whole", ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)), 10, None)
+    # given a counting zone for 3 over a real photo of a couple, counted once a second
+    zone = ZoneSpec("z", "whole", ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)), 3, None)
     stage = IncidentStage(timer=StageTimer(), crowd=True, fight=False, zones=[zone], people_interval_s=1.0)
     counter = _CountingDetector(stage._detector)
     stage._detector = counter
@@ -121,3 +123,33 @@ def test_a_still_picture_is_counted_again_only_after_movement_or_the_keepalive(s
     # and a changed picture is counted at the next count
     stage.process(cv2.flip(still, 1), 12.0, people=[])
     assert counter.calls == 3
+
+
+class _AlwaysMoving:
+    """A motion gate that always sees movement."""
+
+    def update(self, image, t):  # type: ignore[no-untyped-def]
+        from vision.motion import MotionResult
+
+        return MotionResult(True, 1.0, (), "motion")
+
+
+@pytest.mark.parametrize(("capacity", "rate", "counts"), [(10, None, 4), (3, None, 12), (10, 5.0, 12)])
+def test_counts_are_taken_less_often_only_far_below_every_limit(sample_file, capacity, rate, counts):
+    import cv2
+
+    from workers.pipeline import IncidentStage, StageTimer, ZoneSpec
+
+    # given a zone watching a real picture of two people, counted every second, something always moving
+    zone = ZoneSpec("z", "whole", ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)), capacity, rate)
+    stage = IncidentStage(timer=StageTimer(), crowd=True, fight=False, zones=[zone], people_interval_s=1.0)
+    counter = _CountingDetector(stage._detector)
+    stage._detector = counter
+    stage._count_gate = _AlwaysMoving()  # type: ignore[assignment]
+    picture = cv2.resize(cv2.imread(str(sample_file("faces", "deepface", "couple.jpg"))), (640, 446))
+    # when 12 s go by at 10 fps with the person stage tracking nobody
+    for i in range(120):
+        stage.process(picture, i / 10, people=[])
+    # then 2 people in a zone for 10 are counted every 3 s; in a zone for 3 (at least half full)
+    # or one watching a gathering rate, every second
+    assert counter.calls == counts

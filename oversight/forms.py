@@ -7,6 +7,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from alerts.models import Alert
+from core.security import validate_image_upload
 from venues.selectors import cameras_for, venues_for
 from watchlists.models import Watchlist
 
@@ -66,3 +68,35 @@ class ExportForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not may_unmask:
             del self.fields["unmasked"]
+
+
+class EventSearchForm(forms.Form):
+    """Search past alerts: a purpose is required; every other field narrows the search."""
+
+    purpose = forms.CharField(label=_("Purpose or case reference"), max_length=300)
+    start = forms.DateTimeField(
+        label=_("From"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    end = forms.DateTimeField(
+        label=_("To"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    venue: forms.ModelChoiceField = forms.ModelChoiceField(label=_("Venue"), queryset=None, required=False)  # type: ignore[arg-type]
+    camera: forms.ModelChoiceField = forms.ModelChoiceField(label=_("Camera"), queryset=None, required=False)  # type: ignore[arg-type]
+    kind = forms.ChoiceField(label=_("Kind"), required=False, choices=[("", "—"), *Alert.Kind.choices])
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=[("", "—"), *Alert.Status.choices])
+    review = forms.ChoiceField(label=_("Review"), required=False, choices=[("", "—"), *Alert.Review.choices])
+    subject = forms.CharField(label=_("Subject (name or reference)"), required=False, max_length=200)
+    watchlist: forms.ModelChoiceField = forms.ModelChoiceField(label=_("Watchlist"), queryset=None, required=False)  # type: ignore[arg-type]
+    photo = forms.FileField(
+        label=_("Photo"),
+        required=False,
+        validators=[validate_image_upload],
+        help_text=_("Matched only against faces stored with face-match alerts; the photo is not kept."),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["venue"].queryset = venues_for(user).order_by("name")  # type: ignore[attr-defined]
+        self.fields["camera"].queryset = cameras_for(user).order_by("venue__name", "name")  # type: ignore[attr-defined]
+        self.fields["watchlist"].queryset = Watchlist.objects.order_by("name")  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ from oversight import views
 
 urlpatterns = [
     path("transparency/", views.transparency, name="transparency"),
+    path("search/", views.event_search_page, name="event-search"),
     path("alerts/<uuid:alert_id>/export/", views.alert_export, name="alert-export"),
     path("deployments/", views.deployment_list, name="oversight-deployments"),
     path("deployments/<uuid:deployment_id>/", views.deployment_detail, name="oversight-deployment"),

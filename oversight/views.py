@@ -23,8 +23,9 @@ from audit.services import access_record
 from core.api import acting_user
 from oversight import reports, services
 from oversight.exports import ExportResult, evidence_export
-from oversight.forms import DecisionForm, DeploymentRequestForm, ExportForm
+from oversight.forms import DecisionForm, DeploymentRequestForm, EventSearchForm, ExportForm
 from oversight.models import Deployment
+from oversight.search import SearchQuery, event_search
 from oversight.selectors import deployments_for
 
 PAGE_SIZE = 50
@@ -217,3 +218,37 @@ def zip_response(result: ExportResult) -> HttpResponse:
     response = HttpResponse(result.data, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
     return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def event_search_page(request: HttpRequest) -> HttpResponse:
+    """Search past alerts with a purpose; results open in the alert detail. Each search is audited."""
+    if not request.user.has_perm("oversight.search_events"):
+        raise PermissionDenied("oversight.search_events")
+    form = EventSearchForm(request.POST or None, request.FILES or None, user=request.user)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        photo = data["photo"].read() if data.get("photo") else None
+        query = SearchQuery(
+            purpose=data["purpose"],
+            start=data["start"],
+            end=data["end"],
+            venue=data["venue"],
+            camera=data["camera"],
+            kind=data["kind"],
+            status=data["status"],
+            review=data["review"],
+            subject=data["subject"],
+            watchlist=data["watchlist"],
+            photo=photo,
+        )
+        try:
+            result = event_search(user=acting_user(request), query=query)
+        except ValidationError as exc:
+            form.add_error(None, " ".join(exc.messages))
+    rows = []
+    if result is not None:
+        rows = [(alert, result.similarity.get(alert.pk)) for alert in result.alerts]
+    return render(request, "oversight/search.html", {"form": form, "result": result, "rows": rows})

@@ -46,6 +46,7 @@ TABLE: list[tuple[str, str, frozenset[str]]] = [
     ("GET", r"^/login/$", PUBLIC),
     ("GET", r"^/login/(verify|2fa-setup)/$", SIGNED_IN),
     ("GET", r"^/healthz$", PUBLIC),
+    ("GET", r"^/favicon\.ico$", PUBLIC),  # a redirect to the static icon
     ("POST", r"^/(language|i18n/setlang)/$", PUBLIC),
     ("POST", r"^/logout/$", PUBLIC),
     # dispatcher pages and their JSON: the roles that may view alerts and venues
@@ -58,6 +59,7 @@ TABLE: list[tuple[str, str, frozenset[str]]] = [
     # face-matching deployments: supervisors request, authorisers decide (the decision route is POST-only: 405)
     ("GET", r"^/oversight/deployments/([0-9a-f-]+/)?$", DEPLOYMENT_VIEWERS),
     ("GET", r"^/oversight/transparency/$", frozenset({"supervisor", "auditor", "authoriser"})),
+    ("GET", r"^/oversight/search/$", frozenset({"dispatcher", "supervisor", "auditor"})),
     ("GET", r"^/oversight/alerts/[0-9a-f-]+/export/$", frozenset({"supervisor", "auditor"})),
     ("POST", r"^/api/exports/$", frozenset({"supervisor", "auditor"})),
     ("GET", r"^/api/exports/$", SIGNED_IN),  # POST-only: 405

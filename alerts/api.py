@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from alerts import services
-from alerts.models import Alert, AlertEvent, Evidence
+from alerts.models import Alert, AlertEvent, Delivery, Evidence
 from alerts.selectors import alert_read_audit, alerts_for, face_cards
 from core.api import acting_user
 from core.permissions import ModelPermissions
@@ -52,6 +52,7 @@ class AlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     outcome_display = serializers.CharField(source="get_outcome_display", read_only=True)
     thumbnail_url = serializers.SerializerMethodField()
     face = serializers.SerializerMethodField()
+    cad = serializers.SerializerMethodField()
 
     class Meta:
         model = Alert
@@ -76,6 +77,7 @@ class AlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "sightings",
             "thumbnail_url",
             "face",
+            "cad",
             "raised_at",
             "last_seen_at",
             "acknowledged_at",
@@ -89,6 +91,26 @@ class AlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         wanted = Evidence.Kind.FACE_CROP if alert.kind == Alert.Kind.FACE_MATCH else Evidence.Kind.SNAPSHOT
         item = next((e for e in alert.evidence.all() if e.kind == wanted), None)
         return reverse("evidence-file", args=[item.pk]) + "?purpose=dashboard" if item else None
+
+    def get_cad(self, alert: Alert) -> dict[str, Any] | None:
+        """Where the incident stands with the CAD at a glance: the worst delivery state and the latest unit."""
+        deliveries = list(alert.deliveries.all())
+        if not deliveries:
+            return None
+        order: list[str] = [
+            Delivery.Status.FAILED,
+            Delivery.Status.PENDING,
+            Delivery.Status.DELIVERED,
+            Delivery.Status.CANCELLED,
+        ]
+        worst = min(deliveries, key=lambda d: order.index(d.status) if d.status in order else len(order))
+        reports = sorted(alert.unit_reports.all(), key=lambda r: (r.received_at, r.pk))
+        latest = reports[-1] if reports else None
+        return {
+            "state": worst.status,
+            "state_display": str(worst.get_status_display()),
+            "unit": f"{latest.unit}: {latest.get_status_display()}" if latest else "",
+        }
 
     def get_face(self, alert: Alert) -> dict[str, Any] | None:
         """Who a face match names: filled by `alerts.selectors.face_cards` (audited), absent otherwise."""
@@ -221,7 +243,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return super().get_permissions()
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        queryset = alerts_for(self.request.user).prefetch_related("evidence")
+        queryset = alerts_for(self.request.user).prefetch_related("evidence", "deliveries", "unit_reports")
         if self.action == "retrieve":
             queryset = queryset.select_related("subject__watchlist").prefetch_related("events__actor")
         return queryset

@@ -65,8 +65,9 @@ def test_dispatch_form_sends_to_the_cad_and_shows_delivery_and_unit_status(
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     assert Alert.objects.get(pk=alert.pk).status == Alert.Status.NEW
-    # when they open it again, raise the priority, write a note and press Ctrl+Enter
-    page.keyboard.press("d")
+    # when they open it again (the card's button), raise the priority, write a note and press Ctrl+Enter
+    page.locator(f'#feed li.alert[data-id="{alert.pk}"] button[data-action="dispatch"]').click()
+    expect(dialog).to_be_visible()
     page.locator("#dispatch-priority").select_option("1")
     page.locator("#dispatch-note").fill("Two men fighting by the kiosk")
     page.locator("#dispatch-note").press("Control+Enter")
@@ -101,4 +102,9 @@ def test_dispatch_form_sends_to_the_cad_and_shows_delivery_and_unit_status(
     expect(unit).to_contain_text("Unit en route")
     expect(unit).to_contain_text("CAD-77")
     shot(page, "dispatch_delivered")
+    # and the feed's card says the same at a glance
+    page.goto(live_url + "/")
+    card = page.locator(f'#feed li.alert[data-id="{alert.pk}"]')
+    expect(card.locator(".badge.cad")).to_have_text("CAD: Delivered")
+    expect(card.locator(".unit")).to_have_text("P-12: Unit en route")
     page.context.close()

@@ -190,6 +190,8 @@
         CC.el("span", {className: "badge status status-" + alert.status, text: alert.status_display}),
         review ? CC.el("span", {className: "badge review review-" + alert.review, text: review}) : null,
         alert.sightings > 1 ? CC.el("span", {className: "badge sightings", text: L.sightings + ": " + alert.sightings}) : null,
+        alert.cad ? CC.el("span", {className: "badge cad cad-" + alert.cad.state, text: "CAD: " + alert.cad.state_display}) : null,
+        alert.cad && alert.cad.unit ? CC.el("span", {className: "muted unit", text: alert.cad.unit}) : null,
         alert.assigned_to ? CC.el("span", {className: "muted", text: L.assigned + ": " + alert.assigned_to}) : null,
       ]),
       CC.el("div", {className: "actions"}, CC.actionButtons(alert, cfg)),

@@ -109,6 +109,7 @@
     if (!current) return;
     if (!updated.face && current.face) updated.face = current.face;
     if (!updated.thumbnail_url && current.thumbnail_url) updated.thumbnail_url = current.thumbnail_url;
+    if (!updated.cad && current.cad) updated.cad = current.cad;
   };
 
   // --- the socket: reconnects with jittered exponential backoff, shows its state -------------------

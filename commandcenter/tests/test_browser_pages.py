@@ -31,7 +31,19 @@ from watchlists.models import FaceTemplate, Subject, Watchlist
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ROLES = ["dispatcher", "supervisor", "admin", "auditor"]
-APP_PAGES = ["/", "/cameras/", "/map/", "/reports/", "/watchlists/check/", "/audit/", "/audit/verify/", "/api/docs/"]
+APP_PAGES = [
+    "/",
+    "/cameras/",
+    "/map/",
+    "/reports/",
+    "/watchlists/check/",
+    "/audit/",
+    "/audit/verify/",
+    "/oversight/deployments/",
+    "/oversight/transparency/",
+    "/oversight/search/",
+    "/api/docs/",
+]
 
 
 def _jpeg(size: int = 96) -> bytes:
@@ -173,6 +185,16 @@ def test_every_page_has_no_console_error_for_each_role(browser, live_url, world,
     # and the pages they may not open are the styled 403, never a server error
     assert all(status in (200, 403) for status in statuses.values()), statuses
     page.context.close()
+
+
+def test_the_sign_in_page_has_no_console_error(browser, live_url, transactional_db):
+    context = browser.new_context()
+    page = context.new_page()
+    problems = PageProblems(page)
+    assert _visit(page, problems, live_url + "/login/") == 200
+    expect(page.locator("input[name=username]")).to_be_visible()
+    assert problems.items == [], "\n".join(problems.items)
+    context.close()
 
 
 def test_a_newcomer_sees_favicon_own_language_names_and_the_auditor_navigation(

@@ -2,12 +2,13 @@
 
 Live sessions and recorded-footage analysis run the same stage, so offline and live agree. Every frame
 of the analysis loop is offered (``process``); the stage runs the detector only when its period has
-passed *and* the motion gate sees movement (or its keep-alive is due), and otherwise hands back the
-people of its latest run: a still scene costs one small frame difference per period.
+passed *and* the motion gate sees movement (or its keep-alive is due); otherwise the people of its
+latest run are kept where they were at this time (standing still: speed 0, same ids), so a still scene
+costs one small frame difference per period.
 
 Cost and rate (``bench/stream_throughput.py``, CPU time on a 2-core machine): MoveNet at a 384 px input
-takes 33-41 ms of one core per call on 640x360-768x576 frames (256 px: 16-20 ms, but it finds 0.4x the
-people on ``vtest.avi``), so the default 2 calls/s cost about 7-8% of a core per camera.
+takes 33-44 ms of one core per call on 640x360-768x576 frames (256 px: 16-21 ms, but it finds 0.4x the
+people on ``vtest.avi``), so the default 2 calls/s cost about 7-9% of a core per camera.
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ class PersonStage:
             return self.tracks
         self._next = max(self._next + self.period_s, t + self.period_s * 0.5)
         if not self.gate.update(image, t).run_detectors:
-            return self.tracks  # nothing moved: the people are where they were
+            # nothing moved: the people are where they were, now (their speeds fall to 0, their ids live on)
+            self.tracks = self.tracker.update([track.person for track in self.tracks], t)
+            return self.tracks
         started = time.perf_counter()
         self.tracks = self.tracker.update(self.detector.detect(image), t)
         self.last_ms = (time.perf_counter() - started) * 1000.0

@@ -63,6 +63,8 @@ def test_a_still_scene_is_not_looked_at_again_until_the_keepalive(system_file):
     assert counting.calls == 3
     assert held[0]
     assert all([t.track_id for t in h] == [t.track_id for t in held[0]] for h in held)
+    # and, as nothing moved, they stand still: no speed, no limb movement
+    assert all(track.speed == 0.0 and track.limb_speed() == 0.0 for track in held[-1])
 
 
 def test_settings_refuse_bad_values_precisely():

@@ -140,3 +140,15 @@ def test_a_cameras_own_person_rate_overrides_the_default_and_zero_turns_people_o
     camera.person_fps = 20.0
     with pytest.raises(ValidationError, match="15"):
         camera.full_clean()
+
+
+def test_live_video_draws_the_people_of_its_own_moment_only():
+    from workers.preview import LivePublisher
+
+    # given a live publisher handed one face and one tracked person (id 4) of a frame captured at t=100
+    publisher = LivePublisher(redis_client(), "cam", lambda after, timeout: None)
+    person = ((10.0, 20.0, 30.0, 90.0), 4)
+    publisher.offer_boxes([(1.0, 2.0, 3.0, 4.0)], [""], 100.0, people=[person])
+    # then frames of that moment carry the person with its id, and frames 5 s later carry nothing
+    assert publisher.boxes_for(100.4)[2] == (person,)
+    assert publisher.boxes_for(105.0) == ((), (), ())

@@ -108,3 +108,44 @@ def test_dispatch_form_sends_to_the_cad_and_shows_delivery_and_unit_status(
     expect(card.locator(".badge.cad")).to_have_text("CAD: Delivered")
     expect(card.locator(".unit")).to_have_text("P-12: Unit en route")
     page.context.close()
+
+
+def test_the_alert_page_counts_down_to_the_next_attempt_and_shows_a_queued_delivery(
+    browser, live_url, django_user_model
+):
+    # given a dispatched alert whose delivery to one CAD failed once and waits 40 s, and is queued for another
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from alerts.models import Delivery
+
+    venue = Venue.objects.create(name="Arena", district="Medeu", latitude="43.2", longitude="76.9")
+    camera = Camera.objects.create(venue=venue, name="Street", stream_url="rtsp://10.0.0.5/s")
+    alert = raise_alert(camera)
+    Alert.objects.filter(pk=alert.pk).update(status=Alert.Status.DISPATCHED, dispatched_at=timezone.now())
+    for name, attempts, error in (("City CAD", 1, "HTTP 503: simulated outage"), ("Backup CAD", 0, "")):
+        endpoint = DispatchEndpoint.objects.create(name=name, url="http://127.0.0.1:9/incidents", secret=KEY)
+        Delivery.objects.create(
+            alert=alert,
+            endpoint=endpoint,
+            idempotency_key=f"{alert.pk}:0:{endpoint.pk}",
+            attempts=attempts,
+            last_error=error,
+            next_attempt_at=timezone.now() + timedelta(seconds=40 if attempts else 0),
+        )
+    dispatcher = user_with_role(django_user_model, "dispatcher1", "dispatcher")
+    page = open_feed(browser, live_url, dispatcher)
+    page.goto(f"{live_url}/alerts/{alert.pk}/")
+    # then each endpoint's state reads in words, the retry counting down with the last error
+    retrying = page.locator('#deliveries li.delivery:has-text("City CAD")')
+    expect(retrying).to_contain_text("Retrying in")
+    expect(retrying).to_contain_text("attempt 1: HTTP 503: simulated outage")
+    first = int(retrying.inner_text().split("Retrying in ")[1].split(" s")[0])
+    assert 30 <= first <= 40
+    page.wait_for_timeout(2_100)
+    later = int(retrying.inner_text().split("Retrying in ")[1].split(" s")[0])
+    assert later <= first - 2
+    expect(page.locator('#deliveries li.delivery:has-text("Backup CAD")')).to_contain_text("Queued")
+    assert page.locator("#deliveries button.retry").count() == 0  # nothing failed: nothing to retry
+    page.context.close()

@@ -1,10 +1,15 @@
-"""Train the fight model on fights/surveillance with CV split by source video; writes JSON.
+"""Train the fight model on fights/surveillance from cached frames, CV split by source video; writes JSON.
 
-The recipe: pick one of fight.FEATURE_SETS by source-grouped CV AUC on the training clips, pick
-the threshold on out-of-fold clip scores, fit on all clips. bench/incident_accuracy.py repeats
-the whole recipe inside outer folds for its held-out estimates.
+Every labelled clip's analysed frames (flow cells and MoveNet people, `tools.fight_cache`) are replayed
+through the live scorer (`FightScorer.score_step`, with a PersonTracker fed at the model's people rate),
+which yields every window's flow and people features exactly as a camera computes them. The recipe:
+pick one of FEATURE_SETS by source-grouped CV AUC on the training clips, pick the thresholds on
+out-of-fold clip scores, fit on all clips. `bench/incident_accuracy.py` repeats the whole recipe inside
+outer folds for its held-out estimates. A clip's score is the mean of its windows' probabilities, each 0
+when the people gate is closed (no close pair of people seen in the last `GATE_S` seconds).
 
 Run: .venv/bin/python -m tools.train_fight [--out PATH] [--seed N] [--sources N]
+(extracts what is not cached yet: ~10 min single-threaded the first time, seconds after)
 """
 
 from __future__ import annotations
@@ -25,61 +30,81 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
 
-from tools.sampledata import sample_path
+from tools import fight_cache
 from vision.incidents.analyse import AGGRESSION_MIN_DURATION_S
 from vision.incidents.budget import Scores, Times, reference_peaks, scored_seconds
-from vision.incidents.fight import (
-    FEATURE_SETS,
-    MODEL_PATH,
-    WINDOW_FEATURE_NAMES,
-    FightModel,
-    FightScorer,
-    cell_extractor,
-    transform_features,
-    window_features,
-)
+from vision.incidents.fight import FEATURE_NAMES, MODEL_PATH, FightModel, transform_features
 from vision.incidents.flow import FloatArray
-from vision.incidents.video import iter_frames
 
 logger = logging.getLogger(__name__)
 
 SEED = 7
 N_SPLITS = 5
-REGULARISATION_C = 0.01
-AGGRESSION_RECALL = 0.9
-ANALYSIS_FPS = 10.0
-# Analysis width in px. 200 (was 160) resolves limbs a little better: in source-grouped CV the
-# candidate feature sets score AUC +0.01-0.03 higher than at 160 px; the flow costs ~1.5x as much
-# (see the per-frame cost in bench/incident_accuracy.py).
-WIDTH = 200
-PREVIOUS_WIDTH = 160  # the width of the previous model, reported by the bench for comparison
 INNER_SPLITS = 4
+REGULARISATION_C = 0.1
+AGGRESSION_RECALL = 0.9
+AGGRESSION_MAX_GAP = 0.1
+ANALYSIS_FPS = fight_cache.ANALYSIS_FPS
+WIDTH = fight_cache.FLOW_WIDTH
 WINDOW_S = 1.0
 MIN_PAIRS = 3
-# 0 = grid over the whole frame (shipped). A motion crop >= 3 of 8 cells wide (3) magnifies distant
-# people but did not beat the whole frame on held-out sources (at 160 px: CV AUC 0.813 vs 0.810,
-# nested accuracy 0.67 vs 0.76; at 200 px with the shipped features: CV AUC 0.807 vs 0.849; see
-# bench/incident_accuracy.py).
-ROI_MIN_CELLS = 0
-CROP_MIN_CELLS = 3  # the crop setting the bench compares against
-# Streaming settings written into the model file (see analyse.fight_triggers).
 SMOOTH_S = 0.5
 FIGHT_MIN_DURATION_S = 0.6
-# Minimum durations the labelled reference's sustained peaks are stored for (vision.incidents.budget
-# reads the one a camera's trigger uses; live cameras default to 1 s, aggression to 1.5 s).
+# The person stage the people features are trained with: MoveNet at 384 px keeping people scoring >= 0.1
+# (2+ people in 84 % of the fight clips, against 45 % at 256 px / 0.2), at 5 frames per second.
+PEOPLE_FPS = 5.0
+PEOPLE_MIN_SCORE = 0.1
+PEOPLE_WINDOW_S = 1.0
+# The people gate: no close pair of people in the last GATE_S seconds, no fight score.
+GATE_S = 3.0
 REFERENCE_DURATIONS_S = (0.6, 1.0, 1.5, 2.0, 3.0)
+
+_FLOW = ("coarse_coherence", "temporal_coherence", "fine_coherence")
+_FLOW_ENTROPY = (*_FLOW, "cell_orient_entropy")
+_PAIR_SMALL = ("pair_reversal", "pair_incoherence", "pair_unsteady", "pair_limb")
+_PAIR_ALL = tuple(name for name in FEATURE_NAMES if name.startswith("pair_"))
+# Candidate feature sets; the recipe keeps the one with the best source-grouped CV AUC on its training clips.
+FEATURE_SETS: tuple[tuple[str, ...], ...] = (
+    _FLOW,
+    _FLOW_ENTROPY,
+    (*_FLOW, *_PAIR_SMALL),
+    (*_FLOW_ENTROPY, *_PAIR_SMALL),
+    (*_FLOW_ENTROPY, *_PAIR_ALL),
+)
+
+# The previous, flow-only model's recipe (bench/fight_model_flow_only.json), for the bench's comparison.
+PREVIOUS_FEATURE_SETS: tuple[tuple[str, ...], ...] = (
+    ("temporal_coherence", "cell_orient_entropy"),
+    ("temporal_coherence",),
+    _FLOW,
+    _FLOW_ENTROPY,
+)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What training chooses from and with: candidate feature sets, the people gate, regularisation."""
+
+    feature_sets: tuple[tuple[str, ...], ...]
+    gate_s: float
+    c: float
+
+
+RECIPE = Recipe(FEATURE_SETS, GATE_S, REGULARISATION_C)
+PREVIOUS_RECIPE = Recipe(PREVIOUS_FEATURE_SETS, 0.0, 0.01)
 
 Labels = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
 class ClipFeatures:
-    """Transformed window features (windows, WINDOW_FEATURE_NAMES) of one labelled clip."""
+    """Transformed window features (windows, FEATURE_NAMES) of one labelled clip and its people gate."""
 
     file: str
     label: int
     source: str
     windows: FloatArray
+    gate: npt.NDArray[np.bool_]
 
 
 def read_labels(root: Path) -> list[dict[str, str]]:
@@ -88,45 +113,48 @@ def read_labels(root: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def extract_clip(
-    path: Path, fps: float = ANALYSIS_FPS, width: int = WIDTH, roi_min_cells: int = ROI_MIN_CELLS
-) -> FloatArray:
-    """Window feature vectors ending at every analysed frame, as FightScorer computes them."""
-    extractor = cell_extractor(width, roi_min_cells)
-    window: list[tuple[float, FloatArray]] = []
-    vectors: list[FloatArray] = []
-    for t, frame in iter_frames(path, fps):
-        cells = extractor.push_cells(frame, t)
-        if getattr(extractor, "roi_changed", False):
-            window.clear()
-        if cells is None:
-            if not extractor.last_was_repeat:
-                window.clear()
-            continue
-        window = [(ts, c) for ts, c in window if ts > t - WINDOW_S] + [(t, cells)]
-        if len(window) >= MIN_PAIRS:
-            stacked = np.stack([c for _, c in window])
-            vectors.append(transform_features(window_features(stacked)))
-    if not vectors and window:  # clip shorter than min_pairs: score what there is
-        vectors.append(transform_features(window_features(np.stack([c for _, c in window]))))
-    empty = np.zeros((0, len(WINDOW_FEATURE_NAMES)), dtype=np.float32)
-    return np.stack(vectors) if vectors else empty
+def template_model(gate_s: float = GATE_S) -> FightModel:
+    """A model with the training settings and every feature (weights 0): replays record all features."""
+    n = len(FEATURE_NAMES)
+    return FightModel(
+        list(FEATURE_NAMES),
+        [0.0] * n,
+        [1.0] * n,
+        [0.0] * n,
+        0.0,
+        0.5,
+        0.5,
+        analysis_fps=ANALYSIS_FPS,
+        width=WIDTH,
+        window_s=WINDOW_S,
+        min_pairs=MIN_PAIRS,
+        smooth_s=SMOOTH_S,
+        fight_min_duration_s=FIGHT_MIN_DURATION_S,
+        gate_s=gate_s,
+        people_window_s=PEOPLE_WINDOW_S,
+        people_input_size=fight_cache.POSE_INPUT,
+        people_min_score=PEOPLE_MIN_SCORE,
+        people_fps=PEOPLE_FPS,
+    )
 
 
-def extract_dataset(
-    root: Path, rows: Sequence[dict[str, str]], roi_min_cells: int = ROI_MIN_CELLS, width: int = WIDTH
-) -> list[ClipFeatures]:
-    """Extract window features of every labelled clip (whole frame when roi_min_cells is 0)."""
-    clips = [
-        ClipFeatures(
-            row["file"],
-            int(row["label"] == "fight"),
-            row["source_video"],
-            extract_clip(root / row["file"], width=width, roi_min_cells=roi_min_cells),
+def extract_dataset(root: Path, rows: Sequence[dict[str, str]], gate_s: float = GATE_S) -> list[ClipFeatures]:
+    """Window features of every labelled clip, replayed from the cache (extracting what is missing)."""
+    template = template_model(gate_s)
+    clips = []
+    for row in rows:
+        replayed = fight_cache.replay(fight_cache.load(root / row["file"]), template)
+        scored = ~np.isnan(replayed.values[:, 0])
+        clips.append(
+            ClipFeatures(
+                row["file"],
+                int(row["label"] == "fight"),
+                row["source_video"],
+                transform_features(replayed.values[scored]),
+                replayed.has_pair[scored],
+            )
         )
-        for row in rows
-    ]
-    logger.info("extracted %d clips", len(clips))
+    logger.info("replayed %d clips", len(clips))
     return clips
 
 
@@ -138,16 +166,15 @@ def _design(clips: Sequence[ClipFeatures], columns: list[int]) -> tuple[FloatArr
     return np.concatenate(blocks), np.concatenate(labels), np.concatenate(weights) * len(clips)
 
 
-def fit_model(clips: Sequence[ClipFeatures], features: Sequence[str], seed: int) -> FightModel:
+def fit_model(clips: Sequence[ClipFeatures], features: Sequence[str], seed: int, recipe: Recipe = RECIPE) -> FightModel:
     """Fit scaler + logistic regression on all windows of the clips (thresholds left at 0.5)."""
-    model = FightModel(list(features), [], [], [], 0.0, 0.5, 0.5)
-    model.analysis_fps, model.width, model.window_s = ANALYSIS_FPS, WIDTH, WINDOW_S
-    model.min_pairs, model.smooth_s = MIN_PAIRS, SMOOTH_S
-    model.fight_min_duration_s = FIGHT_MIN_DURATION_S
-    model.roi_min_cells = ROI_MIN_CELLS
+    model = template_model(recipe.gate_s)
+    model.features = list(features)
+    if not model.uses_people:
+        model.people_fps, model.people_input_size, model.people_min_score = 0.0, 0, 0.0
     x, y, weights = _design(clips, model.columns())
     scaler = StandardScaler().fit(x)
-    lr = LogisticRegression(C=REGULARISATION_C, max_iter=5000, random_state=seed)
+    lr = LogisticRegression(C=recipe.c, max_iter=5000, random_state=seed)
     lr.fit(scaler.transform(x), y, sample_weight=weights)
     model.mean = [round(float(v), 8) for v in scaler.mean_]
     model.scale = [round(float(v), 8) for v in scaler.scale_]
@@ -157,11 +184,14 @@ def fit_model(clips: Sequence[ClipFeatures], features: Sequence[str], seed: int)
 
 
 def clip_score(model: FightModel, clip: ClipFeatures) -> float:
-    """Clip-level score: mean window probability."""
+    """Clip-level score: mean window probability, 0 for windows the people gate closes."""
     windows = clip.windows[:, model.columns()]
     if not len(windows):
         return 0.0
-    return float(np.mean([model.probability(w) for w in windows]))
+    probabilities = [model.probability(w) for w in windows]
+    if model.gate_s > 0:
+        probabilities = [p if open_ else 0.0 for p, open_ in zip(probabilities, clip.gate, strict=True)]
+    return float(np.mean(probabilities))
 
 
 def source_folds(
@@ -174,34 +204,41 @@ def source_folds(
     return list(folds.split(np.zeros(len(clips)), labels, groups))
 
 
-def feature_set_scores(clips: Sequence[ClipFeatures], seed: int) -> list[float]:
-    """Source-grouped CV AUC of every FEATURE_SETS entry on `clips` only."""
-    labels = np.array([c.label for c in clips])
-    n_splits = min(INNER_SPLITS, len({c.source for c in clips}))
-    return [float(roc_auc_score(labels, cross_validate(clips, features, seed, n_splits))) for features in FEATURE_SETS]
-
-
-def best_feature_set(scores: Sequence[float]) -> tuple[str, ...]:
-    """The FEATURE_SETS entry with the best score (ties: the earlier entry)."""
-    rounded = [round(s, 6) for s in scores]
-    return FEATURE_SETS[rounded.index(max(rounded))]
-
-
-def select_feature_set(clips: Sequence[ClipFeatures], seed: int) -> tuple[str, ...]:
-    """The FEATURE_SETS entry with the best source-grouped CV AUC on `clips`."""
-    return best_feature_set(feature_set_scores(clips, seed))
-
-
 def cross_validate(
-    clips: Sequence[ClipFeatures], features: Sequence[str], seed: int, n_splits: int = N_SPLITS
+    clips: Sequence[ClipFeatures],
+    features: Sequence[str],
+    seed: int,
+    n_splits: int = N_SPLITS,
+    recipe: Recipe = RECIPE,
 ) -> FloatArray:
     """Out-of-fold clip scores; folds never share a source video."""
     scores = np.zeros(len(clips), dtype=np.float32)
     for train_idx, test_idx in source_folds(clips, seed, n_splits):
-        model = fit_model([clips[i] for i in train_idx], features, seed)
+        model = fit_model([clips[i] for i in train_idx], features, seed, recipe)
         for i in test_idx:
             scores[i] = clip_score(model, clips[i])
     return scores
+
+
+def feature_set_scores(clips: Sequence[ClipFeatures], seed: int, recipe: Recipe = RECIPE) -> list[float]:
+    """Source-grouped CV AUC of every candidate feature set on `clips` only."""
+    labels = np.array([c.label for c in clips])
+    n_splits = min(INNER_SPLITS, len({c.source for c in clips}))
+    return [
+        float(roc_auc_score(labels, cross_validate(clips, features, seed, n_splits, recipe)))
+        for features in recipe.feature_sets
+    ]
+
+
+def best_feature_set(scores: Sequence[float], recipe: Recipe = RECIPE) -> tuple[str, ...]:
+    """The candidate feature set with the best score (ties: the earlier entry)."""
+    rounded = [round(s, 6) for s in scores]
+    return recipe.feature_sets[rounded.index(max(rounded))]
+
+
+def select_feature_set(clips: Sequence[ClipFeatures], seed: int, recipe: Recipe = RECIPE) -> tuple[str, ...]:
+    """The candidate feature set with the best source-grouped CV AUC on `clips`."""
+    return best_feature_set(feature_set_scores(clips, seed, recipe), recipe)
 
 
 def choose_thresholds(scores: FloatArray, labels: Labels) -> tuple[float, float]:
@@ -214,18 +251,22 @@ def choose_thresholds(scores: FloatArray, labels: Labels) -> tuple[float, float]
     positives = np.sort(scores[labels == 1])
     k = int(np.floor((1.0 - AGGRESSION_RECALL) * len(positives)))
     aggression = float(positives[k]) - 1e-4 if len(positives) else fight
+    # clips the people gate closed score 0; aggression stays within AGGRESSION_MAX_GAP of the fight threshold
+    aggression = max(aggression, fight - AGGRESSION_MAX_GAP)
     return round(fight, 4), round(min(aggression, fight), 4)
 
 
-def train(clips: Sequence[ClipFeatures], seed: int = SEED, n_splits: int = N_SPLITS) -> FightModel:
+def train(
+    clips: Sequence[ClipFeatures], seed: int = SEED, n_splits: int = N_SPLITS, recipe: Recipe = RECIPE
+) -> FightModel:
     """Choose the feature set, cross-validate, choose thresholds on out-of-fold scores, fit on all."""
     labels = np.array([c.label for c in clips], dtype=np.int64)
-    set_scores = feature_set_scores(clips, seed)
-    features = best_feature_set(set_scores)
-    oof = cross_validate(clips, features, seed, n_splits)
+    set_scores = feature_set_scores(clips, seed, recipe)
+    features = best_feature_set(set_scores, recipe)
+    oof = cross_validate(clips, features, seed, n_splits, recipe)
     fight, aggression = choose_thresholds(oof, labels)
-    model = fit_model(clips, features, seed)
-    model.threshold_fight, model.threshold_aggression = fight, aggression
+    model = fit_model(clips, features, seed, recipe)
+    model.threshold_fight, model.threshold_aggression = fight, max(0.05, aggression)
     model.meta = {
         "trained_on": "fights/surveillance labels.csv",
         "clips": len(clips),
@@ -234,19 +275,33 @@ def train(clips: Sequence[ClipFeatures], seed: int = SEED, n_splits: int = N_SPL
         "cv": f"StratifiedGroupKFold({n_splits}) by source_video",
         "cv_auc": round(float(roc_auc_score(labels, oof)), 4),
         "cv_accuracy_at_threshold": round(float(((oof >= fight) == labels).mean()), 4),
-        "C": REGULARISATION_C,
-        "feature_set_inner_cv_auc": {"+".join(f): round(a, 4) for f, a in zip(FEATURE_SETS, set_scores, strict=True)},
-        "clip_score": "mean window probability",
-        "cells": f"motion crop >= {ROI_MIN_CELLS}/8 of the frame" if ROI_MIN_CELLS else "whole frame",
+        "C": recipe.c,
+        "feature_set_inner_cv_auc": {
+            "+".join(f): round(a, 4) for f, a in zip(recipe.feature_sets, set_scores, strict=True)
+        },
+        "clip_score": "mean window probability (0 while the people gate is closed)",
+        "people": f"MoveNet MultiPose {fight_cache.POSE_INPUT} px, person score >= {PEOPLE_MIN_SCORE}, "
+        f"{PEOPLE_FPS:g} fps, PersonTracker",
     }
     return model
 
 
-def score_stream(path: Path, model: FightModel) -> tuple[Times, Scores]:
-    """The smoothed score a live camera's FightScorer gives every analysed frame of a clip."""
-    scorer = FightScorer(model)
-    pairs = [(t, scorer.update(frame, t)) for t, frame in iter_frames(path, model.analysis_fps)]
-    return np.array([t for t, _ in pairs], dtype=np.float64), np.array([s for _, s in pairs], dtype=np.float64)
+def clip_stream(root: Path, file: str, model: FightModel) -> tuple[Times, Scores]:
+    """The smoothed score a live camera's FightScorer gives every analysed frame of a clip (from the cache)."""
+    replayed = fight_cache.replay(fight_cache.load(root / file), model)
+    return replayed.t, replayed.scores
+
+
+def fold_models(
+    clips: Sequence[ClipFeatures], model: FightModel, seed: int, n_splits: int = N_SPLITS, recipe: Recipe = RECIPE
+) -> dict[str, FightModel]:
+    """For every clip file, the model with `model`'s features and thresholds fitted on the folds without its source."""
+    owner: dict[str, FightModel] = {}
+    for train_idx, test_idx in source_folds(clips, seed, n_splits):
+        fold = fit_model([clips[i] for i in train_idx], model.features, seed, recipe)
+        fold.threshold_fight, fold.threshold_aggression = model.threshold_fight, model.threshold_aggression
+        owner.update({clips[i].file: fold for i in test_idx})
+    return owner
 
 
 def reference_streams(
@@ -254,9 +309,10 @@ def reference_streams(
 ) -> list[tuple[Times, Scores]]:
     """Out-of-fold score streams of the fight clips: each scored by the fold model that never saw its source."""
     streams: dict[int, tuple[Times, Scores]] = {}
+    recipe = Recipe((tuple(model.features),), model.gate_s, float(model.meta.get("C", REGULARISATION_C)))
     for train_idx, test_idx in source_folds(clips, seed, n_splits):
-        fold = fit_model([clips[i] for i in train_idx], model.features, seed)
-        streams.update({int(i): score_stream(root / clips[i].file, fold) for i in test_idx if clips[i].label})
+        fold = fit_model([clips[i] for i in train_idx], model.features, seed, recipe)
+        streams.update({int(i): clip_stream(root, clips[i].file, fold) for i in test_idx if clips[i].label})
     return [streams[i] for i in sorted(streams)]
 
 
@@ -288,13 +344,13 @@ def subset_rows(rows: Sequence[dict[str, str]], n_sources: int) -> list[dict[str
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--sources", type=int, default=0, help="use only the N largest sources")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    root = sample_path("fights", "surveillance")
+    root = fight_cache.labelled_root()
     if root is None:
         logger.error("fights/surveillance sample data not found (set CC_SAMPLE_DATA)")
         return 2

@@ -5,9 +5,13 @@ an 8x8 grid the window keeps the summed flow vector, the summed speed and a dire
 walking people and passing cars move the same way for the whole window (high temporal coherence,
 peaked direction histogram), people hitting and grappling do not. The same coherence is also
 measured on 2x2 blocks of cells and on quarter cells, so opposing motion of neighbouring body
-parts and of limbs counts too. Models with `roi_min_cells` > 0
-measure the grid on a crop around the busy part of the frame (see flow.MotionCropExtractor), which
-magnifies small, distant people.
+parts and of limbs counts too.
+
+Flow alone sees motion, not people: dancing, a busy doorway or people walking close to the camera
+swing back and forth too. The scorer therefore also takes the person stage's tracked people and adds
+the cues of close pairs (vision.incidents.pairs: limb speed relative to body size, approach, reach,
+flow inside the pair's box); with the people gate (`FightModel.gate_s`) nothing scores unless a close
+pair of people was seen lately.
 """
 
 from __future__ import annotations
@@ -23,15 +27,18 @@ from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from vision.incidents.flow import (
     CELL_CHANNELS,
     CELL_ORIENT_BINS,
+    MOVING_SPEED,
     FloatArray,
     FlowFeatureExtractor,
     Frame,
-    MotionCropExtractor,
 )
+from vision.incidents.pairs import PEOPLE_FEATURE_NAMES, PeopleCues
+from vision.people.tracker import PersonTrack
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +54,8 @@ WINDOW_FEATURE_NAMES: tuple[str, ...] = (
     "coarse_coherence",
     "fine_coherence",
 )
+
+FEATURE_NAMES: tuple[str, ...] = WINDOW_FEATURE_NAMES + PEOPLE_FEATURE_NAMES
 
 # Candidate feature sets; training keeps the one with the best source-grouped CV AUC on its
 # training clips (see train_fight.select_feature_set), and the bench repeats that choice inside
@@ -132,14 +141,14 @@ def transform_features(values: FloatArray) -> FloatArray:
     return np.log1p(np.maximum(values, 0.0) * 10.0).astype(np.float32)
 
 
-def window_vector(cells: FloatArray, columns: list[int]) -> FloatArray:
-    """Model input of one window: the selected window features, transformed."""
-    return transform_features(window_features(cells)[columns])
-
-
 @dataclass
 class FightModel:
-    """Logistic-regression fight model, stored as plain JSON (no pickles)."""
+    """Logistic-regression fight model over flow and people features, stored as plain JSON (no pickles).
+
+    `gate_s` > 0 is the people gate: the score is 0 unless a close pair of people (vision.incidents.pairs)
+    was seen in the last `gate_s` seconds. `people_input_size`, `people_min_score` and `people_fps` are
+    the person stage the people features were trained with (0: no people).
+    """
 
     features: list[str]
     mean: list[float]
@@ -154,12 +163,22 @@ class FightModel:
     min_pairs: int = 3
     smooth_s: float = 0.0
     fight_min_duration_s: float = 0.6
-    roi_min_cells: int = 0  # 0: whole frame; else grid on a motion crop >= this many cells wide
+    roi_min_cells: int = 0  # kept for old files; only 0 (the whole frame) is supported
+    gate_s: float = 0.0
+    people_window_s: float = 1.0
+    people_input_size: int = 0
+    people_min_score: float = 0.0
+    people_fps: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)
 
     def columns(self) -> list[int]:
-        """Indices of the model's features in WINDOW_FEATURE_NAMES."""
-        return [WINDOW_FEATURE_NAMES.index(name) for name in self.features]
+        """Indices of the model's features in FEATURE_NAMES."""
+        return [FEATURE_NAMES.index(name) for name in self.features]
+
+    @property
+    def uses_people(self) -> bool:
+        """True when people features or the people gate shape the score."""
+        return self.gate_s > 0 or any(name in PEOPLE_FEATURE_NAMES for name in self.features)
 
     def probability(self, vector: FloatArray) -> float:
         """Fight probability 0..1 of one window feature vector."""
@@ -178,32 +197,90 @@ class FightModel:
         model = cls(**data)
         if not len(model.features) == len(model.mean) == len(model.scale) == len(model.coef):
             raise ValueError(f"inconsistent fight model file {path}")
-        unknown = set(model.features) - set(WINDOW_FEATURE_NAMES)
+        unknown = set(model.features) - set(FEATURE_NAMES)
         if unknown:
             raise ValueError(f"unknown fight features {sorted(unknown)} in {path}")
+        if model.roi_min_cells:
+            raise ValueError(f"{path}: motion-crop models (roi_min_cells > 0) are no longer supported")
         return model
 
 
-def cell_extractor(width: int, roi_min_cells: int) -> FlowFeatureExtractor | MotionCropExtractor:
-    """The cell-summary source a model was trained with: whole frame or motion crop."""
-    if roi_min_cells > 0:
-        return MotionCropExtractor(width, roi_min_cells)
-    return FlowFeatureExtractor(width)
+# Outcome of one frame's flow step (FlowStep.push).
+PAIR, REPEAT, NO_PAIR = 0, 1, 2
+
+
+# The fine flow grid: moving-pixel velocity sums and speed of FINE_PX x FINE_PX blocks of the analysed
+# frame (4 px of 200: a person 80 px tall in a 768 px frame spans 5 blocks), for flow inside people's boxes.
+FINE_PX = 4
+FINE_CHANNELS = ("vx", "vy", "energy")
+FineGrid = npt.NDArray[np.float16]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one frame added: a flow pair's cell summary, a repeated frame, or no pair (first frame, gap)."""
+
+    status: int
+    cells: FloatArray | None = None
+    camera: tuple[float, float] | None = None  # camera-motion fit (speed, share) of the new pair
+    fine: FineGrid | None = None  # [rows, cols, FINE_CHANNELS] means of FINE_PX blocks
+
+
+def fine_grid(vx: FloatArray, vy: FloatArray, speed: FloatArray) -> FineGrid:
+    """FINE_CHANNELS means over FINE_PX x FINE_PX blocks of one flow field (moving pixels only)."""
+    moving = (speed > MOVING_SPEED).astype(np.float32)
+    h, w = speed.shape
+    rows, cols = h // FINE_PX, w // FINE_PX
+    stacked = np.stack([vx * moving, vy * moving, speed * moving], axis=-1)[: rows * FINE_PX, : cols * FINE_PX]
+    return np.asarray(stacked.reshape(rows, FINE_PX, cols, FINE_PX, 3).mean(axis=(1, 3)), dtype=np.float16)
+
+
+class FlowStep:
+    """Whole-frame flow cells of the pair each frame closes (the flow half of FightScorer, cacheable)."""
+
+    def __init__(self, width: int) -> None:
+        """Analyse frames downscaled to `width` pixels."""
+        self._extractor = FlowFeatureExtractor(width)
+
+    def reset(self) -> None:
+        """Forget the previous frame."""
+        self._extractor.reset()
+
+    def push(self, frame_bgr: Frame, t_seconds: float) -> StepResult:
+        """Add a frame and return what it added."""
+        cells = self._extractor.push_cells(frame_bgr, t_seconds)
+        flow = self._extractor.last_flow
+        if cells is not None and flow is not None:
+            fine = fine_grid(flow.vx, flow.vy, flow.speed)
+            return StepResult(PAIR, cells, self._extractor.camera_motion, fine)
+        return StepResult(REPEAT if self._extractor.last_was_repeat else NO_PAIR)
 
 
 class FightScorer:
-    """Per-camera streaming fight score: update(frame, t) -> 0..1 over the last window.
+    """Per-camera streaming fight score: update(frame, t, people=tracks) -> 0..1 over the last window.
 
-    `exclude` polygons (0..1 frame coordinates) are painted over before the flow is measured, so
-    motion there (a screen, a door, a road) never counts. `camera_moving` is True while the score
-    is held at 0 because the camera itself moves; `camera_hold=False` scores through camera motion
-    (the benchmark's baseline).
+    `people` are the person stage's latest tracks (`vision.people.tracker.PersonTrack`); passing the
+    same tracks again on frames the person stage skipped is fine (only newer sightings count). A caller
+    without a person stage passes None (the default): the scorer then runs its own (MoveNet and a
+    PersonTracker at the model's `people_fps`, input size and score threshold). `exclude`
+    polygons (0..1 frame coordinates) are painted over before the flow is measured, so motion there (a
+    screen, a door, a road) never counts. `camera_moving` is True while the score is held at 0 because
+    the camera itself moves; `camera_hold=False` scores through camera motion (a benchmark baseline).
     """
 
     def __init__(
-        self, model: FightModel | None = None, *, exclude: Sequence[Polygon] = (), camera_hold: bool = True
+        self,
+        model: FightModel | None = None,
+        *,
+        exclude: Sequence[Polygon] = (),
+        camera_hold: bool = True,
+        own_people: bool = True,
     ) -> None:
-        """Use the given model or the shipped `fight_model.json`; ValueError for a malformed polygon."""
+        """Use the given model or the shipped `fight_model.json`; ValueError for a malformed polygon.
+
+        `own_people=False` is for callers that always hand over the person stage's tracks: the scorer then
+        loads no MoveNet of its own up front (it still would, lazily, if `update` got no `people`).
+        """
         self.model = model if model is not None else FightModel.from_json()
         for polygon in exclude:
             if len(polygon) < 3 or not all(0.0 <= c <= 1.0 for point in polygon for c in point):
@@ -211,25 +288,37 @@ class FightScorer:
         self.exclude = [list(polygon) for polygon in exclude]
         self.camera_hold = camera_hold
         self.camera_moving = False
+        self.has_pair = False
+        self.last_values: FloatArray | None = None  # every FEATURE_NAMES value of the last scored window
         self._steady_from = float("-inf")
         self._exclude_px: tuple[tuple[int, int], list[np.ndarray]] | None = None
         self._columns = self.model.columns()
-        self._extractor = cell_extractor(self.model.width, self.model.roi_min_cells)
-        self._pairs: deque[tuple[float, FloatArray]] = deque()
+        self._flow = FlowStep(self.model.width)
+        self._people = PeopleCues(self.model.people_window_s, self.model.gate_s)
+        self._pairs: deque[tuple[float, FloatArray, FineGrid | None]] = deque()
         self._scores: deque[tuple[float, float]] = deque()
         self._last_t: float | None = None
         self._last_score = 0.0
-        self._rewarming = False
+        self._own: tuple[Any, Any] | None = None  # (PoseDetector, PersonTracker) when no caller passes people
+        self._own_tracks: list[PersonTrack] = []
+        self._own_next = float("-inf")
+        if self.model.uses_people and own_people:
+            self._own_stage()  # load MoveNet now, not on a live camera's first frame
 
     def reset(self) -> None:
         """Drop all history (camera reconnect, scene change)."""
-        self._extractor.reset()
+        self._flow.reset()
+        self._people.reset()
         self._pairs.clear()
         self._scores.clear()
         self._last_t = None
         self._last_score = 0.0
         self.camera_moving = False
         self._steady_from = float("-inf")
+        self._own_tracks = []
+        self._own_next = float("-inf")
+        if self._own is not None:
+            self._own[1].reset()
 
     def wants(self, t_seconds: float) -> bool:
         """True when a frame at t would be used at the model's analysis rate."""
@@ -237,39 +326,91 @@ class FightScorer:
             return True
         return t_seconds - self._last_t >= 0.9 / self.model.analysis_fps
 
-    def update(self, frame_bgr: Frame, t_seconds: float, people: Sequence[Any] | None = None) -> float:
-        """Add a frame and return the current fight score (0 until the window has warmed up).
+    def update(self, frame_bgr: Frame, t_seconds: float, *, people: Sequence[PersonTrack] | None = None) -> float:
+        """Add a frame (and the person stage's tracks) and return the current fight score.
 
-        A repeated (duplicate) frame returns the previous score and changes nothing.
+        The score is 0 until the window has warmed up; a repeated (duplicate) frame returns the
+        previous score.
         """
+        masked = self._masked(frame_bgr)
+        step = self._flow.push(masked, t_seconds)
+        if people is None:
+            people = self._own_people(masked, t_seconds) if self.model.uses_people else ()
+        hw = (int(frame_bgr.shape[0]), int(frame_bgr.shape[1]))
+        return self.score_step(t_seconds, step, self._outside_exclusions(people, hw), hw)
+
+    def _own_people(self, frame_bgr: Frame, t_seconds: float) -> list[PersonTrack]:
+        """Tracks from the scorer's own person stage, run at the model's people rate."""
+        if t_seconds < self._own_next:
+            return self._own_tracks
+        detector, tracker = self._own_stage()
+        rate = self.model.people_fps or self.model.analysis_fps
+        self._own_next = t_seconds + 0.9 / rate
+        self._own_tracks = tracker.update(detector.detect(frame_bgr), t_seconds)
+        return self._own_tracks
+
+    def _own_stage(self) -> tuple[Any, Any]:
+        """The scorer's own MoveNet and tracker, at the model's settings (loaded once)."""
+        if self._own is None:
+            from vision.people.movenet import PoseDetector, PoseSettings  # the ONNX session: only when used
+            from vision.people.tracker import PersonTracker
+
+            settings = PoseSettings(self.model.people_input_size or 256, self.model.people_min_score or 0.2)
+            self._own = (PoseDetector(settings), PersonTracker())
+        return self._own
+
+    def _outside_exclusions(self, people: Sequence[PersonTrack], hw: tuple[int, int]) -> Sequence[PersonTrack]:
+        """The tracks whose box centre is outside every excluded area (people there never count)."""
+        if not self.exclude or not people:
+            return people
+        h, w = hw
+        scale = np.array([w, h], dtype=np.float32)
+        polygons = [np.asarray(p, dtype=np.float32) * scale for p in self.exclude]
+        kept = []
+        for track in people:
+            x, y, bw, bh = track.box
+            centre = (float(x + bw / 2), float(y + bh / 2))
+            if all(cv2.pointPolygonTest(poly.reshape(-1, 1, 2), centre, False) < 0 for poly in polygons):
+                kept.append(track)
+        return kept
+
+    def score_step(
+        self, t_seconds: float, step: StepResult, people: Sequence[PersonTrack], frame_hw: tuple[int, int]
+    ) -> float:
+        """The score after one frame's flow step; `update` and cached replays (tools.fight_cache) share it."""
         self._last_t = t_seconds
-        cells = self._extractor.push_cells(self._masked(frame_bgr), t_seconds)
-        if self._camera_moved(cells is not None, t_seconds):
+        self.last_values = None
+        if self._camera_moved(step, t_seconds):
             self._pairs.clear()
             self._scores.clear()
+            self._people.reset()
             self._last_score = 0.0
             return 0.0
-        if getattr(self._extractor, "roi_changed", False):
-            self._pairs.clear()  # new crop, new cell coordinates; the last score holds meanwhile
-            self._rewarming = True
-        if cells is None:
-            if self._extractor.last_was_repeat:
-                return self._last_score
+        if step.status == PAIR and step.cells is not None:
+            self._pairs.append((t_seconds, step.cells, step.fine))
+            while self._pairs and self._pairs[0][0] <= t_seconds - self.model.window_s:
+                self._pairs.popleft()
+        elif step.status == NO_PAIR:
             self._pairs.clear()
-            self._scores.clear()
-            self._last_score = 0.0
-            self._rewarming = False
-            return 0.0
-        self._pairs.append((t_seconds, cells))
-        while self._pairs and self._pairs[0][0] <= t_seconds - self.model.window_s:
-            self._pairs.popleft()
-        if len(self._pairs) < self.model.min_pairs:
-            if not self._rewarming:
-                self._last_score = 0.0
+        window = np.stack([c for _, c, _ in self._pairs]) if self._pairs else None
+        fines = [f for _, _, f in self._pairs if f is not None]
+        fine = np.stack(fines) if fines and all(f.shape == fines[0].shape for f in fines) else None
+        self._people.update(t_seconds, people, fine, frame_hw)
+        self.has_pair = self._people.has_pair(t_seconds)
+        if step.status == REPEAT:
             return self._last_score
-        self._rewarming = False
-        window = np.stack([c for _, c in self._pairs])
-        probability = self.model.probability(window_vector(window, self._columns))
+        if step.status == NO_PAIR:
+            self._scores.clear()
+            self._last_score = 0.0
+            return 0.0
+        if window is None or len(window) < self.model.min_pairs:
+            self._last_score = 0.0
+            return 0.0
+        values = np.concatenate([window_features(window), self._people.vector(t_seconds)])
+        self.last_values = values
+        probability = self.model.probability(transform_features(values[self._columns]))
+        if self.model.gate_s > 0 and not self.has_pair:
+            probability = 0.0
         self._last_score = self._smoothed(probability, t_seconds)
         return self._last_score
 
@@ -285,9 +426,9 @@ class FightScorer:
         cv2.fillPoly(out, self._exclude_px[1], (0, 0, 0))
         return out
 
-    def _camera_moved(self, new_pair: bool, t_seconds: float) -> bool:
+    def _camera_moved(self, step: StepResult, t_seconds: float) -> bool:
         """Update and return `camera_moving` from the flow pair this frame closed."""
-        motion = self._extractor.camera_motion if new_pair and self.camera_hold else None
+        motion = step.camera if step.status == PAIR and self.camera_hold else None
         if motion is not None and motion[0] >= CAMERA_MOVING_SPEED and motion[1] >= CAMERA_MOVING_SHARE:
             if not self.camera_moving:
                 logger.info(

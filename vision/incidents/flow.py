@@ -359,6 +359,11 @@ class FlowFeatureExtractor:
         """(camera speed, share of the flow it explains) of the last pair; None before there is one."""
         return None if self._flow is None else (self._flow.camera_speed, self._flow.camera_share)
 
+    @property
+    def last_flow(self) -> _Flow | None:
+        """The flow field of the last pair (None after a first frame or a gap)."""
+        return self._flow
+
     def push(self, frame_bgr: Frame, t_seconds: float) -> FloatArray | None:
         """Add a frame; return the whole-frame features of the pair it closes (None for the first)."""
         flows = self._next_flow(frame_bgr, t_seconds)

@@ -14,6 +14,7 @@ from tools.train_fight import extract_dataset, read_labels, subset_rows, train
 from vision.incidents.analyse import analyse_clip, fight_triggers
 from vision.incidents.fight import (
     CAMERA_SETTLE_S,
+    FEATURE_NAMES,
     MODEL_PATH,
     WINDOW_FEATURE_NAMES,
     FightModel,
@@ -166,17 +167,26 @@ def test_motion_crop_magnifies_a_small_distant_mover():
     assert all(crop_share > 2 * whole_share > 0 for whole_share, crop_share in shares)
 
 
-def test_model_file_without_crop_setting_scores_the_whole_frame(tmp_path: Path):
-    # given a model file written before the motion crop existed
-    data = json.loads(MODEL_PATH.read_text())
-    del data["roi_min_cells"]
-    path = tmp_path / "whole.json"
-    path.write_text(json.dumps(data))
+def test_flow_only_model_file_scores_without_people(tmp_path: Path):
+    # given the previous, flow-only model file (no people settings in it)
+    previous = Path(__file__).resolve().parents[2] / "bench" / "fight_model_flow_only.json"
+    data = json.loads(previous.read_text())
+    assert not any(key.startswith("people") or key == "gate_s" for key in data)
     # when it is loaded and scored with
-    model = FightModel.from_json(path)
-    # then it measures the whole frame, as it was trained
-    assert model.roi_min_cells == 0
-    assert isinstance(FightScorer(model)._extractor, FlowFeatureExtractor)
+    model = FightModel.from_json(previous)
+    scorer = FightScorer(model)
+    frames = [moving_square(x) for x in (10, 30, 10, 30, 10, 30)]
+    scores = [scorer.update(frame, i / 10) for i, frame in enumerate(frames)]
+    # then it needs no person stage (none is loaded) and scores the flow as it was trained
+    assert not model.uses_people
+    assert scorer._own is None
+    assert scores[-1] > 0.0
+    # and a model file asking for the motion crop, which is gone, is refused with the reason
+    data["roi_min_cells"] = 3
+    path = tmp_path / "crop.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="motion-crop"):
+        FightModel.from_json(path)
 
 
 def test_shipped_model_json_loads():
@@ -186,7 +196,7 @@ def test_shipped_model_json_loads():
     # then it is plain JSON with consistent sizes, known features and ordered thresholds
     assert json.loads(MODEL_PATH.read_text())["features"] == model.features
     assert len(model.coef) == len(model.mean) == len(model.scale) == len(model.features)
-    assert set(model.features) <= set(WINDOW_FEATURE_NAMES)
+    assert set(model.features) <= set(FEATURE_NAMES)
     assert 0.0 < model.threshold_aggression <= model.threshold_fight < 1.0
     assert fight_triggers(FightScorer(model))[0].min_duration_s == model.fight_min_duration_s
 
@@ -321,8 +331,9 @@ def test_camera_hold_can_be_switched_off_for_a_baseline():
         scorer.update(astronaut_view(dx=-8.0 * i), i / 10)
         # then it never reports the camera as moving and scores the pan like any motion
         assert scorer.camera_moving is False
-    assert scorer._extractor.camera_motion is not None
-    assert scorer._extractor.camera_motion[1] > 0.6  # the pan was there to see
+    motion = scorer._flow._extractor.camera_motion
+    assert motion is not None
+    assert motion[1] > 0.6  # the pan was there to see
 
 
 def test_excluded_area_adds_no_motion_and_the_callers_frame_is_untouched():
@@ -337,10 +348,10 @@ def test_excluded_area_adds_no_motion_and_the_callers_frame_is_untouched():
         plain.update(frame, i / 10)
     # then the masked scorer saw no change at all (every frame a repeat), the other measured the motion,
     # and the callers' frames are unchanged
-    assert masked._extractor.last_was_repeat
-    assert masked._extractor._flow is None
-    assert plain._extractor._flow is not None
-    assert float(plain._extractor._flow.speed.max()) > 0.1
+    assert masked._flow._extractor.last_was_repeat
+    assert masked._flow._extractor._flow is None
+    assert plain._flow._extractor._flow is not None
+    assert float(plain._flow._extractor._flow.speed.max()) > 0.1
     assert all(np.array_equal(a, b) for a, b in zip(frames, originals, strict=True))
 
 

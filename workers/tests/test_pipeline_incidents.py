@@ -67,7 +67,7 @@ def test_calibrated_thresholds_replace_the_model_and_the_sensitivity_only_for_th
     assert [t.threshold for t in calibrated._triggers] == [0.71, 0.63]
     # and the stale calibration is ignored: the model's thresholds shifted by the sensitivity apply
     assert [t.threshold for t in stale._triggers] == [t.threshold for t in plain._triggers]
-    assert plain._triggers[0].threshold == round(model.threshold_fight - 0.1, 10)
+    assert plain._triggers[0].threshold == pytest.approx(model.threshold_fight - 0.1)
     # and every stage names the score it makes, so recorded scores can be matched to it
     assert calibrated.score_fingerprints == stale.score_fingerprints == (mine.model, plain.score_fingerprints[1])
 

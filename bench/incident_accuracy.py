@@ -60,6 +60,7 @@ from vision.incidents.trigger import IncidentTrigger
 
 PREVIOUS_MODEL = REPO_ROOT / "bench" / "fight_model_flow_only.json"
 LIVE_MIN_DURATION_S = 1.0  # venues.Camera.min_duration_s default
+LIVE_PEOPLE = (2.0, 0.2)  # the live person stage's defaults: CC_PERSON_FPS, CC_PERSON_MIN_SCORE (384 px as trained)
 TARGETS = (
     "targets: accuracy >= 0.85, AUC >= 0.90; <= 5 false alerts per camera-hour with >= 75 % of fight clips alerted"
 )
@@ -138,9 +139,10 @@ def held_out(clips: list[ClipFeatures], models: dict[str, tuple[FightModel, Reci
     print(TARGETS + "\n")
 
 
-def stream_of(path: Path, model: FightModel, name: str) -> Stream:
-    """A clip's score stream replayed from the cache."""
-    replayed = fight_cache.replay(fight_cache.load(path), model)
+def stream_of(path: Path, model: FightModel, name: str, people: tuple[float, float] | None = None) -> Stream:
+    """A clip's score stream from the cache (people: the person stage's (fps, min score), else the model's)."""
+    fps, score = people if people is not None else (None, None)
+    replayed = fight_cache.replay(fight_cache.load(path), model, people_fps=fps, min_score=score)
     return Stream(name, replayed.t, replayed.scores)
 
 
@@ -154,18 +156,22 @@ def normal_footage() -> list[tuple[str, Path]]:
 
 
 def streams_for(
-    root: Path, clips: list[ClipFeatures], model: FightModel, recipe: Recipe
+    root: Path,
+    clips: list[ClipFeatures],
+    model: FightModel,
+    recipe: Recipe,
+    people: tuple[float, float] | None = None,
 ) -> tuple[dict[str, list[Stream]], list[Stream]]:
     """Normal footage grouped by source (no-fight clips out-of-fold) and the fight clips (out-of-fold)."""
     owners = fold_models(clips, model, SEED, 5, recipe)
     normal = {
         "surveillance noFight (38, out-of-fold)": [
-            stream_of(root / c.file, owners[c.file], c.file) for c in clips if not c.label
+            stream_of(root / c.file, owners[c.file], c.file, people) for c in clips if not c.label
         ]
     }
     for name, path in normal_footage():
-        normal[name] = [stream_of(path, model, name)]
-    fights = [stream_of(root / c.file, owners[c.file], c.file) for c in clips if c.label]
+        normal[name] = [stream_of(path, model, name, people)]
+    fights = [stream_of(root / c.file, owners[c.file], c.file, people) for c in clips if c.label]
     return normal, fights
 
 
@@ -371,7 +377,7 @@ def cost(shipped: FightModel) -> None:
     detector = PoseDetector(
         PoseSettings(input_size=shipped.people_input_size or 384, min_score=shipped.people_min_score)
     )
-    tracker, scorer = PersonTracker(), FightScorer(shipped, own_people=False)
+    tracker, scorer = PersonTracker(), FightScorer(shipped)
     pose_s = score_s = 0.0
     tracks: list = []
     for i, frame in enumerate(frames):
@@ -409,6 +415,8 @@ def main() -> None:
         normal, fights = streams_for(root, clips, model, recipe)
         per_source(name, normal, model)
         results[name] = (model, normal, fights)
+    live = f"new, live person stage ({LIVE_PEOPLE[0]:g} fps, score >= {LIVE_PEOPLE[1]:g})"
+    results[live] = (shipped, *streams_for(root, clips, shipped, RECIPE, LIVE_PEOPLE))
     print()
     operating_points(results)
     trade_off(results)

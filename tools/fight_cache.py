@@ -274,7 +274,7 @@ def replay(
     """
     fps = people_fps if people_fps is not None else model.people_fps
     threshold = min_score if min_score is not None else (model.people_min_score or POSE_MIN_SCORE)
-    scorer = FightScorer(model, own_people=False)
+    scorer = FightScorer(model)
     tracker = PersonTracker()
     tracks: list[PersonTrack] = []
     next_people = float("-inf")

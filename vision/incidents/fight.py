@@ -269,18 +269,9 @@ class FightScorer:
     """
 
     def __init__(
-        self,
-        model: FightModel | None = None,
-        *,
-        exclude: Sequence[Polygon] = (),
-        camera_hold: bool = True,
-        own_people: bool = True,
+        self, model: FightModel | None = None, *, exclude: Sequence[Polygon] = (), camera_hold: bool = True
     ) -> None:
-        """Use the given model or the shipped `fight_model.json`; ValueError for a malformed polygon.
-
-        `own_people=False` is for callers that always hand over the person stage's tracks: the scorer then
-        loads no MoveNet of its own up front (it still would, lazily, if `update` got no `people`).
-        """
+        """Use the given model or the shipped `fight_model.json`; ValueError for a malformed polygon."""
         self.model = model if model is not None else FightModel.from_json()
         for polygon in exclude:
             if len(polygon) < 3 or not all(0.0 <= c <= 1.0 for point in polygon for c in point):
@@ -302,8 +293,6 @@ class FightScorer:
         self._own: tuple[Any, Any] | None = None  # (PoseDetector, PersonTracker) when no caller passes people
         self._own_tracks: list[PersonTrack] = []
         self._own_next = float("-inf")
-        if self.model.uses_people and own_people:
-            self._own_stage()  # load MoveNet now, not on a live camera's first frame
 
     def reset(self) -> None:
         """Drop all history (camera reconnect, scene change)."""
@@ -352,11 +341,11 @@ class FightScorer:
     def _own_stage(self) -> tuple[Any, Any]:
         """The scorer's own MoveNet and tracker, at the model's settings (loaded once)."""
         if self._own is None:
-            from vision.people.movenet import PoseDetector, PoseSettings  # the ONNX session: only when used
+            from vision.people.stage import shared_detector  # the ONNX session loads only when used
             from vision.people.tracker import PersonTracker
 
-            settings = PoseSettings(self.model.people_input_size or 256, self.model.people_min_score or 0.2)
-            self._own = (PoseDetector(settings), PersonTracker())
+            detector = shared_detector(self.model.people_input_size or 384, self.model.people_min_score or 0.2)
+            self._own = (detector, PersonTracker())
         return self._own
 
     def _outside_exclusions(self, people: Sequence[PersonTrack], hw: tuple[int, int]) -> Sequence[PersonTrack]:

@@ -24,7 +24,7 @@ def scored_with_people(path: Path, keep: int | None) -> tuple[list[float], list[
     """Scores of a clip when the person stage hands the scorer its tracks, or only the `keep` largest people."""
     model = FightModel.from_json()
     detector = PoseDetector(PoseSettings(model.people_input_size, model.people_min_score))
-    tracker, scorer = PersonTracker(), FightScorer(model, own_people=False)
+    tracker, scorer = PersonTracker(), FightScorer(model)
     tracks: list[PersonTrack] = []
     scores, counts, next_people = [], [], float("-inf")
     for t, frame in iter_frames(path, model.analysis_fps):
@@ -57,7 +57,7 @@ def test_people_gate_one_person_moving_violently_is_no_fight_two_fighting_are(sa
 def test_no_people_no_fight_score_on_a_real_fight(sample_file):
     # given the same real fight with a person stage that reports nobody (people outside the view, a mask)
     model = FightModel.from_json()
-    scorer = FightScorer(model, own_people=False)
+    scorer = FightScorer(model)
     scores = [
         scorer.update(f, t, people=[])
         for t, f in iter_frames(sample_file("fights", "violence_clips", "violence_4.mp4"), 10.0)

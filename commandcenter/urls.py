@@ -18,7 +18,7 @@ from alerts.api_dispatch import DeliveryViewSet
 from alerts.recordings import RecordingViewSet
 from alerts.webhooks import cad_status
 from commandcenter import views
-from oversight.api import DeploymentViewSet, ExportView
+from oversight.api import DeploymentViewSet, EventSearchView, ExportView
 from venues.api import CameraViewSet, VenueViewSet, ZoneViewSet
 from watchlists import views as watchlist_views
 from watchlists.api import PhotoCheckViewSet, SubjectViewSet, WatchlistViewSet
@@ -57,6 +57,7 @@ urlpatterns = [
     path("api/cad/status/", cad_status, name="cad-status"),  # signed CAD webhook, no session
     path("api/token/", TokenView.as_view(), name="api-token"),
     path("api/exports/", ExportView.as_view(), name="api-exports"),
+    path("api/event-search/", EventSearchView.as_view(), name="api-event-search"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", views.ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),  # CSP: no inline JS

@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -21,11 +22,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from alerts.models import Alert
 from core.api import acting_user, django_errors_to_drf
 from core.permissions import ModelPermissions
+from core.security import validate_image_upload
 from oversight import services
 from oversight.exports import evidence_export
 from oversight.models import Deployment
+from oversight.search import SearchQuery, event_search
 from oversight.selectors import deployments_for
 from venues.selectors import cameras_for, venues_for
 from watchlists.models import Watchlist
@@ -216,3 +220,55 @@ class ExportView(APIView):
         response = HttpResponse(result.data, content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
         return response
+
+
+class EventSearchSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A purpose-gated search of past alerts (JSON, or multipart with a photo)."""
+
+    purpose = serializers.CharField(max_length=300)
+    start = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    end = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    venue = serializers.UUIDField(required=False, allow_null=True, default=None)
+    camera = serializers.UUIDField(required=False, allow_null=True, default=None)
+    kind = serializers.ChoiceField(choices=Alert.Kind.choices, required=False, allow_blank=True, default="")
+    status = serializers.ChoiceField(choices=Alert.Status.choices, required=False, allow_blank=True, default="")
+    review = serializers.ChoiceField(choices=Alert.Review.choices, required=False, allow_blank=True, default="")
+    subject = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    watchlist = serializers.UUIDField(required=False, allow_null=True, default=None)
+    photo = serializers.FileField(required=False, allow_null=True, default=None, validators=[validate_image_upload])
+
+
+class EventSearchView(APIView):
+    """POST a search; the answer lists the alerts found (ids, where, when, status; no faces, no names)."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = EventSearchSerializer
+
+    @extend_schema(request=EventSearchSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        if not request.user.has_perm("oversight.search_events"):
+            raise PermissionDenied("oversight.search_events")  # audited by DeniedAuditMiddleware
+        incoming = EventSearchSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = dict(incoming.validated_data)
+        photo = data.pop("photo")
+        query = SearchQuery(**data, photo=photo.read() if photo is not None else None)
+        try:
+            result = event_search(user=acting_user(request), query=query)
+        except DjangoValidationError as exc:
+            raise django_errors_to_drf(exc) from exc
+        rows = [
+            {
+                "id": str(alert.pk),
+                "kind": alert.kind,
+                "raised_at": alert.raised_at.isoformat(),
+                "venue": alert.venue.name,
+                "camera": alert.camera.name,
+                "status": alert.status,
+                "review": alert.review,
+                "similarity": result.similarity.get(alert.pk),
+                "url": reverse("alert-detail-page", args=[alert.pk]),
+            }
+            for alert in result.alerts
+        ]
+        return Response({"count": result.total, "faces_in_photo": result.faces_in_photo, "results": rows})

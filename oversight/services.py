@@ -23,7 +23,8 @@ from audit.models import AccessEvent
 from audit.services import access_record
 from oversight.models import Deployment, DeploymentAlert, DeploymentMonth
 from venues.models import Camera, Venue
-from watchlists.models import Watchlist
+from watchlists.matching import gallery_changed
+from watchlists.models import NegativeExemplar, Watchlist
 
 logger = logging.getLogger(__name__)
 
@@ -291,6 +292,10 @@ def face_matches_purge(*, deployment: Deployment, now: datetime, reason: str) ->
     pks = list(alerts.order_by("raised_at").values_list("pk", flat=True))
     ids = [str(pk) for pk in pks]
     names = [name for name in Evidence.objects.filter(alert__in=pks).values_list("file", flat=True) if name]
+    negatives = list(NegativeExemplar.objects.filter(source_alert__in=pks).values_list("pk", flat=True))
+    NegativeExemplar.objects.filter(pk__in=negatives).delete()  # "not this person" vectors from its probes
+    if negatives:
+        gallery_changed()
     DeploymentAlert.objects.filter(alert__in=pks).delete()
     Alert.objects.filter(pk__in=pks).delete()
     Deployment.objects.filter(pk=deployment.pk).update(purged_at=now)
@@ -301,7 +306,13 @@ def face_matches_purge(*, deployment: Deployment, now: datetime, reason: str) ->
         object_type="deployment_face_matches",
         object_id=deployment.pk,
         purpose=reason,
-        detail={"count": len(ids), "ids": ids[:AUDIT_IDS_LIMIT], "files": len(names), "now": now.isoformat()},
+        detail={
+            "count": len(ids),
+            "ids": ids[:AUDIT_IDS_LIMIT],
+            "files": len(names),
+            "negative_exemplars": [str(pk) for pk in negatives][:AUDIT_IDS_LIMIT],
+            "now": now.isoformat(),
+        },
     )
     transaction.on_commit(lambda: _delete_files(names))
     logger.warning("deployment %s: purged %d face-match alerts (%s)", deployment.pk, len(ids), reason)

@@ -63,6 +63,8 @@ TABLE: list[tuple[str, str, frozenset[str]]] = [
     ("GET", r"^/oversight/alerts/[0-9a-f-]+/export/$", frozenset({"supervisor", "auditor"})),
     ("POST", r"^/api/exports/$", frozenset({"supervisor", "auditor"})),
     ("GET", r"^/api/exports/$", SIGNED_IN),  # POST-only: 405
+    ("POST", r"^/api/event-search/$", frozenset({"dispatcher", "supervisor", "auditor"})),
+    ("GET", r"^/api/event-search/$", SIGNED_IN),  # POST-only: 405
     ("GET", r"^/oversight/deployments/[0-9a-f-]+/\w+/$", SIGNED_IN),
     ("GET", r"^/api/deployments/", DEPLOYMENT_VIEWERS),
     ("POST", r"^/api/deployments/$", frozenset({"supervisor"})),

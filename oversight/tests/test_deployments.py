@@ -151,6 +151,14 @@ def test_urgent_deployment_lapsing_unauthorised_purges_exactly_its_face_matches(
     kept = _face_alert(other_camera, subject, name="kept")
     deployment_alert_raised(deployment_id=kept_deployment.pk, alert=kept, faces=1)
     fight = Alert.objects.create(kind="fight", camera=camera, venue=camera.venue, severity=3, score=0.9)
+    from watchlists.models import NegativeExemplar
+
+    def negative(alert):  # type: ignore[no-untyped-def]
+        return NegativeExemplar.objects.create(
+            subject=subject, embedding=[0.2] * 128, model_name="Dlib", source_alert=alert, created_by=subject.added_by
+        )
+
+    urgent_negative, kept_negative = negative(urgent_alerts[0]), negative(kept)
     files = [tmp_path / e.file.name for e in Evidence.objects.filter(alert__in=urgent_alerts)]
     assert all(path.exists() for path in files)
 
@@ -168,6 +176,8 @@ def test_urgent_deployment_lapsing_unauthorised_purges_exactly_its_face_matches(
     assert set(Alert.objects.values_list("pk", flat=True)) == {kept.pk, fight.pk}
     assert not any(path.exists() for path in files)
     assert Evidence.objects.filter(alert=kept).count() == 1
+    assert set(NegativeExemplar.objects.values_list("pk", flat=True)) == {kept_negative.pk}
+    assert urgent_negative.pk is not None
     urgent.refresh_from_db()
     assert (urgent.status, urgent.purged_at is not None) == ("refused", True)
     purge = AccessEvent.objects.get(action="purge", object_type="deployment_face_matches")

@@ -136,3 +136,16 @@ def test_the_search_page_links_results_to_the_alert_detail(client, two_venues, d
     assert page.status_code == 200
     assert f"/alerts/{mine[1].pk}/" in page.content.decode()
     assert AccessEvent.objects.filter(action="search", purpose="Case 1").count() == 1
+
+
+def test_the_api_searches_with_a_purpose(api_client, two_venues, scoped_dispatcher, admin_user):
+    mine, _theirs, _other = two_venues
+    api_client.force_authenticate(scoped_dispatcher)
+    assert api_client.post("/api/event-search/", {"kind": "fight"}, format="json").status_code == 400
+    response = api_client.post("/api/event-search/", {"purpose": "Case 4", "kind": "fight"}, format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["count"], [r["id"] for r in body["results"]]) == (1, [str(mine[0].pk)])
+    assert body["results"][0]["url"] == f"/alerts/{mine[0].pk}/"
+    api_client.force_authenticate(admin_user)
+    assert api_client.post("/api/event-search/", {"purpose": "x"}, format="json").status_code == 403

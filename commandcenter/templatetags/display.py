@@ -115,3 +115,17 @@ OWN_LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "kk": "Қазақ
 def own_language_name(code: str) -> str:
     """'kk' -> 'Қазақша' in every interface language."""
     return OWN_LANGUAGE_NAMES.get(code, code)
+
+
+@register.filter
+def role_label(role: str) -> str:
+    """'dispatcher' -> 'Dispatcher' in the reader's language (several roles: comma-separated)."""
+    names = {
+        "dispatcher": _("Dispatcher"),
+        "supervisor": _("Supervisor"),
+        "admin": _("Administrator"),
+        "auditor": _("Auditor"),
+        "superuser": _("Superuser"),
+        "anonymous": _("not signed in"),
+    }
+    return ", ".join(names.get(part.strip(), part.strip()) for part in role.split(",") if part.strip())

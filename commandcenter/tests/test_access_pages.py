@@ -101,3 +101,4 @@ def test_audit_entries_read_in_words(client, auditor, admin_user):
     assert "Action:</span> Acknowledged" in body
     assert "Note:</span>" not in body  # empty values are left out
     assert "{&#x27;" not in body  # no raw Python dicts
+    assert "<td>Administrator</td>" in body  # the role in words

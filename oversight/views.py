@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from alerts.selectors import alerts_for
@@ -29,6 +30,11 @@ from oversight.search import SearchQuery, event_search
 from oversight.selectors import deployments_for
 
 PAGE_SIZE = 50
+DECIDED = {
+    "authorise": gettext_lazy("%(status)s: face matching may run on what it covers, against its watchlists."),
+    "refuse": gettext_lazy("%(status)s: face matching does not run under it."),
+    "end": gettext_lazy("%(status)s: face matching under it has stopped."),
+}
 
 
 def _require(request: HttpRequest, perm: str) -> None:
@@ -121,6 +127,7 @@ def deployment_detail(request: HttpRequest, deployment_id: uuid.UUID) -> HttpRes
         "form": DecisionForm(),
         "now": timezone.now(),
         "months": list(deployment.months.order_by("month")),
+        "matching_until": _matching_until(deployment),
     }
     return render(request, "oversight/deployment.html", context)
 
@@ -142,8 +149,8 @@ def deployment_decide(request: HttpRequest, deployment_id: uuid.UUID, decision: 
     form = DecisionForm(request.POST)
     note = form.data.get("note", "") if form.is_valid() else ""
     try:
-        service(deployment_id=deployment.pk, actor=acting_user(request), note=note)
-        messages.success(request, _("Done."))
+        done = service(deployment_id=deployment.pk, actor=acting_user(request), note=note)
+        messages.success(request, DECIDED.get(decision, "") % {"status": done.get_status_display()})
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     except services.DeploymentConflict as exc:
@@ -252,3 +259,10 @@ def event_search_page(request: HttpRequest) -> HttpResponse:
     if result is not None:
         rows = [(alert, result.similarity.get(alert.pk)) for alert in result.alerts]
     return render(request, "oversight/search.html", {"form": form, "result": result, "rows": rows})
+
+
+def _matching_until(deployment: Deployment) -> Any:
+    """When face matching under the deployment stops, if it may run now (None: it does not run now)."""
+    now = timezone.now()
+    until = deployment.matching_until()
+    return until if until is not None and deployment.starts_at <= now < until else None

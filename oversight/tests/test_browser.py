@@ -49,6 +49,7 @@ def test_request_authorise_and_report(browser, live_url, django_user_model, came
     expect(page.locator("#deployment-status")).to_have_text("Requested")
     expect(page.locator("#own-request")).to_be_visible()
     expect(page.locator("#authorise")).to_have_count(0)
+    expect(page.locator("#matching-state")).to_contain_text("does not run")
     deployment = Deployment.objects.get(title="Concert night")
     assert deployment.requested_by == supervisor
     shot(page, "deployment-requested")
@@ -59,6 +60,7 @@ def test_request_authorise_and_report(browser, live_url, django_user_model, came
     page.click("#authorise")
     # then it is authorised by them
     expect(page.locator("#deployment-status")).to_have_text("Authorised")
+    expect(page.locator("#matching-state")).to_contain_text("Face matching runs under this deployment until")
     deployment.refresh_from_db()
     assert (deployment.status, deployment.decided_by) == ("authorised", authoriser)
     shot(page, "deployment-authorised")

@@ -5,14 +5,17 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied
 from django_otp import match_token
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status, views
 from rest_framework.authtoken.models import Token
+from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from audit.models import AccessEvent
 from audit.services import access_record
+from core.api_schema import ErrorSerializer
 from core.security import two_factor_required
 
 
@@ -29,10 +32,15 @@ class TokenView(views.APIView):
 
     permission_classes = [permissions.AllowAny]
     authentication_classes: list[type] = []
+    parser_classes = [JSONParser, FormParser]  # `curl -d username=...` works too
     serializer_class = TokenRequestSerializer
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
 
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={200: inline_serializer("ApiToken", {"token": serializers.CharField()}), 403: ErrorSerializer},
+    )
     def post(self, request: Request) -> Response:
         params = TokenRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)

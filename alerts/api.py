@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import django_filters
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -18,6 +18,8 @@ from alerts import services
 from alerts.models import Alert, AlertEvent, Delivery, Evidence
 from alerts.selectors import alert_read_audit, alerts_for, face_cards
 from core.api import acting_user
+from core.api_schema import ErrorSerializer
+from core.filters import BooleanFilter, DateTimeFilter, FilterSet, IntegerFilter
 from core.permissions import ModelPermissions
 
 CURSOR_PAGE = 500
@@ -33,7 +35,7 @@ class ActionPermission(ModelPermissions):
 class AlertEventSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     """One history entry."""
 
-    actor = serializers.CharField(source="actor.username", default=None, read_only=True)
+    actor = serializers.CharField(source="actor.username", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = AlertEvent
@@ -48,7 +50,7 @@ class AlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     kind_display = serializers.CharField(source="get_kind_display", read_only=True)
     status_display = serializers.CharField(source="get_status_display", read_only=True)
     severity_display = serializers.CharField(source="get_severity_display", read_only=True)
-    assigned_to = serializers.CharField(source="assigned_to.username", default=None, read_only=True)
+    assigned_to = serializers.CharField(source="assigned_to.username", default=None, read_only=True, allow_null=True)
     outcome_display = serializers.CharField(source="get_outcome_display", read_only=True)
     thumbnail_url = serializers.SerializerMethodField()
     face = serializers.SerializerMethodField()
@@ -202,13 +204,13 @@ class AlertDetailSerializer(AlertSerializer):
         ]
 
 
-class AlertFilter(django_filters.FilterSet):
+class AlertFilter(FilterSet):
     """Filters: kind, severity, status, venue, camera, time range."""
 
-    raised_after = django_filters.IsoDateTimeFilter(field_name="raised_at", lookup_expr="gte")
-    raised_before = django_filters.IsoDateTimeFilter(field_name="raised_at", lookup_expr="lt")
-    min_severity = django_filters.NumberFilter(field_name="severity", lookup_expr="gte")
-    open = django_filters.BooleanFilter(method="filter_open")
+    raised_after = DateTimeFilter(field_name="raised_at", lookup_expr="gte")
+    raised_before = DateTimeFilter(field_name="raised_at", lookup_expr="lt")
+    min_severity = IntegerFilter(field_name="severity", lookup_expr="gte")
+    open = BooleanFilter(method="filter_open")
 
     class Meta:
         model = Alert
@@ -229,6 +231,10 @@ class ActionSerializer(serializers.Serializer):  # type: ignore[type-arg]
     priority = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=5)
 
 
+ACTION_SCHEMA = extend_schema(request=ActionSerializer, responses={200: AlertSerializer, 409: ErrorSerializer})
+
+
+@extend_schema_view(**dict.fromkeys(ACTIONS, ACTION_SCHEMA))
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
     """Alerts in the user's scope. `?after=<seq>` returns everything changed since that cursor."""
 

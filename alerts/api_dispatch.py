@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -16,6 +17,7 @@ from alerts.models import Delivery
 from alerts.selectors import alerts_for
 from audit.models import AccessEvent
 from audit.services import access_record
+from core.api_schema import ErrorSerializer
 
 
 class DeliverySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -64,6 +66,7 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             .order_by("-created_at", "-id")
         )
 
+    @extend_schema(request=None, responses={202: DeliverySerializer, 409: ErrorSerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
         user: Any = request.user

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from django.core.cache import cache
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status, viewsets
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -49,7 +49,7 @@ def visible_result(result: dict[str, Any], user: Any) -> dict[str, Any]:
 class RecordingViewSet(viewsets.ViewSet):
     """`POST /api/recordings/` (multipart video + purpose) starts a job; `GET /api/recordings/<job>/` polls it."""
 
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
     serializer_class = RecordingUploadSerializer
 
     def get_permissions(self):  # type: ignore[no-untyped-def]
@@ -62,6 +62,13 @@ class RecordingViewSet(viewsets.ViewSet):
             or user.has_perm("watchlists.check_photo")
         )
 
+    @extend_schema(
+        responses={
+            202: inline_serializer(
+                "RecordingJob", {"job": serializers.CharField(), "status_url": serializers.CharField()}
+            )
+        }
+    )
     def create(self, request: Request) -> Response:
         if not self._allowed(request):
             access_record(user=request.user, action=AccessEvent.Action.DENIED, object_type="recording")
@@ -81,7 +88,10 @@ class RecordingViewSet(viewsets.ViewSet):
         )
         return Response({"job": job_id, "status_url": f"/api/recordings/{job_id}/"}, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(parameters=[OpenApiParameter("id", str, OpenApiParameter.PATH, description="job id")])
+    @extend_schema(
+        parameters=[OpenApiParameter("id", str, OpenApiParameter.PATH, description="job id")],
+        responses={200: dict},
+    )
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         state = job_status(str(pk))
         if state is None or cache.get(recording_owner_key(str(pk))) != request.user.pk:

@@ -37,6 +37,8 @@ router.register("deployments", DeploymentViewSet, basename="deployment")
 
 handler403 = "commandcenter.views.permission_denied"
 
+handler404 = "core.api.not_found"  # JSON under /api/, the HTML page elsewhere
+
 urlpatterns = [
     path("", include("alerts.urls")),
     path("", include("venues.urls")),

@@ -5,22 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import ServiceModelViewSet, acting_user
+from core.api import ModelSerializer, ServiceModelViewSet, acting_user
 from core.jobs import calibration_submit
 from core.security import UploadRejected, video_upload_store
 from venues import services
 from venues.models import Camera, Venue, Zone
 from venues.selectors import calibration_job_get, calibration_job_remember, cameras_for, venues_for
+from venues.validators import STREAM_URL_PATTERN, validate_polygon
 
 
-class VenueSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class VenueSerializer(ModelSerializer):
     """A venue."""
 
     class Meta:
@@ -48,7 +49,7 @@ class VenueSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         return attrs
 
 
-class CameraSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class CameraSerializer(ModelSerializer):
     """A camera with its analysis settings; health fields are read-only."""
 
     class Meta:
@@ -102,6 +103,7 @@ class CameraSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "created_at",
             "updated_at",
         ]
+        extra_kwargs = {"stream_url": {"validators": [STREAM_URL_PATTERN]}}
 
     def validate_venue(self, venue: Venue) -> Venue:
         if not venues_for(self.context["request"].user).filter(pk=venue.pk).exists():
@@ -119,18 +121,38 @@ class CameraSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 class CalibrateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """Calibrate from the live scores of the last `hours`, or from an uploaded `video` (a background job)."""
 
-    hours = serializers.FloatField(required=False, default=24.0, min_value=0.1)
+    hours = serializers.FloatField(
+        required=False,
+        default=24.0,
+        min_value=0.1,
+        max_value=float(settings.CC_SCORE_HISTORY_HOURS),
+        error_messages={"max_value": "At most {max_value} hours are kept (CC_SCORE_HISTORY_HOURS)."},
+    )
     video = serializers.FileField(required=False)
 
-    def validate_hours(self, hours: float) -> float:
-        limit = float(settings.CC_SCORE_HISTORY_HOURS)
-        if hours > limit:
-            raise serializers.ValidationError(f"At most {limit:g} hours are kept (CC_SCORE_HISTORY_HOURS).")
-        return hours
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "minItems": 3,
+        "maxItems": 64,
+        "items": {
+            "type": "array",
+            "minItems": 2,
+            "maxItems": 2,
+            "items": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+        "description": "[x, y] points, fractions 0-1 of frame width and height; the polygon must have an area.",
+    }
+)
+class PolygonField(serializers.JSONField):
+    """A zone polygon (validated by `venues.validators.validate_polygon`)."""
 
 
-class ZoneSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class ZoneSerializer(ModelSerializer):
     """A zone polygon on a camera's frame."""
+
+    polygon = PolygonField(validators=[validate_polygon])
 
     class Meta:
         model = Zone
@@ -182,7 +204,7 @@ class CameraViewSet(ServiceModelViewSet):
         return cameras_for(self.request.user).order_by("venue__name", "name")
 
     @extend_schema(request=CalibrateSerializer, responses={200: dict, 202: dict, 409: dict})
-    @action(detail=True, methods=["post"], parser_classes=[JSONParser, MultiPartParser, FormParser])
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser, MultiPartParser])
     def calibrate(self, request: Request, pk: str | None = None) -> Response:
         """Fit the camera's fight and aggression thresholds to its false-alert budget (audited).
 

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https", "file")
@@ -13,7 +14,12 @@ STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https", "file")
 
 def validate_stream_url(value: str) -> None:
     """Accept rtsp(s)://, http(s):// (MJPEG) and file:// URLs with a host or path."""
-    parts = urlsplit(value.strip())
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 (a port out of range raises here)
+    except ValueError as exc:
+        message = _("The stream URL is malformed: %(reason)s.")
+        raise ValidationError(message, code="malformed", params={"reason": exc}) from exc
     if parts.scheme not in STREAM_SCHEMES:
         raise ValidationError(
             _("Unsupported stream URL scheme %(scheme)r; use one of: %(allowed)s."),
@@ -58,3 +64,23 @@ def polygon_area(points: list[list[float]]) -> float:
     for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1], strict=True):
         total += x1 * y2 - x2 * y1
     return abs(total) / 2.0
+
+
+class StreamUrlValidator(RegexValidator):
+    """`validate_stream_url` (its precise messages first), then the pattern the API schema publishes."""
+
+    def __call__(self, value: Any) -> None:
+        validate_stream_url(value)
+        super().__call__(value)
+
+
+# The same rule as `validate_stream_url`, as a pattern the API schema publishes: a scheme, then a host
+# (name, IPv4 or [IPv6] written in full or with one `::`, optional user:password@ and :port) or, for
+# file://, an absolute path.
+STREAM_URL_PATTERN = StreamUrlValidator(
+    r"^(?:(?:rtsps?|https?)://(?:[A-Za-z0-9._~%!$&'()*+,;=:-]+@)?(?:[A-Za-z0-9._~%-]+|\[(?:(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}|::[0-9A-Fa-f]{1,4})\])"
+    r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
+    r"(?:[/?#][^\s\x00]*)?|file:///[^\s\x00]*)$",
+    message=_("Unsupported stream URL; use rtsp(s)://host/..., http(s)://host/... or file:///path."),
+    code="scheme",
+)

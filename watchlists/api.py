@@ -4,26 +4,41 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import MinValueValidator
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit.services import access_record
-from core.api import ServiceModelViewSet, acting_user
+from core.api import ModelSerializer, ServiceModelViewSet, acting_user
 from watchlists import selectors, services
 from watchlists.enrolment import EnrolmentError, subject_enroll_photo
 from watchlists.identify import photo_check
 from watchlists.models import Subject, Watchlist
 
 
-class WatchlistSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class ThresholdFloor(MinValueValidator):
+    """The system floor, published as the schema's minimum; the refusal names it (`check_threshold`)."""
+
+    def __call__(self, value: Any) -> None:
+        try:
+            services.check_threshold(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict["match_threshold"]) from exc
+
+
+class WatchlistSerializer(ModelSerializer):
     """A watchlist."""
 
-    match_threshold = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+    match_threshold = serializers.FloatField(
+        max_value=1.0, required=False, validators=[ThresholdFloor(float(settings.CC_FACE_THRESHOLD_FLOOR))]
+    )
 
     class Meta:
         model = Watchlist
@@ -41,13 +56,6 @@ class WatchlistSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
         ]
         read_only_fields = ["id", "owner", "created_at", "updated_at"]
 
-    def validate_match_threshold(self, value: float) -> float:
-        try:
-            services.check_threshold(value)
-        except Exception as exc:
-            raise serializers.ValidationError(str(exc.message_dict["match_threshold"][0])) from exc  # type: ignore[attr-defined]
-        return value
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if self.instance is None:
             attrs.setdefault("match_threshold", services.watchlist_default_threshold())
@@ -57,7 +65,7 @@ class WatchlistSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
         return attrs
 
 
-class SubjectSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class SubjectSerializer(ModelSerializer):
     """A subject; expiry is required."""
 
     templates = serializers.SerializerMethodField()
@@ -106,14 +114,27 @@ class PhotoUploadSerializer(serializers.Serializer):  # type: ignore[type-arg]
     choose = serializers.IntegerField(required=False, min_value=0, max_value=50)
 
 
+ENROLLED_TEMPLATE = inline_serializer(
+    "EnrolledTemplate",
+    {
+        "id": serializers.UUIDField(),
+        "quality_score": serializers.FloatField(),
+        "box": serializers.DictField(help_text="Face box in the source photo: x, y, w, h pixels."),
+        "models": serializers.ListField(child=serializers.CharField()),
+        "quality_warnings": serializers.ListField(),
+    },
+)
+
+
 class EnrolPhotoMixin:
     """`POST /api/subjects/<id>/photos/` (multipart) adds a face template to a subject."""
 
+    @extend_schema(request=PhotoUploadSerializer, responses={201: ENROLLED_TEMPLATE})
     @action(
         detail=True,
         methods=["post"],
         url_path="photos",
-        parser_classes=[MultiPartParser, FormParser],
+        parser_classes=[MultiPartParser],
         serializer_class=PhotoUploadSerializer,
     )
     def photos(self, request: Request, pk: str | None = None) -> Response:
@@ -161,12 +182,18 @@ class PhotoCheckSerializer(serializers.Serializer):  # type: ignore[type-arg]
 class PhotoCheckViewSet(viewsets.ViewSet):
     """`POST /api/photo-checks/`: faces in a photo and their candidates; the search is audited."""
 
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
     serializer_class = PhotoCheckSerializer
 
     def get_permissions(self):  # type: ignore[no-untyped-def]
         return [permissions.IsAuthenticated()]
 
+    @extend_schema(
+        request=PhotoCheckSerializer,
+        responses={
+            200: inline_serializer("PhotoCheckResult", {"faces": serializers.ListField(child=serializers.DictField())})
+        },
+    )
     def create(self, request: Request) -> Response:
         if not request.user.has_perm("watchlists.check_photo"):
             access_record(

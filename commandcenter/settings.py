@@ -227,7 +227,9 @@ CC_PERSON_FPS = env_float("CC_PERSON_FPS", 2.0, minimum=0.0, maximum=15.0)
 CC_PERSON_INPUT_SIZE = env_int("CC_PERSON_INPUT_SIZE", 384, minimum=128, maximum=1024)
 if CC_PERSON_INPUT_SIZE % 32:
     raise ImproperlyConfigured(f"CC_PERSON_INPUT_SIZE must be a multiple of 32, not {CC_PERSON_INPUT_SIZE}")
-CC_PERSON_MIN_SCORE = env_float("CC_PERSON_MIN_SCORE", 0.2, minimum=0.05, maximum=0.95)
+# people from this MoveNet score are tracked and given to the fight scorer; counted from the second
+CC_PERSON_MIN_SCORE = env_float("CC_PERSON_MIN_SCORE", 0.1, minimum=0.05, maximum=0.95)
+CC_PERSON_COUNT_MIN_SCORE = env_float("CC_PERSON_COUNT_MIN_SCORE", 0.2, minimum=0.05, maximum=0.95)
 CC_CLIP_FPS = env_float("CC_CLIP_FPS", 5.0, minimum=1.0, maximum=30.0)
 CC_CLIP_PRE_S = env_float("CC_CLIP_PRE_S", 4.0, minimum=0.0, maximum=30.0)
 CC_CLIP_POST_S = env_float("CC_CLIP_POST_S", 4.0, minimum=0.5, maximum=30.0)

@@ -31,7 +31,8 @@ class SessionConfig:
     people_interval_s: float = 1.0
     person_fps: float = 2.0
     person_input_size: int = 384
-    person_min_score: float = 0.2
+    person_min_score: float = 0.1
+    person_count_min_score: float = 0.2
     clip_fps: float = 5.0
     clip_pre_s: float = 4.0
     clip_post_s: float = 4.0
@@ -56,6 +57,7 @@ class SessionConfig:
             "person_fps": settings.CC_PERSON_FPS,
             "person_input_size": settings.CC_PERSON_INPUT_SIZE,
             "person_min_score": settings.CC_PERSON_MIN_SCORE,
+            "person_count_min_score": settings.CC_PERSON_COUNT_MIN_SCORE,
             "clip_fps": settings.CC_CLIP_FPS,
             "clip_pre_s": settings.CC_CLIP_PRE_S,
             "clip_post_s": settings.CC_CLIP_POST_S,
@@ -74,6 +76,7 @@ class SessionConfig:
             fps=self.person_fps if fps is None else fps,
             input_size=self.person_input_size,
             min_score=self.person_min_score,
+            count_min_score=max(self.person_min_score, self.person_count_min_score),
         )
 
 

@@ -399,9 +399,15 @@ class IncidentStage:
         people_interval_s: float = 1.0,
         counting_view: str = "near",
         calibrated: CalibratedThresholds | None = None,
+        count_min_score: float = 0.2,
     ) -> None:
-        """`calibrated` (budget.CalibratedThresholds) replaces the model's thresholds and the sensitivity."""
+        """`calibrated` (budget.CalibratedThresholds) replaces the model's thresholds and the sensitivity.
+
+        Tracked people from ``count_min_score`` are counted; the fight scorer gets every tracked person
+        (the person stage's own, lower floor: weak poses still tell it two people are close).
+        """
         self.timer = timer
+        self.count_min_score = count_min_score
         self.counting_view = counting_view
         self.zones = list(zones)
         self.people_interval_s = people_interval_s
@@ -585,7 +591,8 @@ class IncidentStage:
         from vision.people.count import merge_counted
 
         faces = getattr(self._detector, "face", self._detector)  # CombinedPersonDetector: its face detector
-        return merge_counted([track.person for track in people], faces.detect(image))
+        counted = [track.person for track in people if track.person.score >= self.count_min_score]
+        return merge_counted(counted, faces.detect(image))
 
     @staticmethod
     def _crowd_signal(zone: ZoneSpec, event: Any, t: float) -> IncidentSignal:

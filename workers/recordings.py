@@ -34,7 +34,17 @@ def analyse_file(
     config = config or SessionConfig.from_settings()
     timer = StageTimer()
     face = _offline_face_stage(config, timer, fps, watchlist) if faces else None
-    stage = IncidentStage(timer=timer, crowd=True, fight=True, people_interval_s=1.0 / fps) if incidents else None
+    stage = (
+        IncidentStage(
+            timer=timer,
+            crowd=True,
+            fight=True,
+            people_interval_s=1.0 / fps,
+            count_min_score=config.person_settings().count_min_score,
+        )
+        if incidents
+        else None
+    )
     people = person_stage(config)
     result = analyse_recording(path, fps=fps, face=face, incidents=stage, people=people, progress=progress)
     result["stage_ms"] = {

@@ -55,6 +55,7 @@ class CameraStages:
                 people_interval_s=self.config.people_interval_s,
                 counting_view=snap.counting_view,
                 calibrated=snap.calibrated,
+                count_min_score=self.config.person_settings().count_min_score,
             )
 
     def _configure_people(self, snap: CameraSnapshot) -> None:

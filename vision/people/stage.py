@@ -25,7 +25,8 @@ from vision.tracking import TrackerSettings
 
 DEFAULT_FPS = 2.0
 DEFAULT_INPUT_SIZE = 384
-DEFAULT_MIN_SCORE = 0.2
+DEFAULT_MIN_SCORE = 0.1  # people tracked and given to the fight scorer
+DEFAULT_COUNT_MIN_SCORE = 0.2  # people counted (crowd zones): fewer false people
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class PersonStageSettings:
     fps: float = DEFAULT_FPS
     input_size: int = DEFAULT_INPUT_SIZE
     min_score: float = DEFAULT_MIN_SCORE
+    count_min_score: float = DEFAULT_COUNT_MIN_SCORE
     motion: MotionSettings = field(default_factory=MotionSettings)
 
     def __post_init__(self) -> None:
@@ -44,6 +46,8 @@ class PersonStageSettings:
             raise ValueError(f"person input size must be a multiple of 32 within 128-1024, not {self.input_size}")
         if not 0.0 < self.min_score < 1.0:
             raise ValueError(f"person min score must be within (0, 1), not {self.min_score}")
+        if not self.min_score <= self.count_min_score < 1.0:
+            raise ValueError(f"person count score must be within [{self.min_score}, 1), not {self.count_min_score}")
 
     @property
     def enabled(self) -> bool:

@@ -7,7 +7,12 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -231,10 +236,50 @@ class ActionSerializer(serializers.Serializer):  # type: ignore[type-arg]
     priority = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=5)
 
 
+MAX_CURSOR = 2**63 - 1  # change_seq is a bigint
+
+
+class AlertPageSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """One page of alerts (without `after`)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AlertSerializer(many=True)
+
+
+class AlertChangesSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Alerts changed since `after`, oldest change first; `cursor` is the next `after`."""
+
+    results = AlertSerializer(many=True)
+    cursor = serializers.IntegerField(min_value=0)
+    more = serializers.BooleanField()
+
+
+LIST_SCHEMA = extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "after",
+            {"type": "integer", "minimum": 0, "maximum": MAX_CURSOR},
+            description="Catch up: the alerts changed since this `change_seq` (up to 500), instead of a page.",
+        ),
+    ],
+    responses={
+        200: PolymorphicProxySerializer(
+            component_name="AlertListOrChanges",
+            serializers=[AlertPageSerializer, AlertChangesSerializer],
+            resource_type_field_name=None,
+            many=False,  # each is already the whole response: no pagination wrapper around it
+        )
+    },
+)
+RETRIEVE_SCHEMA = extend_schema(
+    parameters=[OpenApiParameter("purpose", str, description="Why the alert is opened (audited).")]
+)
 ACTION_SCHEMA = extend_schema(request=ActionSerializer, responses={200: AlertSerializer, 409: ErrorSerializer})
 
 
-@extend_schema_view(**dict.fromkeys(ACTIONS, ACTION_SCHEMA))
+@extend_schema_view(list=LIST_SCHEMA, retrieve=RETRIEVE_SCHEMA, **dict.fromkeys(ACTIONS, ACTION_SCHEMA))
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
     """Alerts in the user's scope. `?after=<seq>` returns everything changed since that cursor."""
 
@@ -280,7 +325,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             rows = list(page) if page is not None else list(queryset)
             data = AlertSerializer(rows, many=True, context=self._context_with_faces(rows, "alert list")).data
             return self.get_paginated_response(data) if page is not None else Response(data)
-        if not after.isdigit():
+        if not (after.isascii() and after.isdigit()) or int(after) > MAX_CURSOR:
             raise ValidationError({"after": "The cursor must be a whole number (the last `change_seq` seen)."})
         queryset = self.filter_queryset(self.get_queryset()).filter(change_seq__gt=int(after))
         rows = list(queryset.order_by("change_seq")[:CURSOR_PAGE])

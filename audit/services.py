@@ -64,6 +64,17 @@ def chain_hash(prev_hash: str, payload: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(payload)).hexdigest()
 
 
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL text and jsonb hold no NUL character: record it as U+FFFD instead of failing the request."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 def access_record(
     *,
     user: AbstractBaseUser | AnonymousUser | None,
@@ -91,14 +102,14 @@ def access_record(
             role=user_role(user),
             action=action,
             object_type=object_type,
-            object_id=str(object_id)[:64],
-            purpose=purpose[:300],
+            object_id=_without_nul(str(object_id))[:64],
+            purpose=_without_nul(purpose)[:300],
             ip=request.ip,
             user_agent=request.user_agent,
             detail=detail or {},
             prev_hash=last or chain_start()[1],
         )
-        row.detail = json.loads(json.dumps(row.detail, default=str))
+        row.detail = _without_nul(json.loads(json.dumps(row.detail, default=str)))
         row.hash = chain_hash(row.prev_hash, row_payload(row))
         row.save(force_insert=True)
     if action == AccessEvent.Action.DENIED:

@@ -53,10 +53,9 @@ from tools.train_fight import (
     select_feature_set,
     source_folds,
 )
-from vision.incidents.analyse import AGGRESSION_MIN_DURATION_S, COOLDOWN_S, RELEASE_S
 from vision.incidents.budget import ScoreSegment, TriggerTiming, count_alerts
 from vision.incidents.fight import FightModel
-from vision.incidents.trigger import IncidentTrigger
+from vision.incidents.trigger import AGGRESSION_MIN_DURATION_S, COOLDOWN_S, RELEASE_S, IncidentTrigger
 
 PREVIOUS_MODEL = REPO_ROOT / "bench" / "fight_model_flow_only.json"
 LIVE_MIN_DURATION_S = 1.0  # venues.Camera.min_duration_s default

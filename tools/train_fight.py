@@ -31,10 +31,10 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
 
 from tools import fight_cache
-from vision.incidents.analyse import AGGRESSION_MIN_DURATION_S
 from vision.incidents.budget import Scores, Times, reference_peaks, scored_seconds
 from vision.incidents.fight import FEATURE_NAMES, MODEL_PATH, FightModel, transform_features
 from vision.incidents.flow import FloatArray
+from vision.incidents.trigger import AGGRESSION_MIN_DURATION_S
 
 logger = logging.getLogger(__name__)
 

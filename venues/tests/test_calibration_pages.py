@@ -83,7 +83,7 @@ def test_admin_calibrates_from_a_recording_with_progress(admin_client, busy_came
         clip.name,
         "not_enough_footage",
     )
-    from workers.pipeline import video_duration_s
+    from workers.recordings import video_duration_s
 
     assert 0 < state["result"]["hours"] * 3600 <= video_duration_s(str(clip)) + 0.1
     assert state["result"]["minimum_hours"] == 0.1

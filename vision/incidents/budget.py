@@ -35,8 +35,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import gammaincinv
 
-from vision.incidents.analyse import AGGRESSION_MIN_DURATION_S, RELEASE_S
 from vision.incidents.fight import FightModel
+from vision.incidents.trigger import AGGRESSION_MIN_DURATION_S, RELEASE_S
 
 logger = logging.getLogger(__name__)
 

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from vision.incidents.fight import FightScorer
 
 logger = logging.getLogger(__name__)
 
 Phase = Literal["start", "end"]
+
+FIGHT_MIN_DURATION_S = 0.6  # model files that do not state their own
+AGGRESSION_MIN_DURATION_S = 1.5
+COOLDOWN_S = 10.0
+RELEASE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -96,3 +105,43 @@ class IncidentTrigger:
         self._blocked_until = end_s + self.cooldown_s
         logger.info("%s incident ended at %.2fs", self.kind, end_s)
         return IncidentEvent(self.kind, "end", end_s, self._start_s, end_s, self._peak, self.severity)
+
+
+def fight_triggers(scorer: FightScorer, cooldown_s: float = COOLDOWN_S) -> list[IncidentTrigger]:
+    """The fight (high) and aggression (lower threshold, medium) triggers of a scorer's model.
+
+    Live sessions and recorded-footage analysis both build theirs here. The fight trigger's min duration
+    comes from the model file; the score it sees is already smoothed over the model's `smooth_s`.
+    """
+    model = scorer.model
+    return [
+        IncidentTrigger(
+            model.threshold_fight,
+            model.fight_min_duration_s,
+            cooldown_s,
+            kind="fight",
+            severity="high",
+            release_s=RELEASE_S,
+        ),
+        IncidentTrigger(
+            model.threshold_aggression,
+            AGGRESSION_MIN_DURATION_S,
+            cooldown_s,
+            kind="aggression",
+            severity="medium",
+            release_s=RELEASE_S,
+        ),
+    ]
+
+
+Span = TypeVar("Span")
+
+
+def fold_into_fights(
+    spans: Sequence[Span], kind: Callable[[Span], str], start: Callable[[Span], float], end: Callable[[Span], float]
+) -> list[Span]:
+    """Ended incidents without the aggression that overlaps a fight: it is part of the fight."""
+    fights = [s for s in spans if kind(s) == "fight"]
+    return [
+        s for s in spans if kind(s) == "fight" or not any(start(f) <= end(s) and start(s) <= end(f) for f in fights)
+    ]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vision.incidents.analyse import analyse_clip
+from tests.support.fight_clips import analyse_clip
 from vision.incidents.budget import reference_recall
 from vision.incidents.fight import FightModel, FightScorer
 from vision.incidents.pairs import close_pairs, pair_distance

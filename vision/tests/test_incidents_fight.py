@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from skimage import data
 
+from tests.support.fight_clips import analyse_clip
 from tools.train_fight import extract_dataset, read_labels, subset_rows, train
-from vision.incidents.analyse import analyse_clip, fight_triggers
 from vision.incidents.fight import (
     CAMERA_SETTLE_S,
     FEATURE_NAMES,
@@ -32,6 +32,7 @@ from vision.incidents.flow import (
     motion_roi,
     prepare_grey,
 )
+from vision.incidents.trigger import fight_triggers
 
 
 def cells_moving(directions: list[tuple[float, float]]) -> np.ndarray:

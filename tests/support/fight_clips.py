@@ -1,4 +1,8 @@
-"""Analyse a recorded clip: people and fight-score timelines, fight/aggression incidents."""
+"""Fight scoring over a whole clip without Django, for the vision tests: the scorer runs its own person stage.
+
+The product's one offline analyser is ``workers.recordings`` (``analyze_video``, the background job,
+recording calibration); this replays only the fight scorer and its triggers, as the sessions build them.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,10 @@ from typing import TypedDict
 
 from vision.incidents.fight import FightScorer
 from vision.incidents.people import PersonDetector
-from vision.incidents.trigger import IncidentEvent, IncidentTrigger
+from vision.incidents.trigger import COOLDOWN_S, IncidentEvent, fight_triggers, fold_into_fights
 from vision.incidents.video import iter_frames
 
 logger = logging.getLogger(__name__)
-
-FIGHT_MIN_DURATION_S = 0.6
-AGGRESSION_MIN_DURATION_S = 1.5
-COOLDOWN_S = 10.0
-RELEASE_S = 1.0
 
 
 class Detection(TypedDict):
@@ -48,42 +47,13 @@ class ClipAnalysis:
     timeline: list[TimelinePoint] = field(default_factory=list)
 
 
-def fight_triggers(scorer: FightScorer, cooldown_s: float = COOLDOWN_S) -> list[IncidentTrigger]:
-    """The fight (high) and aggression (lower threshold, medium) triggers of a scorer's model.
-
-    The fight trigger's min duration comes from the model file (FIGHT_MIN_DURATION_S for old
-    files); the score it sees is already smoothed over the model's `smooth_s`.
-    """
-    model = scorer.model
-    return [
-        IncidentTrigger(
-            model.threshold_fight,
-            model.fight_min_duration_s,
-            cooldown_s,
-            kind="fight",
-            severity="high",
-            release_s=RELEASE_S,
-        ),
-        IncidentTrigger(
-            model.threshold_aggression,
-            AGGRESSION_MIN_DURATION_S,
-            cooldown_s,
-            kind="aggression",
-            severity="medium",
-            release_s=RELEASE_S,
-        ),
-    ]
-
-
 def _detections(events: list[IncidentEvent]) -> list[Detection]:
     """End events to detections; aggression overlapping a fight is folded into the fight."""
     ends = [e for e in events if e.phase == "end" and e.end_s is not None]
-    fights = [e for e in ends if e.kind == "fight"]
+    kept = fold_into_fights(ends, lambda e: e.kind, lambda e: e.start_s, lambda e: e.end_s or 0.0)
     found: list[Detection] = []
-    for e in ends:
+    for e in kept:
         assert e.end_s is not None
-        if e.kind != "fight" and any(f.start_s <= e.end_s and e.start_s <= (f.end_s or 0) for f in fights):
-            continue
         found.append(
             Detection(
                 kind=e.kind,

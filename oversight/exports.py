@@ -98,7 +98,17 @@ class Masker:
         faces = detect_all(image, self._detectors)
         keep = subject.boxes(image, self._landmarked) if subject is not None else []
         result = mask_faces(image, faces, keep)
-        return result.image, len(result.masked), len(result.kept)
+        # a second look at the masked picture: faces the first look missed beside the masked ones get masked too
+        done = result.masked + result.kept
+        more = [box for box in detect_all(result.image, self._detectors) if not _near_any(box, done)]
+        again = mask_faces(result.image, more, keep)
+        return again.image, len(result.masked) + len(again.masked), len(result.kept)
+
+
+def _near_any(box: tuple[float, float, float, float], others: Sequence[tuple[float, float, float, float]]) -> bool:
+    from vision.faces.masking import overlaps
+
+    return any(overlaps(box, other) or overlaps(other, box) for other in others)
 
 
 @dataclass

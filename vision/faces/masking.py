@@ -18,7 +18,7 @@ from vision.faces.base import DetectedFace, FaceDetector, ImageBGR
 Box = tuple[float, float, float, float]  # x, y, w, h in pixels
 
 MARGIN = 0.3  # each masked box grows by this share of its size on every side (hair, chin, ears)
-MOSAIC_CELLS = 4  # a masked face becomes at most 4x4 cells before the blur
+MOSAIC_CELLS = 3  # a masked face becomes 3x3 cells before the blur
 
 
 @dataclass(frozen=True)

@@ -262,7 +262,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "core.filters.FilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "core.filters.OrderingFilter",
         "core.filters.SearchFilter",
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # uploads name their multipart parsers

@@ -108,3 +108,23 @@ def test_the_audit_keeps_a_nul_character_as_a_replacement(admin_user):  # type: 
     event = access_record(user=admin_user, action="view", purpose="case\x0042", detail={"q\x00": ["a\x00"]})
     event = AccessEvent.objects.get(pk=event.pk)
     assert (event.purpose, event.detail) == ("case\ufffd42", {"q\ufffd": ["a\ufffd"]})
+
+
+def test_the_api_answers_403_without_the_token_or_with_a_forged_session(client, admin_user):  # type: ignore[no-untyped-def]
+    # what schemathesis' ignored_auth replays: the probe's 200s without a token came from its own generated
+    # `cc_session` cookie sitting next to a valid token, not from a hole
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=admin_user).key
+    assert client.get("/api/alerts/").status_code == 403
+    client.cookies["cc_session"] = "SCHEMATHESIS-INVALID-VALUE"
+    assert client.get("/api/alerts/").status_code == 403
+    assert client.get("/api/alerts/", HTTP_AUTHORIZATION="Token SCHEMATHESIS-INVALID-VALUE").status_code == 403
+    assert client.get("/api/alerts/", HTTP_AUTHORIZATION=f"Token {token}").status_code == 200
+
+
+def test_ordering_takes_the_published_fields_only(admin_api, venue):  # type: ignore[no-untyped-def]
+    assert admin_api.get("/api/alerts/?ordering=-severity,-raised_at").status_code == 200
+    refused = admin_api.get("/api/alerts/?ordering=kind_display")
+    assert (refused.status_code, list(refused.json())) == (400, ["ordering"])
+    assert admin_api.get("/api/venues/?ordering=").status_code == 400

@@ -194,6 +194,13 @@ class ExportSerializer(serializers.Serializer):  # type: ignore[type-arg]
     alerts = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=50)
     purpose = serializers.CharField(max_length=300)
     unmasked = serializers.BooleanField(required=False, default=False)
+    involved = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="One incident alert: numbers (1..) of the involved people in its snapshot; everyone else is blurred.",
+    )
 
 
 class ExportView(APIView):
@@ -211,7 +218,11 @@ class ExportView(APIView):
         data = incoming.validated_data
         try:
             result = evidence_export(
-                actor=acting_user(request), alert_ids=data["alerts"], purpose=data["purpose"], unmasked=data["unmasked"]
+                actor=acting_user(request),
+                alert_ids=data["alerts"],
+                purpose=data["purpose"],
+                unmasked=data["unmasked"],
+                involved=data["involved"],
             )
         except DjangoPermissionDenied as exc:
             raise PermissionDenied(str(exc)) from exc

@@ -85,11 +85,21 @@ class Masker:
         self._landmarked = build_detector("mtcnn")
         self._detectors = [self._centerface_boxes, face_detector_boxes(self._landmarked)]
         self._detectors.append(face_detector_boxes(build_detector("dlib-hog")))
+        self._poses: Any = None
+        self.involved: list[tuple[float, float, float, float]] | None = None  # None: people are not masked
 
     def _centerface_boxes(self, image: np.ndarray) -> list[tuple[float, float, float, float]]:
         width = int(min(1280, max(320, image.shape[1])))
         detector = self._centerface.setdefault(width, self._centerface_type(width=width))
         return [(b.x, b.y, b.w, b.h) for b in detector.detect(image)]
+
+    def people(self, image: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """Every person's box (MoveNet MultiPose), best first."""
+        if self._poses is None:
+            from vision.people.movenet import PoseDetector, PoseSettings
+
+            self._poses = PoseDetector(PoseSettings(input_size=384))
+        return [tuple(float(v) for v in person.box) for person in self._poses.detect(image)]  # type: ignore[misc]
 
     def mask(self, image: np.ndarray, subject: SubjectKey | None) -> tuple[np.ndarray, int, int]:
         """The masked image, faces blurred, faces kept."""
@@ -102,7 +112,12 @@ class Masker:
         done = result.masked + result.kept
         more = [box for box in detect_all(result.image, self._detectors) if not _near_any(box, done)]
         again = mask_faces(result.image, more, keep)
-        return again.image, len(result.masked) + len(again.masked), len(result.kept)
+        image_out = again.image
+        if self.involved is not None:  # incidents: every person but the involved ones, whole body
+            from vision.faces.masking import mask_people
+
+            image_out = mask_people(image_out, self.people(image), self.involved).image
+        return image_out, len(result.masked) + len(again.masked), len(result.kept)
 
 
 def _near_any(box: tuple[float, float, float, float], others: Sequence[tuple[float, float, float, float]]) -> bool:
@@ -316,12 +331,36 @@ def _check(actor: User, alerts: Sequence[uuid.UUID], purpose: str, unmasked: boo
     return sorted(found, key=lambda a: a.raised_at)
 
 
+def snapshot_people(alert: Alert) -> list[tuple[float, float, float, float]]:
+    """The people in an alert's snapshot, numbered 1.. in this order (for choosing the involved ones)."""
+    evidence = Evidence.objects.filter(alert=alert, kind=Evidence.Kind.SNAPSHOT).order_by("created_at").first()
+    if evidence is None:
+        return []
+    with evidence.file.open("rb") as handle:
+        image = cv2.imdecode(np.frombuffer(handle.read(), np.uint8), cv2.IMREAD_COLOR)
+    return [] if image is None else Masker().people(image)
+
+
 def evidence_export(
-    *, actor: User, alert_ids: Sequence[uuid.UUID], purpose: str, unmasked: bool = False
+    *,
+    actor: User,
+    alert_ids: Sequence[uuid.UUID],
+    purpose: str,
+    unmasked: bool = False,
+    involved: Sequence[int] | None = None,
 ) -> ExportResult:
-    """Build the zip for one alert or a case bundle; the export is audited (with every file's hash) first."""
+    """Build the zip for one alert or a case bundle; the export is audited (with every file's hash) first.
+
+    ``involved`` (one incident alert): the numbers (1..) of the people in its snapshot who are involved;
+    every other person is blurred whole-body in the snapshot and, where they overlap, in the clip frames.
+    """
     alerts = _check(actor, alert_ids, purpose, unmasked)
     masker = None if unmasked else Masker()
+    if masker is not None and involved is not None:
+        if len(alerts) != 1 or alerts[0].kind == Alert.Kind.FACE_MATCH:
+            raise ValidationError({"involved": [_("Choose involved people for one incident alert at a time.")]})
+        people = snapshot_people(alerts[0])
+        masker.involved = [people[n - 1] for n in involved if 1 <= n <= len(people)]
     per_alert = [(alert, _alert_files(alert, unmasked=unmasked, masker=masker)) for alert in alerts]
     digests = {
         str(alert.pk): {f.name: hashlib.sha256(f.data).hexdigest() for f in files if f.data}
@@ -333,18 +372,33 @@ def evidence_export(
         object_type="alert" if len(alerts) == 1 else "case_bundle",
         object_id=alerts[0].pk if len(alerts) == 1 else "",
         purpose=purpose.strip()[:300],
-        detail={"alerts": list(digests), "unmasked": unmasked, "sha256": digests},
+        detail={
+            "alerts": list(digests),
+            "unmasked": unmasked,
+            "people_masked": involved is not None and not unmasked,
+            "involved": list(involved or []),
+            "sha256": digests,
+        },
     )
-    return _zip(actor, per_alert, purpose.strip(), unmasked)
+    return _zip(actor, per_alert, purpose.strip(), unmasked, involved)
 
 
-def _zip(actor: User, per_alert: list[tuple[Alert, list[ExportedFile]]], purpose: str, unmasked: bool) -> ExportResult:
+def _zip(
+    actor: User,
+    per_alert: list[tuple[Alert, list[ExportedFile]]],
+    purpose: str,
+    unmasked: bool,
+    involved: Sequence[int] | None = None,
+) -> ExportResult:
     now = timezone.now()
     manifest: dict[str, Any] = {
         "exported_at": now.isoformat(),
         "exported_by": actor.get_username(),
         "purpose": purpose,
-        "masking": "none (unmasked originals)" if unmasked else "every face blurred except a confirmed subject's",
+        "masking": "none (unmasked originals)"
+        if unmasked
+        else "every face blurred except a confirmed subject's"
+        + (", and every person but the involved ones" if involved is not None else ""),
         "alerts": [],
     }
     buffer = io.BytesIO()

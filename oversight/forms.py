@@ -64,10 +64,30 @@ class ExportForm(forms.Form):
         required=False,
     )
 
-    def __init__(self, *args: Any, may_unmask: bool, **kwargs: Any) -> None:
+    mask_people = forms.BooleanField(
+        label=_("Also blur every person except the involved ones (incidents)"),
+        required=False,
+    )
+    involved = forms.CharField(
+        label=_("Involved people (numbers on the picture, e.g. 1, 3)"),
+        required=False,
+        max_length=100,
+    )
+
+    def __init__(self, *args: Any, may_unmask: bool, incident: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not may_unmask:
             del self.fields["unmasked"]
+        if not incident:
+            del self.fields["mask_people"]
+            del self.fields["involved"]
+
+    def clean_involved(self) -> list[int]:
+        text = self.cleaned_data.get("involved", "") or ""
+        try:
+            return sorted({int(part) for part in text.replace(";", ",").split(",") if part.strip()})
+        except ValueError as exc:
+            raise forms.ValidationError(_("Give the people's numbers separated by commas.")) from exc
 
 
 class EventSearchForm(forms.Form):

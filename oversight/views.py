@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from alerts.models import Alert
 from alerts.selectors import alerts_for
 from audit.models import AccessEvent
 from audit.services import access_record
@@ -204,20 +206,57 @@ def alert_export(request: HttpRequest, alert_id: uuid.UUID) -> HttpResponse:
     alert = alerts_for(request.user).filter(pk=alert_id).first()
     if alert is None:
         raise Http404(_("No such alert."))
-    form = ExportForm(request.POST or None, may_unmask=request.user.has_perm("oversight.export_unmasked"))
+    incident = alert.kind != Alert.Kind.FACE_MATCH
+    may_unmask = request.user.has_perm("oversight.export_unmasked")
+    form = ExportForm(request.POST or None, may_unmask=may_unmask, incident=incident)
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
         try:
             result = evidence_export(
                 actor=acting_user(request),
                 alert_ids=[alert.pk],
-                purpose=form.cleaned_data["purpose"],
-                unmasked=bool(form.cleaned_data.get("unmasked")),
+                purpose=data["purpose"],
+                unmasked=bool(data.get("unmasked")),
+                involved=data.get("involved", []) if data.get("mask_people") else None,
             )
         except ValidationError as exc:
             form.add_error(None, " ".join(exc.messages))
         else:
             return zip_response(result)
-    return render(request, "oversight/export.html", {"alert": alert, "form": form})
+    preview = _people_preview(request, alert) if incident else ""
+    return render(request, "oversight/export.html", {"alert": alert, "form": form, "preview": preview})
+
+
+def _people_preview(request: HttpRequest, alert: Alert) -> str:
+    """The snapshot with faces blurred and people numbered (to choose the involved ones), as a data URL."""
+    import base64
+
+    import cv2
+
+    from oversight.exports import Masker
+
+    evidence = alert.evidence.filter(kind="snapshot").order_by("created_at").first()
+    if evidence is None:
+        return ""
+    access_record(
+        user=request.user,
+        action=AccessEvent.Action.VIEW,
+        object_type="alerts.evidence",
+        object_id=evidence.pk,
+        purpose="export: choose the involved people",
+        detail={"alert": str(alert.pk)},
+    )
+    with evidence.file.open("rb") as handle:
+        image = cv2.imdecode(np.frombuffer(handle.read(), np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return ""
+    masker = Masker()
+    masked, _blurred, _kept = masker.mask(image, None)
+    for number, (x, y, w, h) in enumerate(masker.people(image), start=1):
+        cv2.rectangle(masked, (int(x), int(y)), (int(x + w), int(y + h)), (0, 200, 255), 2)
+        cv2.putText(masked, str(number), (int(x) + 4, int(y) + 24), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (0, 200, 255), 2)
+    ok, buffer = cv2.imencode(".jpg", masked, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.tobytes()).decode() if ok else ""
 
 
 def zip_response(result: ExportResult) -> HttpResponse:

@@ -204,3 +204,37 @@ def test_the_export_page_downloads_a_zip(client, alert, supervisor):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
     assert zipfile.ZipFile(io.BytesIO(response.content)).namelist()[-1] == "manifest.json"
+
+
+def test_incident_export_blurs_every_person_but_the_involved(camera, sample_file, supervisor, settings, tmp_path):
+    from oversight.exports import snapshot_people
+
+    # given a fight alert whose snapshot shows several people
+    settings.MEDIA_ROOT = tmp_path
+    data = sample_file("faces", "deepface", "selfie-many-people.jpg").read_bytes()
+    alert = Alert.objects.create(kind="fight", camera=camera, venue=camera.venue, severity=3, score=0.9)
+    evidence = Evidence(alert=alert, kind="snapshot", content_type="image/jpeg")
+    evidence.file.save("snapshot.jpg", ContentFile(data))
+    people = snapshot_people(alert)
+    assert len(people) >= 2
+    # when the supervisor names person 1 as involved
+    result = evidence_export(actor=supervisor, alert_ids=[alert.pk], purpose="Assault 5/26", involved=[1])
+    _manifest, files = _unzip(result.data)
+    exported = cv2.imdecode(np.frombuffer(files[f"alert-{alert.pk}/snapshot.jpg"], np.uint8), cv2.IMREAD_COLOR)
+    original = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+
+    def detail(image, box):  # type: ignore[no-untyped-def]
+        x, y = int(box[0]) + 3, int(box[1]) + 3  # inside the box's edges
+        w, h = int(box[2]) - 6, int(box[3]) - 6
+        crop = cv2.cvtColor(image[max(0, y) : y + h, max(0, x) : x + w], cv2.COLOR_BGR2GRAY)
+        return float(cv2.Laplacian(crop, cv2.CV_64F).var())
+
+    # then every other person's box lost its detail, and the audit row says who was kept
+    from vision.faces.masking import iou
+
+    others = [box for box in people[1:] if iou(box, people[0]) < 0.2]
+    assert others
+    for box in others:
+        assert detail(exported, box) < 0.2 * detail(original, box)
+    row = AccessEvent.objects.get(action="export", object_id=str(alert.pk))
+    assert (row.detail["people_masked"], row.detail["involved"]) == (True, [1])

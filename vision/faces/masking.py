@@ -117,3 +117,25 @@ def best_match(
     scores = vectors @ ref
     index = int(np.argmax(scores))
     return faces[index] if float(scores[index]) >= min_similarity else None
+
+
+def mask_people(image: ImageBGR, people: Sequence[Box], involved: Sequence[Box], min_iou: float = 0.2) -> MaskResult:
+    """A copy of ``image`` with every person's whole box blurred except the involved ones (IoU >= ``min_iou``)."""
+    out = np.ascontiguousarray(image.copy())
+    masked, kept = [], []
+    for box in people:
+        if any(iou(box, other) >= min_iou for other in involved):
+            kept.append(box)
+            continue
+        x, y, w, h = (round(v) for v in box)
+        x0, y0 = max(0, x), max(0, y)
+        x1, y1 = min(out.shape[1], x + w), min(out.shape[0], y + h)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        region = out[y0:y1, x0:x1]
+        cells = cv2.resize(region, (max(1, (x1 - x0) // 16), max(1, (y1 - y0) // 16)), interpolation=cv2.INTER_AREA)
+        out[y0:y1, x0:x1] = cv2.GaussianBlur(
+            cv2.resize(cells, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR), (0, 0), 8
+        )
+        masked.append(box)
+    return MaskResult(out, masked, kept)

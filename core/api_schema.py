@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.validators import RegexValidator
+from django.db.models import UniqueConstraint
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
@@ -136,5 +137,5 @@ class AutoSchema(openapi.AutoSchema):
             return False
         meta = model._meta
         unique_fields = [f for f in meta.concrete_fields if f.unique and not f.primary_key]
-        unique_constraints = [c for c in meta.total_unique_constraints]
+        unique_constraints = [c for c in meta.constraints if isinstance(c, UniqueConstraint)]  # conditional too
         return bool(unique_fields or unique_constraints or meta.unique_together)

@@ -17,6 +17,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -253,6 +254,7 @@ class EventSearchView(APIView):
     """POST a search; the answer lists the alerts found (ids, where, when, status; no faces, no names)."""
 
     permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser, MultiPartParser]  # a search by photo comes as multipart
     serializer_class = EventSearchSerializer
 
     @extend_schema(request=EventSearchSerializer, responses={200: OpenApiTypes.OBJECT})

@@ -128,3 +128,14 @@ def test_ordering_takes_the_published_fields_only(admin_api, venue):  # type: ig
     refused = admin_api.get("/api/alerts/?ordering=kind_display")
     assert (refused.status_code, list(refused.json())) == (400, ["ordering"])
     assert admin_api.get("/api/venues/?ordering=").status_code == 400
+
+
+def test_a_search_by_photo_may_come_as_multipart(api_client, supervisor):  # type: ignore[no-untyped-def]
+    # the API parses JSON only unless a view names more; the event search takes a photo
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    api_client.force_authenticate(supervisor)
+    photo = SimpleUploadedFile("face.jpg", b"not a picture", content_type="image/jpeg")
+    response = api_client.post("/api/event-search/", {"purpose": "Case 4", "photo": photo}, format="multipart")
+    # then the photo is read (and refused as no picture), not the request as an unsupported media type
+    assert (response.status_code, response.json()) == (400, {"photo": ["The file is not a JPEG, PNG or WebP image."]})

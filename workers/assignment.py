@@ -9,6 +9,7 @@ import redis
 from django.conf import settings
 
 from core.redis import redis_client
+from venues.models import Camera
 from workers import lease as leases
 
 logger = logging.getLogger(__name__)
@@ -18,8 +19,6 @@ def assign_cameras_once(
     *, enqueue: Callable[[str], None], client: redis.Redis | None = None, claim_s: float | None = None
 ) -> list[str]:
     """Enqueue a session for each enabled camera with no live lease and no recent start claim."""
-    from venues.models import Camera
-
     client = client or redis_client()
     claim = claim_s if claim_s is not None else float(settings.CC_START_CLAIM_S)
     started = []

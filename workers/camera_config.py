@@ -10,6 +10,7 @@ from django.conf import settings
 
 from oversight.selectors import FaceWindow, camera_face_window
 from venues.hours import Window, windows_of
+from venues.models import Camera
 from vision.incidents.budget import CalibratedThresholds
 from vision.people.stage import PersonStageSettings
 from workers.capture import CaptureSettings
@@ -82,6 +83,7 @@ class SessionConfig:
 
 def stream_detector_name(wanted: str) -> str:
     """The configured camera face detector, or dlib HOG when its optional package is not installed."""
+    # lazy: the face detectors module loads dlib and the detector models
     from vision.faces.detectors import detector_names
 
     name = wanted.replace("_", "-")
@@ -125,8 +127,6 @@ class CameraSnapshot:
 
 def load_camera(camera_id: str) -> tuple[Any, CameraSnapshot] | None:
     """Read the camera row and its zones; None when it no longer exists."""
-    from venues.models import Camera
-
     camera = Camera.objects.select_related("venue").filter(pk=camera_id).first()
     if camera is None:
         return None

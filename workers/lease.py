@@ -9,6 +9,7 @@ sent): a session checks it before acting, so it stops even if Redis is unreachab
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -121,8 +122,6 @@ def is_draining(client: redis.Redis, hostname: str) -> bool:
 
 def log_session_event(client: redis.Redis, camera_id: object, event: str, token: str, **extra: object) -> None:
     """Append a start/stop record to the camera's session log (bounded; for ops and tests)."""
-    import json
-
     record = json.dumps({"event": event, "token": token, "at": time.time(), **extra})
     key = session_log_key(camera_id)
     with client.pipeline() as pipe:
@@ -134,6 +133,4 @@ def log_session_event(client: redis.Redis, camera_id: object, event: str, token:
 
 def session_log(client: redis.Redis, camera_id: object) -> list[dict[str, Any]]:
     """The camera's session log, oldest first."""
-    import json
-
     return [json.loads(item) for item in client.lrange(session_log_key(camera_id), 0, -1)]

@@ -24,8 +24,13 @@ import numpy as np
 from vision.faces.base import DetectedFace, FaceDetector, FaceEmbedder, FloatArray, ImageBGR, Landmarks
 from vision.faces.detectors import downscale
 from vision.faces.quality import assess_quality
+from vision.incidents.budget import model_fingerprint, zones_fingerprint
+from vision.incidents.crowd import CrowdMonitor
+from vision.incidents.fight import FightScorer
+from vision.incidents.people import CountSmoother, count_in_zone, default_person_detector
 from vision.incidents.trigger import fight_triggers
 from vision.motion import MotionGate, MotionSettings
+from vision.people.count import merge_counted
 from vision.tracking import EmbedPolicy, Observation, Track, Tracker, TrackerSettings
 
 if TYPE_CHECKING:
@@ -449,12 +454,6 @@ class IncidentStage:
         return float(self._scorer.model.analysis_fps) if self._scorer is not None else 0.0
 
     def _setup_crowd(self, min_duration_s: float, cooldown_s: float) -> None:
-        try:
-            from vision.incidents.crowd import CrowdMonitor
-            from vision.incidents.people import CountSmoother, default_person_detector
-        except ImportError:
-            logger.warning("incidents package has no people/crowd API; crowd counting off")
-            return
         self._detector = _cached_person_detector(default_person_detector, self.counting_view)
         for zone in self.zones:
             self._monitors[zone.zone_id] = CrowdMonitor(
@@ -463,11 +462,6 @@ class IncidentStage:
             self._smoothers[zone.zone_id] = CountSmoother()
 
     def _setup_fight(self, cooldown_s: float, sensitivity: float, min_duration_s: float) -> None:
-        try:
-            from vision.incidents.fight import FightScorer
-        except ImportError:
-            logger.warning("incidents package has no fight API; fight detection off")
-            return
         self._scorer = FightScorer(exclude=[z.polygon for z in self.zones if z.exclude_from_fight])
         self._triggers = fight_triggers(self._scorer, cooldown_s)
         shift = (0.5 - sensitivity) * 0.2  # sensitivity 1 lowers thresholds, 0 raises them
@@ -478,8 +472,6 @@ class IncidentStage:
 
     def _apply_calibration(self, calibrated: CalibratedThresholds | None) -> None:
         """Use a camera's calibrated thresholds when they were calibrated on this stage's scores."""
-        from vision.incidents.budget import model_fingerprint, zones_fingerprint
-
         if self._scorer is None:
             return
         self.score_fingerprints = (model_fingerprint(self._scorer.model), zones_fingerprint(self._scorer.exclude))
@@ -562,8 +554,6 @@ class IncidentStage:
         return signals
 
     def _crowd(self, image: ImageBGR, t: float, people: Sequence[PersonTrack] | None) -> list[IncidentSignal]:
-        from vision.incidents.people import count_in_zone
-
         moved = self._count_gate.update(image, t).run_detectors
         if moved or self._counted is None:
             self._counted = self._count(image, people)
@@ -588,8 +578,6 @@ class IncidentStage:
         """
         if people is None:
             return list(self._detector.detect(image))
-        from vision.people.count import merge_counted
-
         faces = getattr(self._detector, "face", self._detector)  # CombinedPersonDetector: its face detector
         counted = [track.person for track in people if track.person.score >= self.count_min_score]
         return merge_counted(counted, faces.detect(image))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -118,8 +119,6 @@ class PreviewPublisher:
                 self._publish(frame)
 
     def _publish(self, frame: PreviewFrame) -> None:
-        import time
-
         started = time.perf_counter()
         try:
             jpeg = render_preview(frame, self.width)
@@ -203,8 +202,6 @@ class LivePublisher:
             self._thread.join(2.0)
 
     def _run(self) -> None:
-        import time
-
         next_check, last_seq, last_new = 0.0, 0, time.monotonic()
         while not self._stop.is_set():
             now = time.monotonic()

@@ -93,6 +93,7 @@ def person_stage(config: SessionConfig) -> PersonStage | None:
 
 
 def _offline_face_stage(config: SessionConfig, timer: StageTimer, fps: float, watchlist: str | None) -> FaceStage:
+    # lazy: the face models (dlib, ONNX sessions) load only when a recording's faces are analysed
     from vision.faces.detectors import build_detector
     from vision.faces.embedders import build_embedder
     from vision.motion import MotionSettings

@@ -37,7 +37,7 @@ from workers.deployment import DeploymentGate
 from workers.health import HealthMonitor, SessionIdentity
 from workers.heartbeat import Heartbeat, HeartbeatSettings
 from workers.media import SessionMedia
-from workers.pipeline import IncidentStage, StageTimer, people_now
+from workers.pipeline import StageTimer, people_now
 from workers.scores import live_recorder
 from workers.stages import CameraStages
 
@@ -118,10 +118,6 @@ class CameraSession:
         self._last_epoch = -1
         self._next_analysis = 0.0
         self._next_poll = 0.0
-
-    @property
-    def _incidents(self) -> IncidentStage | None:
-        return self._stages.incidents
 
     @property
     def alert_latency_s(self) -> deque[float]:
@@ -230,7 +226,7 @@ class CameraSession:
 
     def _loop_rate(self) -> float:
         assert self._snap is not None
-        fight = self._incidents.fight_fps if self._incidents is not None else 0.0
+        fight = self._stages.incidents.fight_fps if self._stages.incidents is not None else 0.0
         people = self._stages.people.settings.fps if self._stages.people is not None else 0.0
         return max(self._snap.analysis_fps, self.config.clip_fps, fight, people)
 
@@ -263,8 +259,8 @@ class CameraSession:
 
     def _analyse(self, frame: Frame) -> None:
         people = people_now(self._stages.people, frame.image, frame.monotonic, self.timer)
-        if self._incidents is not None and self._incidents_scheduled():
-            for signal in self._incidents.process(frame.image, frame.monotonic, people=people):
+        if self._stages.incidents is not None and self._incidents_scheduled():
+            for signal in self._stages.incidents.process(frame.image, frame.monotonic, people=people):
                 self._alerts.incident(signal, frame)
         if frame.monotonic + 1e-3 < self._next_analysis:
             return
@@ -281,7 +277,7 @@ class CameraSession:
                 self._alerts.face_match(match, frame.captured_at)
             boxes = [face.box for face in result.faces]
             labels = [face.label for face in result.faces]
-        self._monitor.note_analysed(frame.captured_at, face, self._incidents, people)
+        self._monitor.note_analysed(frame.captured_at, face, self._stages.incidents, people)
         marks = () if people is None else tuple((track.box, track.track_id) for track in people)
         self._media.offer(frame, boxes, labels, marks)  # people by track id, never by name
 

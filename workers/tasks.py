@@ -19,9 +19,11 @@ from typing import Any
 
 from celery import shared_task, signals
 from django.conf import settings
+from django.contrib.auth.models import User
 
 from core.jobs import calibration_job_write, job_write
 from core.redis import redis_client
+from venues.services import CalibrationError, camera_calibrate_incidents
 from workers import lease as leases
 from workers.assignment import assign_cameras_once
 from workers.camera_config import load_camera
@@ -118,9 +120,6 @@ def _discard_upload(path: str) -> None:
 )
 def calibrate_recording_job(job_id: str, camera_id: str, path: str, name: str, user_id: int | None) -> None:
     """Score an uploaded recording as the camera and calibrate its alert budget (``core.jobs.calibration_submit``)."""
-    from django.contrib.auth.models import User
-
-    from venues.services import CalibrationError, camera_calibrate_incidents
 
     def progress(fraction: float) -> None:
         calibration_job_write(job_id, state="running", progress=round(fraction, 3), camera=camera_id)

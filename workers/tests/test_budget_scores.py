@@ -107,8 +107,8 @@ def test_a_session_records_its_scores_for_the_budget(venue, sample_file, setting
     # when a session plays it once
     session = CameraSession(camera.pk, config=quick_config(), max_duration_s=6.5)
     session.run()
-    assert session._incidents is not None
-    fed = list(session._incidents._scores)  # every (t, score) its triggers saw (the last minute)
+    assert session._stages.incidents is not None
+    fed = list(session._stages.incidents._scores)  # every (t, score) its triggers saw (the last minute)
     # then exactly those scores are in the camera's history, made with the current model and excluded areas
     model, zones = fingerprints(camera, score_model())
     found = score_log_read(history, camera.pk, hours=1, model=model, zones=zones)
@@ -142,12 +142,12 @@ def test_the_session_uses_the_thresholds_the_admin_page_shows(camera):
         session = CameraSession(camera.pk, config=quick_config())
         session._camera, snap = load_camera(str(camera.pk))  # type: ignore[misc]
         session._configure(snap)
-        assert session._incidents is not None
-        used = [round(t.threshold, 4) for t in session._incidents._triggers]
+        assert session._stages.incidents is not None
+        used = [round(t.threshold, 4) for t in session._stages.incidents._triggers]
         # then it uses what the admin page says it uses
         point = operating_point(camera)
         assert used == [point.fight, point.aggression]
         assert point.calibrated == (model == current)
         if model == current:
             assert snap.calibrated == CalibratedThresholds(0.66, 0.58, current)
-    assert np.isclose(session._incidents._triggers[0].threshold, FightModel.from_json().threshold_fight - 0.04)
+    assert np.isclose(session._stages.incidents._triggers[0].threshold, FightModel.from_json().threshold_fight - 0.04)

@@ -68,8 +68,8 @@ def alert_raise(
     *,
     kind: str,
     camera: Camera,
-    severity: int,
     score: float,
+    severity: int | None = None,
     subject: Subject | None = None,
     template: FaceTemplate | None = None,
     zone: Zone | None = None,
@@ -85,7 +85,7 @@ def alert_raise(
     """Raise an alert, update the open one on the same (camera, kind, track), or fold a repeated sighting of
     the same subject (any camera, within `CC_FACE_FOLD_WINDOW_S`) into its open alert; push after commit.
 
-    A face match's severity is its watchlist's (`Watchlist.alert_severity`), whatever the caller passed.
+    A face match's severity is its watchlist's (`Watchlist.alert_severity`); every other kind needs `severity`.
     Stream workers pass ``subject_id``/``template_id``/``zone_id`` (what their stage results carry) instead
     of rows, so they never query for them; the rows are read here.
     """
@@ -96,6 +96,11 @@ def alert_raise(
         template = FaceTemplate.objects.filter(pk=template_id).first()
     if zone is None and zone_id is not None:
         zone = Zone.objects.filter(pk=zone_id, camera=camera).first()
+    face_match = kind == Alert.Kind.FACE_MATCH and subject is not None
+    if subject is not None and face_match:
+        severity = int(subject.watchlist.alert_severity)
+    elif severity is None:
+        raise ValueError(f"a {kind} alert needs a severity (only a face match takes its watchlist's)")
     new = _NewAlert(
         kind=kind,
         camera=camera,
@@ -109,8 +114,7 @@ def alert_raise(
         probe_embedding=probe_embedding,
         seen_at=seen_at,
     )
-    if kind == Alert.Kind.FACE_MATCH and subject is not None:
-        new.severity = int(subject.watchlist.alert_severity)
+    if subject is not None and face_match:
         new.fold_key = f"subject:{subject.pk}"
     with transaction.atomic():
         result = _raise_or_fold(new)

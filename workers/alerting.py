@@ -32,7 +32,6 @@ from workers.pipeline import Cooldown, FaceMatch, IncidentSignal
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_WIDTH = 1280
-WANTED_SEVERITY, OTHER_SEVERITY = 3, 2
 
 
 class SessionAlerts:
@@ -90,8 +89,6 @@ class SessionAlerts:
         return alert_raise(
             kind="face_match",
             camera=self._camera(),
-            severity=WANTED_SEVERITY if candidate.watchlist_category == "wanted" else OTHER_SEVERITY,  # the
-            # service applies the watchlist's own severity (Watchlist.alert_severity) over this default
             score=min(1.0, max(0.0, float(candidate.similarity))),
             subject_id=candidate.subject_id,
             template_id=candidate.template_id,

@@ -31,6 +31,7 @@ from vision.incidents.people import CountSmoother, count_in_zone, default_person
 from vision.incidents.trigger import fight_triggers
 from vision.motion import MotionGate, MotionSettings
 from vision.people.count import merge_counted
+from vision.people.stage import DEFAULT_COUNT_MIN_SCORE
 from vision.tracking import EmbedPolicy, Observation, Track, Tracker, TrackerSettings
 
 if TYPE_CHECKING:
@@ -61,8 +62,6 @@ class CandidateLike(Protocol):
     def display_name(self) -> str: ...
     @property
     def watchlist_name(self) -> str: ...
-    @property
-    def watchlist_category(self) -> str: ...
     @property
     def model_name(self) -> str: ...
 
@@ -405,7 +404,7 @@ class IncidentStage:
         people_interval_s: float = 1.0,
         counting_view: str = "near",
         calibrated: CalibratedThresholds | None = None,
-        count_min_score: float = 0.2,
+        count_min_score: float = DEFAULT_COUNT_MIN_SCORE,
     ) -> None:
         """`calibrated` (budget.CalibratedThresholds) replaces the model's thresholds and the sensitivity.
 

@@ -85,3 +85,36 @@ def test_an_unconfirmed_face_match_cannot_be_dispatched(camera, dispatcher, watc
     with pytest.raises(AlertActionError, match="must be confirmed by a person"):
         alert_dispatch(alert_id=alert.pk, actor=dispatcher)
     assert Alert.objects.get().status == "new"
+
+
+def test_an_incident_without_a_severity_is_refused_and_nothing_is_stored(camera):
+    # given a fight reported without a severity, then it is refused by name and no alert row exists
+    with pytest.raises(ValueError, match="a fight alert needs a severity"):
+        alert_raise(kind="fight", camera=camera, score=0.8, track_key="w1")
+    assert not Alert.objects.exists()
+
+
+def test_a_face_match_raised_by_ids_takes_its_watchlists_severity(camera, watchlist, admin_user):
+    import datetime
+
+    from django.utils import timezone
+
+    from watchlists.models import FaceTemplate, Subject
+
+    # given a subject on a list whose alerts are critical, reported by ids as a stream worker does
+    watchlist.alert_severity = 4
+    watchlist.save()
+    subject = Subject.objects.create(
+        watchlist=watchlist,
+        display_name="S",
+        legal_basis_reference="L",
+        added_by=admin_user,
+        expires_at=timezone.now() + datetime.timedelta(days=3),
+    )
+    template = FaceTemplate.objects.create(subject=subject, quality_score=0.9, source_photo="x", face_crop="y")
+    # when the match is raised with no severity
+    alert = alert_raise(
+        kind="face_match", camera=camera, score=0.95, subject_id=subject.pk, template_id=template.pk, track_key="f1"
+    ).alert
+    # then the alert names the subject and template and carries the watchlist's severity
+    assert (alert.subject_id, alert.template_id, alert.severity) == (subject.pk, template.pk, 4)

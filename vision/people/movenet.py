@@ -71,7 +71,7 @@ class Person:
 
     @property
     def height(self) -> float:
-        """Body size in pixels: the box height, or the shoulder-to-ankle span when the box is cut short."""
+        """Body size in pixels: the box height (at least 1)."""
         return max(self.box[3], 1.0)
 
     def point(self, name: str, min_score: float = 0.2) -> tuple[float, float] | None:

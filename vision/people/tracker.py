@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vision.people.movenet import KP, FloatArray, Person
+from vision.people.movenet import KP, Person
 from vision.tracking import Observation, Tracker, TrackerSettings
 
 HISTORY = 8
@@ -110,10 +110,3 @@ class PersonTracker:
 
 def _centre(box: tuple[float, float, float, float]) -> tuple[float, float]:
     return (box[0] + box[2] / 2, box[1] + box[3] / 2)
-
-
-def keypoint_array(people: Sequence[Person]) -> FloatArray:
-    """[N, 17, 3] keypoints of several people (empty [0, 17, 3] for none)."""
-    if not people:
-        return np.zeros((0, 17, 3), dtype=np.float32)
-    return np.stack([p.keypoints for p in people]).astype(np.float32)

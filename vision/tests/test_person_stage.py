@@ -102,3 +102,11 @@ def test_faces_no_person_holds_and_bodies_overlapping_nobody_are_more_people():
     # then the person absorbs one face and one body; the other three detections are three more people
     assert len(counted) == 4
     assert {(b.x, b.source) for b in counted} == {(20, "body"), (40, "face"), (400, "face"), (300, "body")}
+
+
+def test_the_count_floor_cannot_be_below_the_tracking_floor():
+    from vision.people.stage import PersonStageSettings
+
+    # given a count floor under the floor people are tracked from, then the settings say so
+    with pytest.raises(ValueError, match="person count score must be within"):
+        PersonStageSettings(min_score=0.3, count_min_score=0.2)

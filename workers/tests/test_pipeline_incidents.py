@@ -153,3 +153,24 @@ def test_counts_are_taken_less_often_only_far_below_every_limit(sample_file, cap
     # then 2 people in a zone for 10 are counted every 3 s; in a zone for 3 (at least half full)
     # or one watching a gathering rate, every second
     assert counter.calls == counts
+
+
+def test_people_below_the_count_floor_are_tracked_but_not_counted():
+    import numpy as np
+
+    from vision.people.movenet import Person
+    from vision.people.tracker import PersonTrack
+    from workers.pipeline import IncidentStage, StageTimer, ZoneSpec
+
+    # given a counting zone over the whole frame and two tracked people, one with a weak pose (score 0.15)
+    zone = ZoneSpec("z", "whole", ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)), 3, None)
+    stage = IncidentStage(timer=StageTimer(), crowd=True, fight=False, zones=[zone], count_min_score=0.2)
+    keypoints = np.zeros((17, 3), dtype=np.float32)
+    tracks = [
+        PersonTrack(1, Person((40.0, 60.0, 60.0, 180.0), 0.15, keypoints), 0.0, 0.0),
+        PersonTrack(2, Person((300.0, 60.0, 60.0, 180.0), 0.55, keypoints), 0.0, 0.0),
+    ]
+    # when a frame with no face in it is counted with them
+    stage.process(np.zeros((360, 640, 3), dtype=np.uint8), 0.0, people=tracks)
+    # then only the person at or above the floor is counted
+    assert stage.people == 1

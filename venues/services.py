@@ -105,32 +105,8 @@ def _store_calibration(camera: Camera, user: User | None, summary: dict[str, Any
     now = timezone.now()
     by = user.get_username() if user is not None else ""
     stored = {**summary, "computed_at": now.isoformat(), "computed_by": by}
-    with transaction.atomic():
-        locked = Camera.objects.select_for_update().get(pk=camera.pk)
-        previous = (locked.fight_threshold, locked.aggression_threshold)
-        locked.fight_threshold = summary["fight_threshold"]
-        locked.aggression_threshold = summary["aggression_threshold"]
-        locked.incident_calibration = stored
-        locked.incident_calibrated_at = now
-        locked.incident_calibrated_by = user
-        locked.save(
-            update_fields=[
-                "fight_threshold",
-                "aggression_threshold",
-                "incident_calibration",
-                "incident_calibrated_at",
-                "incident_calibrated_by",
-                "updated_at",
-            ]
-        )
-        access_record(
-            user=user,
-            action=AccessEvent.Action.UPDATE,
-            object_type="venues.camera",
-            object_id=camera.pk,
-            detail={"calibrated": _audit_detail(summary), "previous_thresholds": list(previous)},
-        )
-    _copy_calibration(locked, camera)
+    thresholds = (summary["fight_threshold"], summary["aggression_threshold"])
+    _write_calibration(camera, user, thresholds, stored, now, {"calibrated": _audit_detail(summary)})
     logger.info(
         "camera %s calibrated: fight %.2f, aggression %.2f (%s)",
         camera.pk,
@@ -142,13 +118,26 @@ def _store_calibration(camera: Camera, user: User | None, summary: dict[str, Any
 
 def camera_clear_incident_calibration(*, camera: Camera, user: User | None) -> None:
     """Go back to the model's thresholds shifted by the sensitivity; audited."""
+    _write_calibration(camera, user, (None, None), {}, None, {"calibration_cleared": True})
+
+
+def _write_calibration(
+    camera: Camera,
+    user: User | None,
+    thresholds: tuple[float | None, float | None],
+    stored: dict[str, Any],
+    at: Any,
+    detail: dict[str, Any],
+) -> None:
+    """Set (or clear) the camera's thresholds and calibration record on the locked row, audited with the
+    thresholds they replace; `camera` gets the new values."""
     with transaction.atomic():
         locked = Camera.objects.select_for_update().get(pk=camera.pk)
         previous = [locked.fight_threshold, locked.aggression_threshold]
-        locked.fight_threshold = locked.aggression_threshold = None
-        locked.incident_calibration = {}
-        locked.incident_calibrated_at = None
-        locked.incident_calibrated_by = None
+        locked.fight_threshold, locked.aggression_threshold = thresholds
+        locked.incident_calibration = stored
+        locked.incident_calibrated_at = at
+        locked.incident_calibrated_by = user if at is not None else None
         locked.save(
             update_fields=[
                 "fight_threshold",
@@ -164,7 +153,7 @@ def camera_clear_incident_calibration(*, camera: Camera, user: User | None) -> N
             action=AccessEvent.Action.UPDATE,
             object_type="venues.camera",
             object_id=camera.pk,
-            detail={"calibration_cleared": True, "previous_thresholds": previous},
+            detail={**detail, "previous_thresholds": previous},
         )
     _copy_calibration(locked, camera)
 

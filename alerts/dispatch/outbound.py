@@ -501,19 +501,7 @@ def delivery_retry(*, delivery_id: int, actor: User) -> Delivery:
         delivery = Delivery.objects.select_related("endpoint").get(pk=delivery_id)
         if not rows:
             raise DeliveryActionError(f"Only a failed delivery can be retried; this one is {delivery.status}.")
-        _history(
-            delivery,
-            note=f"Dispatch to CAD {delivery.endpoint.name!r} retried",
-            outcome="retried",
-            actor=actor,
-        )
-        access_record(
-            user=actor,
-            action=AccessEvent.Action.ALERT_ACTION,
-            object_type="alert",
-            object_id=delivery.alert_id,
-            detail={"action": "dispatch_retry", "delivery": delivery.pk},
-        )
+        _record_action(delivery, actor, outcome="retried", action="dispatch_retry")
         transaction.on_commit(partial(delivery_enqueue, delivery_id=delivery.pk))
     return delivery
 
@@ -527,21 +515,21 @@ def delivery_cancel(*, delivery_id: int, actor: User) -> Delivery:
         delivery = Delivery.objects.select_related("endpoint").get(pk=delivery_id)
         if not rows:
             raise DeliveryActionError(f"Only a pending delivery can be cancelled; this one is {delivery.status}.")
-        _history(
-            delivery,
-            note=f"Dispatch to CAD {delivery.endpoint.name!r} cancelled",
-            outcome="cancelled",
-            actor=actor,
-        )
-        access_record(
-            user=actor,
-            action=AccessEvent.Action.ALERT_ACTION,
-            object_type="alert",
-            object_id=delivery.alert_id,
-            detail={"action": "dispatch_cancel", "delivery": delivery.pk},
-        )
+        _record_action(delivery, actor, outcome="cancelled", action="dispatch_cancel")
         transaction.on_commit(partial(_wake_next_revision, delivery))
     return delivery
+
+
+def _record_action(delivery: Delivery, actor: User, *, outcome: str, action: str) -> None:
+    """A person's action on a delivery: a line in the alert's history and an audit row."""
+    _history(delivery, note=f"Dispatch to CAD {delivery.endpoint.name!r} {outcome}", outcome=outcome, actor=actor)
+    access_record(
+        user=actor,
+        action=AccessEvent.Action.ALERT_ACTION,
+        object_type="alert",
+        object_id=delivery.alert_id,
+        detail={"action": action, "delivery": delivery.pk},
+    )
 
 
 def delivery_sweep(*, now: datetime | None = None, limit: int = 500) -> int:

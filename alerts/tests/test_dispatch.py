@@ -275,3 +275,23 @@ def test_backoff_is_full_jitter_capped_and_respects_retry_after(settings):
     assert max(delays[-50:]) > 20.0
     assert outbound.backoff_delay(attempt=1, rng=rng, retry_after=7) >= 7
     assert outbound.backoff_delay(attempt=1, rng=rng, retry_after=9999) == 30.0
+
+
+@pytest.mark.django_db
+def test_a_pending_delivery_is_cancelled_once_with_history_and_audit(camera, dispatcher, endpoint, queued):
+    # given a dispatched alert whose delivery is still pending
+    alert = raise_alert(camera)
+    alert_dispatch(alert_id=alert.pk, actor=dispatcher)
+    delivery = Delivery.objects.get(alert=alert)
+    # when a dispatcher cancels it
+    outbound.delivery_cancel(delivery_id=delivery.pk, actor=dispatcher)
+    # then it stops, the alert's history says so and the action is audited
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.next_attempt_at) == ("cancelled", None)
+    assert _dispatch_events(alert)[-1]["dispatch"] == "cancelled"
+    assert AccessEvent.objects.filter(
+        user_id=dispatcher.pk, object_id=str(alert.pk), detail__action="dispatch_cancel"
+    ).exists()
+    # and a second cancel is refused by name, changing nothing
+    with pytest.raises(outbound.DeliveryActionError, match="Only a pending delivery can be cancelled"):
+        outbound.delivery_cancel(delivery_id=delivery.pk, actor=dispatcher)

@@ -6,7 +6,6 @@ real camera session (capture, pipeline, alerts) on its real file.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from alerts.models import Alert
 from commandcenter.demo import PACKAGED_PERSON_NAME
 from commandcenter.demo_footage import PackagedFootage
 from tests.support.demo import OPENCV_DOC, run_demo_camera
+from tests.support.required import unavailable
 from venues.models import Camera
 
 pytestmark = pytest.mark.slow
@@ -27,10 +27,7 @@ def packaged_demo(settings, tmp_path, admin_user, supervisor, authoriser) -> Pat
     from watchlists.matching import reset_cache
 
     if PackagedFootage.find(OPENCV_DOC) is None:
-        message = "the Debian package opencv-doc is not installed (scripts/system-deps.sh installs it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message + " -- required under CI=true")
-        pytest.skip(message)
+        unavailable("the Debian package opencv-doc is not installed (scripts/system-deps.sh installs it)")
     (tmp_path / "no-samples").mkdir()
     settings.CC_SAMPLE_DATA = str(tmp_path / "no-samples")
     settings.CC_OPENCV_DOC = str(OPENCV_DOC)

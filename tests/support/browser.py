@@ -28,6 +28,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from commandcenter.tests.otp import login_verified
 from core.roles import ROLE_PERMISSIONS
+from tests.support.required import unavailable
 from venues.models import OperatorScope, Venue
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,10 +46,7 @@ SCREENSHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
 REPO = Path(settings.BASE_DIR)
 
 if not CHROMIUM.exists():
-    message = f"browser tests need Debian chromium at {CHROMIUM} (apt-get install chromium)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message + " -- required under CI=true", pytrace=False)
-    pytest.skip(message, allow_module_level=True)
+    unavailable(f"browser tests need Debian chromium at {CHROMIUM} (apt-get install chromium)", module_level=True)
 
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright  # noqa: E402
 

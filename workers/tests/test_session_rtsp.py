@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from core.redis import preview_key, redis_client
 from tests.support.mjpeg_server import wait_until
+from tests.support.required import unavailable
 from tests.support.rtsp_server import RtspTestServer, ensure_rtsp_server_available
 from tests.support.sessions import HAMILTON, health, quick_config, start_in_thread
 from workers.session import CameraSession
@@ -17,9 +16,7 @@ from workers.session import CameraSession
 def rtsp_server(sample_file):
     reason = ensure_rtsp_server_available()
     if reason is not None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"RTSP test server required under CI=true: {reason}")
-        pytest.skip(reason)
+        unavailable(f"RTSP test server: {reason}")
     server = RtspTestServer(sample_file(*HAMILTON))
     server.start()
     yield server

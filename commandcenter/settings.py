@@ -230,6 +230,11 @@ if CC_PERSON_INPUT_SIZE % 32:
 # people from this MoveNet score are tracked and given to the fight scorer; counted from the second
 CC_PERSON_MIN_SCORE = env_float("CC_PERSON_MIN_SCORE", 0.1, minimum=0.05, maximum=0.95)
 CC_PERSON_COUNT_MIN_SCORE = env_float("CC_PERSON_COUNT_MIN_SCORE", 0.2, minimum=0.05, maximum=0.95)
+# the fight/aggression model file: empty = the shipped vision/incidents/fight_model.json; a site-trained one from
+# `python -m tools.train_fight --extra FOLDER --out FILE` (FOLDER from `manage.py export_incident_clips`)
+CC_FIGHT_MODEL = env_str("CC_FIGHT_MODEL")
+if CC_FIGHT_MODEL and not Path(CC_FIGHT_MODEL).is_file():
+    raise ImproperlyConfigured(f"CC_FIGHT_MODEL: no such file {CC_FIGHT_MODEL!r} (unset it for the shipped model)")
 CC_CLIP_FPS = env_float("CC_CLIP_FPS", 5.0, minimum=1.0, maximum=30.0)
 CC_CLIP_PRE_S = env_float("CC_CLIP_PRE_S", 4.0, minimum=0.0, maximum=30.0)
 CC_CLIP_POST_S = env_float("CC_CLIP_POST_S", 4.0, minimum=0.5, maximum=30.0)

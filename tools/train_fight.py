@@ -8,8 +8,14 @@ out-of-fold clip scores, fit on all clips. `bench/incident_accuracy.py` repeats 
 outer folds for its held-out estimates. A clip's score is the mean of its windows' probabilities, each 0
 when the people gate is closed (no close pair of people seen in the last `GATE_S` seconds).
 
-Run: .venv/bin/python -m tools.train_fight [--out PATH] [--seed N] [--sources N]
+Run: .venv/bin/python -m tools.train_fight [--out PATH] [--seed N] [--sources N] [--extra FOLDER --out PATH]
 (extracts what is not cached yet: ~10 min single-threaded the first time, seconds after)
+
+`--extra FOLDER` (repeatable) adds a city's own labelled clips: a folder with a labels.csv of
+``file,label,source_video`` rows (``file`` relative to the folder, ``label`` fight or noFight), which
+``manage.py export_incident_clips`` writes from dispatchers' reviewed alerts (its sources are cameras). They
+join the 76 reference clips in training and in every cross-validation fold, grouped by their own sources;
+such a model must be written elsewhere (``--out``, then ``CC_FIGHT_MODEL``), never over the shipped file.
 """
 
 from __future__ import annotations
@@ -333,6 +339,34 @@ def reference_meta(streams: Sequence[tuple[Times, Scores]], model: FightModel) -
     }
 
 
+class ExtraFolderError(ValueError):
+    """An --extra folder that cannot be read as labelled clips (the message says why)."""
+
+
+def extra_rows(folder: Path) -> list[dict[str, str]]:
+    """labels.csv rows of an extra folder, with absolute clip paths and sources kept apart from the reference's.
+
+    ExtraFolderError for a missing labels.csv, a missing column, an unknown label or a missing clip.
+    """
+    labels = folder / "labels.csv"
+    if not labels.is_file():
+        raise ExtraFolderError(f"{folder}: no labels.csv (write one with manage.py export_incident_clips)")
+    rows = read_labels(folder)
+    if rows and not {"file", "label", "source_video"} <= set(rows[0]):
+        raise ExtraFolderError(f"{labels}: needs the columns file, label, source_video")
+    out = []
+    for number, row in enumerate(rows, start=2):
+        if row["label"] not in ("fight", "noFight"):
+            raise ExtraFolderError(f"{labels} line {number}: label must be fight or noFight, not {row['label']!r}")
+        path = (folder / row["file"]).resolve()
+        if not path.is_file():
+            raise ExtraFolderError(f"{labels} line {number}: {row['file']} not found")
+        out.append({**row, "file": str(path), "source_video": f"{folder.name}/{row['source_video']}"})
+    if not out:
+        raise ExtraFolderError(f"{labels}: no clips")
+    return out
+
+
 def subset_rows(rows: Sequence[dict[str, str]], n_sources: int) -> list[dict[str, str]]:
     """Rows of the n largest source videos (small reproducibility runs)."""
     counts: dict[str, int] = {}
@@ -348,8 +382,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--sources", type=int, default=0, help="use only the N largest sources")
+    parser.add_argument(
+        "--extra", type=Path, action="append", default=[], help="a folder of the city's own labelled clips (labels.csv)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.extra and args.out.resolve() == MODEL_PATH.resolve():
+        logger.error("--extra trains a site model: write it elsewhere with --out (the shipped model stays as it is)")
+        return 2
     root = fight_cache.labelled_root()
     if root is None:
         logger.error("fights/surveillance sample data not found (set CC_SAMPLE_DATA)")
@@ -357,9 +397,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = read_labels(root)
     if args.sources:
         rows = subset_rows(rows, args.sources)
-    clips = extract_dataset(root, rows)
+    try:
+        extra = [row for folder in args.extra for row in extra_rows(folder)]
+    except ExtraFolderError as exc:
+        logger.error("%s", exc)
+        return 2
+    clips = extract_dataset(root, rows + extra)
     n_splits = N_SPLITS if not args.sources else 3
     model = train(clips, args.seed, n_splits)
+    if extra:
+        model.meta["trained_on"] = "fights/surveillance labels.csv + " + ", ".join(str(f) for f in args.extra)
+        model.meta["extra_clips"] = {
+            "fight": sum(r["label"] == "fight" for r in extra),
+            "noFight": sum(r["label"] != "fight" for r in extra),
+            "sources": len({r["source_video"] for r in extra}),
+        }
     model.meta.update(reference_meta(reference_streams(root, clips, model, args.seed, n_splits), model))
     model.to_json(args.out)
     logger.info("wrote %s: %s", args.out, model.meta)

@@ -34,7 +34,7 @@ from vision.incidents.budget import (
     reference_recall,
     zones_fingerprint,
 )
-from vision.incidents.fight import FightModel
+from vision.incidents.fight import FightModel, load_model
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +42,8 @@ Polygon = list[tuple[float, float]]
 
 
 def score_model() -> FightModel:
-    """The fight model live sessions score with (the shipped file)."""
-    return FightModel.from_json()
+    """The fight model live sessions score with (CC_FIGHT_MODEL, else the shipped file)."""
+    return load_model(settings.CC_FIGHT_MODEL)
 
 
 def excluded_areas(camera: Camera) -> list[Polygon]:

@@ -42,6 +42,7 @@ class SessionConfig:
     preview_ttl_s: int = 15
     face_model: str = "Dlib"
     face_detector: str = "dlib-hog"
+    fight_model: str = ""  # the fight model file (empty: the shipped one)
     capture: CaptureSettings = field(default_factory=CaptureSettings)
 
     @classmethod
@@ -67,6 +68,7 @@ class SessionConfig:
             "preview_ttl_s": settings.CC_PREVIEW_TTL_S,
             "face_model": settings.CC_FACE_MODEL,
             "face_detector": stream_detector_name(settings.CC_STREAM_FACE_DETECTOR),
+            "fight_model": settings.CC_FIGHT_MODEL,
         }
         values.update(overrides)
         return cls(**values)

@@ -26,7 +26,7 @@ from vision.faces.detectors import downscale
 from vision.faces.quality import assess_quality
 from vision.incidents.budget import model_fingerprint, zones_fingerprint
 from vision.incidents.crowd import CrowdMonitor
-from vision.incidents.fight import FightScorer
+from vision.incidents.fight import FightModel, FightScorer
 from vision.incidents.people import CountSmoother, count_in_zone, default_person_detector
 from vision.incidents.trigger import fight_triggers
 from vision.motion import MotionGate, MotionSettings
@@ -405,8 +405,11 @@ class IncidentStage:
         counting_view: str = "near",
         calibrated: CalibratedThresholds | None = None,
         count_min_score: float = DEFAULT_COUNT_MIN_SCORE,
+        fight_model: FightModel | None = None,
     ) -> None:
         """`calibrated` (budget.CalibratedThresholds) replaces the model's thresholds and the sensitivity.
+
+        `fight_model` is the model the fight scorer uses (None: the shipped one).
 
         Tracked people from ``count_min_score`` are counted; the fight scorer gets every tracked person
         (the person stage's own, lower floor: weak poses still tell it two people are close).
@@ -434,7 +437,7 @@ class IncidentStage:
         if crowd:
             self._setup_crowd(min_duration_s, cooldown_s)
         if fight:
-            self._setup_fight(cooldown_s, sensitivity, min_duration_s)
+            self._setup_fight(cooldown_s, sensitivity, min_duration_s, fight_model)
             self._apply_calibration(calibrated)
 
     @property
@@ -460,8 +463,10 @@ class IncidentStage:
             )
             self._smoothers[zone.zone_id] = CountSmoother()
 
-    def _setup_fight(self, cooldown_s: float, sensitivity: float, min_duration_s: float) -> None:
-        self._scorer = FightScorer(exclude=[z.polygon for z in self.zones if z.exclude_from_fight])
+    def _setup_fight(
+        self, cooldown_s: float, sensitivity: float, min_duration_s: float, model: FightModel | None
+    ) -> None:
+        self._scorer = FightScorer(model, exclude=[z.polygon for z in self.zones if z.exclude_from_fight])
         self._triggers = fight_triggers(self._scorer, cooldown_s)
         shift = (0.5 - sensitivity) * 0.2  # sensitivity 1 lowers thresholds, 0 raises them
         for trigger in self._triggers:

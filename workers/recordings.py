@@ -16,6 +16,7 @@ import numpy as np
 
 from vision.faces.base import ImageBGR
 from vision.incidents.budget import ScoreSegment
+from vision.incidents.fight import load_model
 from vision.incidents.trigger import fold_into_fights
 from vision.incidents.video import iter_frames
 from vision.people.stage import PersonStage
@@ -49,6 +50,7 @@ def analyse_file(
             fight=True,
             people_interval_s=1.0 / fps,
             count_min_score=config.person_settings().count_min_score,
+            fight_model=load_model(config.fight_model),
         )
         if incidents
         else None
@@ -71,6 +73,7 @@ def recording_scores(
     """
     if not Path(path).is_file():
         raise FileNotFoundError(f"no such video file: {path}")
+    config = SessionConfig.from_settings()
     stage = IncidentStage(
         timer=StageTimer(),
         crowd=False,
@@ -78,10 +81,11 @@ def recording_scores(
         zones=camera.zones,
         min_duration_s=camera.min_duration_s,
         cooldown_s=camera.cooldown_s,
+        fight_model=load_model(config.fight_model),
     )
     scores = MemoryScores()
     scores.recorder.attach(stage)
-    people = person_stage(SessionConfig.from_settings())
+    people = person_stage(config)
     analyse_recording(path, fps=stage.fight_fps, face=None, incidents=stage, people=people, progress=progress)
     return scores.segments()
 

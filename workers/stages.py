@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from vision.incidents.fight import load_model
 from vision.people.stage import PersonStage
 from vision.tracking import EmbedPolicy
 from watchlists.matching import active_face_model, match_faces
@@ -56,6 +57,7 @@ class CameraStages:
                 counting_view=snap.counting_view,
                 calibrated=snap.calibrated,
                 count_min_score=self.config.person_settings().count_min_score,
+                fight_model=load_model(self.config.fight_model) if snap.fight else None,
             )
 
     def _configure_people(self, snap: CameraSnapshot) -> None:

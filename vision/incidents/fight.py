@@ -205,6 +205,18 @@ class FightModel:
         return model
 
 
+_LOADED: dict[tuple[str, int], FightModel] = {}
+
+
+def load_model(path: str | Path | None = None) -> FightModel:
+    """The model in `path` (None or "": the shipped one), read once per file version; ValueError if malformed."""
+    target = Path(path) if path else MODEL_PATH
+    key = (str(target.resolve()), target.stat().st_mtime_ns)
+    if key not in _LOADED:
+        _LOADED[key] = FightModel.from_json(target)
+    return _LOADED[key]
+
+
 # Outcome of one frame's flow step (FlowStep.push).
 PAIR, REPEAT, NO_PAIR = 0, 1, 2
 

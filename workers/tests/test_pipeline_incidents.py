@@ -174,3 +174,31 @@ def test_people_below_the_count_floor_are_tracked_but_not_counted():
     stage.process(np.zeros((360, 640, 3), dtype=np.uint8), 0.0, people=tracks)
     # then only the person at or above the floor is counted
     assert stage.people == 1
+
+
+def test_a_site_trained_fight_model_replaces_the_shipped_one_for_sessions_and_calibration(settings, tmp_path):
+    from dataclasses import replace
+
+    from venues.calibration import score_model
+    from vision.incidents.budget import model_fingerprint
+    from vision.incidents.fight import FightModel, load_model
+    from workers.camera_config import SessionConfig
+    from workers.pipeline import IncidentStage, StageTimer
+
+    # given a model trained with the city's own clips (tools.train_fight --extra ... --out FILE)
+    shipped = FightModel.from_json()
+    site = replace(shipped, coef=[c * 1.5 for c in shipped.coef], threshold_fight=0.66, threshold_aggression=0.56)
+    path = tmp_path / "city-fight-model.json"
+    site.to_json(path)
+    settings.CC_FIGHT_MODEL = str(path)
+    # when a session and a calibration load the fight model
+    config = SessionConfig.from_settings()
+    stage = IncidentStage(timer=StageTimer(), crowd=False, fight=True, fight_model=load_model(config.fight_model))
+    # then both use the site model: its thresholds, and the fingerprint live scores and calibrations share
+    assert [t.threshold for t in stage._triggers] == pytest.approx([0.66, 0.56])
+    assert stage.score_fingerprints[0] == model_fingerprint(site) == model_fingerprint(score_model())
+    assert model_fingerprint(site) != model_fingerprint(shipped)
+    # and without the setting everything scores with the shipped file
+    settings.CC_FIGHT_MODEL = ""
+    assert model_fingerprint(score_model()) == model_fingerprint(shipped)
+    assert load_model(SessionConfig.from_settings().fight_model) == shipped

@@ -177,6 +177,12 @@ class Alert(models.Model):
         return self.status != self.Status.RESOLVED
 
 
+# What a resolved fight or aggression alert's outcome says about the detector: the labels its clip gets when
+# the city retrains the fight model on its own reviewed alerts (oversight/training.py, the detector report).
+INCIDENT_CONFIRMED_OUTCOMES = (Alert.Outcome.HANDLED, Alert.Outcome.ARREST)
+INCIDENT_FALSE_OUTCOMES = (Alert.Outcome.FALSE_ALARM, Alert.Outcome.NO_ACTION)
+
+
 class AlertEvent(models.Model):
     """One entry in an alert's history: who did what, from which status to which."""
 

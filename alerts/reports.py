@@ -12,14 +12,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet
+from django.db.models import Aggregate, Count, Exists, F, FloatField, Func, OuterRef, Q, QuerySet
 from django.db.models.functions import ExtractHour
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from alerts.models import Alert
+from alerts.models import INCIDENT_CONFIRMED_OUTCOMES, INCIDENT_FALSE_OUTCOMES, Alert, Evidence
 from audit.models import AccessEvent
 from audit.services import access_record
 
@@ -176,6 +176,7 @@ def face_reviews(alerts: QuerySet[Alert]) -> list[list[Any]]:
 
 
 INCIDENT_KINDS = (Alert.Kind.FIGHT, Alert.Kind.AGGRESSION, Alert.Kind.CROWD)
+RETRAINED_KINDS = (Alert.Kind.FIGHT, Alert.Kind.AGGRESSION)  # the fight model's alerts
 HINT_MIN_RESOLVED = 5
 NOISY_SHARE = 0.5
 RELIABLE_SHARE = 0.1
@@ -187,12 +188,18 @@ RELIABLE_HINT = gettext_lazy("Reliable")
 
 
 def detector_performance(alerts: QuerySet[Alert]) -> list[list[Any]]:
-    """Dispatchers' outcomes per camera and incident kind, with its settings; most false alarms first."""
+    """Dispatchers' outcomes per camera and incident kind, with its settings; most false alarms first.
+
+    "Clips for retraining" counts the fight and aggression alerts whose clip and outcome make them training
+    material (`manage.py export_incident_clips`); crowd alerts are not (None).
+    """
     labels = dict(Alert.Kind.choices)
     resolved = Q(status=Alert.Status.RESOLVED)
     false_alarm = Q(outcome=Alert.Outcome.FALSE_ALARM)
+    telling = Q(outcome__in=[*INCIDENT_CONFIRMED_OUTCOMES, *INCIDENT_FALSE_OUTCOMES])
     rows = (
         alerts.filter(kind__in=INCIDENT_KINDS)
+        .annotate(has_clip=Exists(Evidence.objects.filter(alert=OuterRef("pk"), kind=Evidence.Kind.CLIP)))
         .values(
             "camera", "kind", "camera__venue__name", "camera__name", "camera__sensitivity", "camera__min_duration_s"
         )
@@ -201,6 +208,7 @@ def detector_performance(alerts: QuerySet[Alert]) -> list[list[Any]]:
             false_alarms=Count("id", filter=resolved & false_alarm),
             other=Count("id", filter=resolved & ~false_alarm),
             open=Count("id", filter=~resolved),
+            clips=Count("id", filter=resolved & telling & Q(has_clip=True)),
         )
         .order_by("-false_alarms", "camera__name", "camera__venue__name", "kind")
     )
@@ -216,6 +224,7 @@ def detector_performance(alerts: QuerySet[Alert]) -> list[list[Any]]:
             _share(r["false_alarms"], r["false_alarms"] + r["other"]),
             r["camera__sensitivity"],
             r["camera__min_duration_s"],
+            r["clips"] if r["kind"] in RETRAINED_KINDS else None,
             _detector_hint(r["false_alarms"], r["other"]),
         ]
         for r in rows
@@ -291,6 +300,7 @@ def build_tables(*, scope: QuerySet[Alert], period: Period, only: str = "") -> l
                 _("False-alarm share"),
                 _("Sensitivity"),
                 _("Minimum duration (s)"),
+                _("Clips for retraining"),
                 _("Hint"),
             ],
             detector_performance(alerts),

@@ -27,17 +27,15 @@ from pathlib import Path
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from alerts.models import Alert, Evidence
+from alerts.models import INCIDENT_CONFIRMED_OUTCOMES, INCIDENT_FALSE_OUTCOMES, Alert, Evidence
 from alerts.selectors import alerts_for
 from audit.models import AccessEvent
 from audit.services import access_record
 
 PERMISSION = "oversight.export_unmasked"
 LABELS: dict[str, str] = {
-    Alert.Outcome.HANDLED: "fight",
-    Alert.Outcome.ARREST: "fight",
-    Alert.Outcome.FALSE_ALARM: "noFight",
-    Alert.Outcome.NO_ACTION: "noFight",
+    **{outcome: "fight" for outcome in INCIDENT_CONFIRMED_OUTCOMES},
+    **{outcome: "noFight" for outcome in INCIDENT_FALSE_OUTCOMES},
 }
 KINDS = (Alert.Kind.FIGHT, Alert.Kind.AGGRESSION)
 COLUMNS = ("file", "label", "source_video", "alert", "camera", "kind", "outcome", "raised_at", "sha256")

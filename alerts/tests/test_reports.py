@@ -16,7 +16,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from alerts import services
-from alerts.models import Alert
+from alerts.models import Alert, Evidence
 from alerts.reports import NOISY_HINT, Period, build_tables
 from alerts.selectors import alerts_for
 from audit.models import AccessEvent
@@ -203,12 +203,12 @@ def outcomes(camera, park_camera, watchlist):
 
 
 DETECTOR_ROWS = [
-    ["Club Almaty", "Entrance", "Fight", 6, 4, 1, 1, 0.8, 0.8, 0.5, NOISY],
-    ["Central Park", "Gate", "Fight", 8, 4, 4, 0, 0.5, 0.5, 1.0, NOISY],
-    ["Club Almaty", "Bar", "Crowd gathering", 7, 2, 4, 1, 0.33, 0.5, 1.0, ""],
-    ["Club Almaty", "Bar", "Aggressive behaviour", 10, 1, 9, 0, 0.1, 0.5, 1.0, "Reliable"],
-    ["Club Almaty", "Bar", "Fight", 3, 1, 0, 2, 1.0, 0.5, 1.0, ""],
-    ["Central Park", "Gate", "Crowd gathering", 1, 0, 0, 1, None, 0.5, 1.0, ""],
+    ["Club Almaty", "Entrance", "Fight", 6, 4, 1, 1, 0.8, 0.8, 0.5, 0, NOISY],
+    ["Central Park", "Gate", "Fight", 8, 4, 4, 0, 0.5, 0.5, 1.0, 0, NOISY],
+    ["Club Almaty", "Bar", "Crowd gathering", 7, 2, 4, 1, 0.33, 0.5, 1.0, None, ""],
+    ["Club Almaty", "Bar", "Aggressive behaviour", 10, 1, 9, 0, 0.1, 0.5, 1.0, 0, "Reliable"],
+    ["Club Almaty", "Bar", "Fight", 3, 1, 0, 2, 1.0, 0.5, 1.0, 0, ""],
+    ["Central Park", "Gate", "Crowd gathering", 1, 0, 0, 1, None, 0.5, 1.0, None, ""],
 ]
 
 
@@ -217,6 +217,25 @@ def test_detectors_count_outcomes_per_camera_and_kind(outcomes, supervisor):
     rows = _tables(supervisor)["detectors"]
     # then each camera and incident kind has exact counts, share, settings and hint, most false alarms first
     assert rows == DETECTOR_ROWS
+
+
+def test_detectors_count_the_reviewed_clips_a_retraining_can_use(outcomes, supervisor):
+    # given clips on some of the Entrance fights: two false alarms, the handled one, the open one
+    fights = Alert.objects.filter(camera__name="Entrance", kind=Alert.Kind.FIGHT, raised_at__month=3)
+    chosen = [
+        *fights.filter(outcome=FALSE_ALARM)[:2],
+        fights.get(outcome=HANDLED),
+        fights.get(status=Alert.Status.NEW),
+    ]
+    for alert in chosen:
+        Evidence.objects.create(alert=alert, kind="clip", file=f"evidence/{alert.pk}.webm", content_type="video/webm")
+        Evidence.objects.create(
+            alert=alert, kind="snapshot", file=f"evidence/{alert.pk}.jpg", content_type="image/jpeg"
+        )
+    # then the row counts the three resolved ones with a telling outcome, once each, and nothing else changes
+    rows = _tables(supervisor)["detectors"]
+    assert rows[0] == [*DETECTOR_ROWS[0][:10], 3, NOISY]
+    assert rows[1:] == DETECTOR_ROWS[1:]
 
 
 def test_detectors_exclude_face_matches_and_outages(camera, watchlist, supervisor):
@@ -259,11 +278,11 @@ def test_detectors_csv_export(client, outcomes, auditor):
     lines = response.content.decode().splitlines()
     assert lines[0] == (
         "Venue,Camera,Kind,Alerts,False alarms,Other outcomes,Open,False-alarm share,Sensitivity,"
-        "Minimum duration (s),Hint"
+        "Minimum duration (s),Clips for retraining,Hint"
     )
-    assert lines[1] == f'Club Almaty,Entrance,Fight,6,4,1,1,0.8,0.8,0.5,"{NOISY}"'
-    assert lines[4] == "Club Almaty,Bar,Aggressive behaviour,10,1,9,0,0.1,0.5,1.0,Reliable"
-    assert lines[6] == "Central Park,Gate,Crowd gathering,1,0,0,1,,0.5,1.0,"
+    assert lines[1] == f'Club Almaty,Entrance,Fight,6,4,1,1,0.8,0.8,0.5,0,"{NOISY}"'
+    assert lines[4] == "Club Almaty,Bar,Aggressive behaviour,10,1,9,0,0.1,0.5,1.0,0,Reliable"
+    assert lines[6] == "Central Park,Gate,Crowd gathering,1,0,0,1,,0.5,1.0,,"
     assert len(lines) == 7
     record = AccessEvent.objects.filter(action=AccessEvent.Action.EXPORT).get()
     assert (record.object_type, record.object_id) == ("alerts.report", "detectors")

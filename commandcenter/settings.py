@@ -21,6 +21,7 @@ from commandcenter.env import (
     env_str,
     parse_database_url,
 )
+from core.roles import ROLES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CC_VAR_DIR") or BASE_DIR / "var").resolve()
@@ -356,10 +357,12 @@ MIDDLEWARE.insert(
 )
 MIDDLEWARE += ["core.security.DeniedAuditMiddleware", "core.security.TwoFactorMiddleware"]
 AUTHENTICATION_BACKENDS = ["core.security.ThrottledModelBackend"]
-CC_REQUIRE_2FA_FOR = env_str("CC_REQUIRE_2FA_FOR", "admin,auditor")
+CC_REQUIRE_2FA_FOR = env_str("CC_REQUIRE_2FA_FOR", "admin,auditor,authoriser")
 CC_2FA_ROLE_SET = {r.strip() for r in CC_REQUIRE_2FA_FOR.split(",") if r.strip()}
-if not CC_2FA_ROLE_SET.issubset({"dispatcher", "supervisor", "admin", "auditor"}):
-    raise ImproperlyConfigured(f"CC_REQUIRE_2FA_FOR lists unknown roles: {CC_REQUIRE_2FA_FOR!r}")
+if not CC_2FA_ROLE_SET.issubset(ROLES):
+    raise ImproperlyConfigured(
+        f"CC_REQUIRE_2FA_FOR lists unknown roles: {CC_REQUIRE_2FA_FOR!r} (roles: {', '.join(ROLES)})"
+    )
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "City Command Center")
 CC_LOGIN_MAX_FAILURES = env_int("CC_LOGIN_MAX_FAILURES", 5, minimum=2, maximum=100)
 CC_LOGIN_LOCKOUT_S = env_int("CC_LOGIN_LOCKOUT_S", 15 * 60, minimum=60, maximum=24 * 3600)

@@ -283,7 +283,8 @@ _TWO_FACTOR_OPEN = {"login", "logout", "otp-verify", "otp-setup", "healthz", "la
 
 
 class TwoFactorMiddleware:
-    """After the password, admins and auditors reach nothing but the 2FA pages until verified."""
+    """After the password, the roles in CC_REQUIRE_2FA_FOR (admins, auditors, authorisers) reach nothing but the
+    2FA pages until verified."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

@@ -107,6 +107,20 @@ def test_admin_and_auditor_must_pass_the_second_factor(client, role, request):
     ]
 
 
+def test_an_authoriser_must_pass_the_second_factor_before_deciding_deployments(client, authoriser):
+    # given the senior officer who authorises live face matching, with a confirmed TOTP device
+    device = totp_device(authoriser)
+    deployments = reverse("oversight-deployments")
+    # when they sign in with the password only, the deployments stay closed
+    response = _login(client, authoriser.username)
+    assert response["Location"].startswith(reverse("otp-verify"))
+    assert client.get(deployments).status_code == 302
+    # and with the code they are in
+    right = client.post(reverse("otp-verify"), {"token": token_now(device), "next": deployments})
+    assert (right.status_code, right["Location"]) == (302, deployments)
+    assert client.get(deployments).status_code == 200
+
+
 def test_dispatcher_needs_no_second_factor(client, dispatcher):
     _login(client, "dispatcher1")
     assert client.get("/api/venues/").status_code == 200

@@ -25,6 +25,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from audit.models import AccessEvent
 from commandcenter.tests.otp import login_verified
+from core.security import two_factor_roles
 
 pytestmark = pytest.mark.django_db
 
@@ -301,7 +302,7 @@ def _client(role: str, world: dict[str, object]) -> Client:  # type: ignore[type
     client = Client(enforce_csrf_checks=False)
     user = world["users"].get(role) if role != "anonymous" else None  # type: ignore[attr-defined]
     if user is not None:
-        if role in ("admin", "auditor"):
+        if role in two_factor_roles():  # admin, auditor, authoriser: a verified second factor
             login_verified(client, user)
         else:
             client.force_login(user)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import zoneinfo
@@ -234,8 +235,17 @@ CC_PERSON_COUNT_MIN_SCORE = env_float("CC_PERSON_COUNT_MIN_SCORE", 0.2, minimum=
 # the fight/aggression model file: empty = the shipped vision/incidents/fight_model.json; a site-trained one from
 # `python -m tools.train_fight --extra FOLDER --out FILE` (FOLDER from `manage.py export_incident_clips`)
 CC_FIGHT_MODEL = env_str("CC_FIGHT_MODEL")
-if CC_FIGHT_MODEL and not Path(CC_FIGHT_MODEL).is_file():
-    raise ImproperlyConfigured(f"CC_FIGHT_MODEL: no such file {CC_FIGHT_MODEL!r} (unset it for the shipped model)")
+if CC_FIGHT_MODEL:
+    if not Path(CC_FIGHT_MODEL).is_file():
+        raise ImproperlyConfigured(f"CC_FIGHT_MODEL: no such file {CC_FIGHT_MODEL!r} (unset it for the shipped model)")
+    try:
+        _fight_model = json.loads(Path(CC_FIGHT_MODEL).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ImproperlyConfigured(f"CC_FIGHT_MODEL: {CC_FIGHT_MODEL!r} is not readable JSON ({exc})") from exc
+    if not isinstance(_fight_model, dict) or not {"features", "coef", "intercept"} <= set(_fight_model):
+        raise ImproperlyConfigured(
+            f"CC_FIGHT_MODEL: {CC_FIGHT_MODEL!r} is not a fight model file (write one with tools.train_fight --out)"
+        )
 CC_CLIP_FPS = env_float("CC_CLIP_FPS", 5.0, minimum=1.0, maximum=30.0)
 CC_CLIP_PRE_S = env_float("CC_CLIP_PRE_S", 4.0, minimum=0.0, maximum=30.0)
 CC_CLIP_POST_S = env_float("CC_CLIP_POST_S", 4.0, minimum=0.5, maximum=30.0)

@@ -179,6 +179,7 @@ class Alert(models.Model):
 
 # What a resolved fight or aggression alert's outcome says about the detector: the labels its clip gets when
 # the city retrains the fight model on its own reviewed alerts (oversight/training.py, the detector report).
+INCIDENT_RETRAINED_KINDS = (Alert.Kind.FIGHT, Alert.Kind.AGGRESSION)  # the fight model's alerts
 INCIDENT_CONFIRMED_OUTCOMES = (Alert.Outcome.HANDLED, Alert.Outcome.ARREST)
 INCIDENT_FALSE_OUTCOMES = (Alert.Outcome.FALSE_ALARM, Alert.Outcome.NO_ACTION)
 

@@ -19,7 +19,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from alerts.models import INCIDENT_CONFIRMED_OUTCOMES, INCIDENT_FALSE_OUTCOMES, Alert, Evidence
+from alerts.models import (
+    INCIDENT_CONFIRMED_OUTCOMES,
+    INCIDENT_FALSE_OUTCOMES,
+    INCIDENT_RETRAINED_KINDS,
+    Alert,
+    Evidence,
+)
 from audit.models import AccessEvent
 from audit.services import access_record
 
@@ -176,7 +182,6 @@ def face_reviews(alerts: QuerySet[Alert]) -> list[list[Any]]:
 
 
 INCIDENT_KINDS = (Alert.Kind.FIGHT, Alert.Kind.AGGRESSION, Alert.Kind.CROWD)
-RETRAINED_KINDS = (Alert.Kind.FIGHT, Alert.Kind.AGGRESSION)  # the fight model's alerts
 HINT_MIN_RESOLVED = 5
 NOISY_SHARE = 0.5
 RELIABLE_SHARE = 0.1
@@ -224,7 +229,7 @@ def detector_performance(alerts: QuerySet[Alert]) -> list[list[Any]]:
             _share(r["false_alarms"], r["false_alarms"] + r["other"]),
             r["camera__sensitivity"],
             r["camera__min_duration_s"],
-            r["clips"] if r["kind"] in RETRAINED_KINDS else None,
+            r["clips"] if r["kind"] in INCIDENT_RETRAINED_KINDS else None,
             _detector_hint(r["false_alarms"], r["other"]),
         ]
         for r in rows

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from alerts.models import Alert, Evidence
 from audit.models import AccessEvent
-from audit.services import access_record
+from audit.services import access_record, access_require
 from venues.selectors import sees_all_venues, venues_for
 from watchlists.models import Subject
 
@@ -27,15 +27,7 @@ def alerts_for(user: User | AnonymousUser):  # type: ignore[no-untyped-def]
 
 def evidence_get(*, user: User | AnonymousUser, evidence_id: Any, purpose: str = "") -> Evidence:
     """One evidence file, if the user may see its alert; audited in the same transaction."""
-    if not user.has_perm("alerts.view_evidence"):
-        access_record(
-            user=user,
-            action=AccessEvent.Action.DENIED,
-            object_type="alerts.evidence",
-            object_id=evidence_id,
-            detail={"permission": "alerts.view_evidence"},
-        )
-        raise PermissionDenied("alerts.view_evidence")
+    access_require(user=user, perm="alerts.view_evidence", object_type="alerts.evidence", object_id=evidence_id)
     with transaction.atomic():
         evidence = Evidence.objects.select_related("alert").get(pk=evidence_id)
         if not alerts_for(user).filter(pk=evidence.alert_id).exists():

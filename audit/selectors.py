@@ -7,11 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 
 from audit.models import AccessEvent, ChainAnchor
-from audit.services import ChainReport, access_record, chain_verify
+from audit.services import ChainReport, access_record, access_require, chain_verify
 
 ALERT_TYPES = ("alert", "alerts.alert")
 
@@ -36,14 +35,7 @@ class EventFilter:
 
 
 def _require(user: User | AnonymousUser, perm: str, detail: dict[str, Any] | None = None) -> None:
-    if not user.has_perm(perm):
-        access_record(
-            user=user,
-            action=AccessEvent.Action.DENIED,
-            object_type="audit.accessevent",
-            detail={"permission": perm, **(detail or {})},
-        )
-        raise PermissionDenied(perm)
+    access_require(user=user, perm=perm, object_type="audit.accessevent", detail=detail)
 
 
 def _filtered(filters: EventFilter) -> QuerySet[AccessEvent]:

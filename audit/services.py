@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -115,6 +116,27 @@ def access_record(
     if action == AccessEvent.Action.DENIED:
         context.denial_mark()
     return row
+
+
+def access_require(
+    *,
+    user: User | AnonymousUser,
+    perm: str,
+    object_type: str,
+    object_id: object = "",
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """PermissionDenied(perm) unless the user holds `perm`; the refusal is audited first (action denied)."""
+    if user.has_perm(perm):
+        return
+    access_record(
+        user=user,
+        action=AccessEvent.Action.DENIED,
+        object_type=object_type,
+        object_id=object_id,
+        detail={"permission": perm, **(detail or {})},
+    )
+    raise PermissionDenied(perm)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from alerts.models import Alert, Evidence
 from alerts.selectors import alerts_for
 from audit.models import AccessEvent
-from audit.services import access_record
+from audit.services import access_record, access_require
 
 logger = logging.getLogger(__name__)
 
@@ -312,9 +312,7 @@ def _summary(alert: Alert) -> dict[str, Any]:
 
 def _check(actor: User, alerts: Sequence[uuid.UUID], purpose: str, unmasked: bool) -> list[Alert]:
     perm = "oversight.export_unmasked" if unmasked else "oversight.export_evidence"
-    if not actor.has_perm(perm):
-        access_record(user=actor, action=AccessEvent.Action.DENIED, object_type="export", detail={"perm": perm})
-        raise PermissionDenied(perm)
+    access_require(user=actor, perm=perm, object_type="export")
     if not purpose.strip():
         raise ValidationError({"purpose": [_("State the purpose or case reference of the export.")]})
     if not alerts or len(alerts) > MAX_ALERTS:

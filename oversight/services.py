@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from alerts.models import Alert, Evidence
 from audit.models import AccessEvent
-from audit.services import access_record
+from audit.services import access_record, access_require
 from oversight.models import Deployment, DeploymentAlert, DeploymentMonth
 from venues.models import Camera, Venue
 from watchlists.matching import gallery_changed
@@ -60,15 +60,7 @@ def month_of(at: datetime) -> date:
 
 
 def _require(actor: User, perm: str, deployment_id: object = "") -> None:
-    if not actor.has_perm(perm):
-        access_record(
-            user=actor,
-            action=AccessEvent.Action.DENIED,
-            object_type="deployment",
-            object_id=deployment_id,
-            detail={"perm": perm},
-        )
-        raise PermissionDenied(perm)
+    access_require(user=actor, perm=perm, object_type="deployment", object_id=deployment_id)
 
 
 def _not_the_requester(actor: User, deployment_id: uuid.UUID, action: str) -> None:

@@ -19,26 +19,31 @@ written. Alerts whose clip is gone (retention) are counted, not exported.
 from __future__ import annotations
 
 import csv
-import hashlib
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 
-from alerts.models import INCIDENT_CONFIRMED_OUTCOMES, INCIDENT_FALSE_OUTCOMES, Alert, Evidence
+from alerts.models import (
+    INCIDENT_CONFIRMED_OUTCOMES,
+    INCIDENT_FALSE_OUTCOMES,
+    INCIDENT_RETRAINED_KINDS,
+    Alert,
+    Evidence,
+)
 from alerts.selectors import alerts_for
 from audit.models import AccessEvent
-from audit.services import access_record
+from audit.services import access_record, access_require
+from vision.models import sha256_file
 
 PERMISSION = "oversight.export_unmasked"
 LABELS: dict[str, str] = {
     **{outcome: "fight" for outcome in INCIDENT_CONFIRMED_OUTCOMES},
     **{outcome: "noFight" for outcome in INCIDENT_FALSE_OUTCOMES},
 }
-KINDS = (Alert.Kind.FIGHT, Alert.Kind.AGGRESSION)
 COLUMNS = ("file", "label", "source_video", "alert", "camera", "kind", "outcome", "raised_at", "sha256")
 
 
@@ -71,16 +76,14 @@ def incident_clips_export(
     PermissionDenied without `oversight.export_unmasked`; ValidationError for a missing purpose, a folder
     that already holds files, or no reviewed alert with a clip to export.
     """
-    if not actor.has_perm(PERMISSION):
-        access_record(
-            user=actor, action=AccessEvent.Action.DENIED, object_type="training_set", detail={"perm": PERMISSION}
-        )
-        raise PermissionDenied(PERMISSION)
+    access_require(user=actor, perm=PERMISSION, object_type="training_set")
     if not purpose.strip():
         raise ValidationError({"purpose": ["State the purpose of the export (for example the retraining ticket)."]})
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise ValidationError({"folder": [f"{folder} already exists and is not an empty folder: choose a new one."]})
-    alerts = alerts_for(actor).filter(kind__in=KINDS, status=Alert.Status.RESOLVED, outcome__in=list(LABELS))
+    alerts = alerts_for(actor).filter(
+        kind__in=INCIDENT_RETRAINED_KINDS, status=Alert.Status.RESOLVED, outcome__in=list(LABELS)
+    )
     if since is not None:
         alerts = alerts.filter(raised_at__gte=since)
     if camera_id is not None:
@@ -97,7 +100,7 @@ def incident_clips_export(
         if not path.is_file():
             result.missing_clip.append(str(alert.pk))
             continue
-        rows.append((alert, path, _sha256(path)))
+        rows.append((alert, path, sha256_file(path)))
     if not rows:
         reviewed = alerts.count()
         raise ValidationError(
@@ -144,12 +147,3 @@ def incident_clips_export(
                 result.no_fight += 1
     result.cameras = len({alert.camera_id for alert, *_ in rows})
     return result
-
-
-def _sha256(path: Path) -> str:
-    """The file's SHA-256, read in 1 MB blocks (clips are never held in memory whole)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -6,24 +6,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from audit.models import AccessEvent
-from audit.services import access_record
+from audit.services import access_record, access_require
 from watchlists.models import FaceTemplate, Subject
 
 
 def _require(user: User | AnonymousUser, perm: str, object_type: str, object_id: Any = "") -> None:
-    if not user.has_perm(perm):
-        access_record(
-            user=user,
-            action=AccessEvent.Action.DENIED,
-            object_type=object_type,
-            object_id=object_id,
-            detail={"permission": perm},
-        )
-        raise PermissionDenied(perm)
+    access_require(user=user, perm=perm, object_type=object_type, object_id=object_id)
 
 
 def subject_list(*, user: User | AnonymousUser, purpose: str = ""):  # type: ignore[no-untyped-def]

@@ -64,21 +64,18 @@ def test_resolve_needs_an_outcome_and_a_resolved_alert_cannot_be_resolved_again(
         alert_resolve(alert_id=alert.pk, actor=dispatcher, outcome="no_action")
 
 
-def test_an_unconfirmed_face_match_cannot_be_dispatched(camera, dispatcher, watchlist, admin_user):
-    import datetime
+@pytest.fixture
+def enrolled(watchlist, admin_user):  # type: ignore[no-untyped-def]
+    """A subject on the watchlist and one face template of theirs."""
+    from tests.support.subjects import subject_on
+    from watchlists.models import FaceTemplate
 
-    from django.utils import timezone
+    subject = subject_on(watchlist, admin_user, days=3)
+    return subject, FaceTemplate.objects.create(subject=subject, quality_score=0.9, source_photo="x", face_crop="y")
 
-    from watchlists.models import FaceTemplate, Subject
 
-    subject = Subject.objects.create(
-        watchlist=watchlist,
-        display_name="S",
-        legal_basis_reference="L",
-        added_by=admin_user,
-        expires_at=timezone.now() + datetime.timedelta(days=3),
-    )
-    template = FaceTemplate.objects.create(subject=subject, quality_score=0.9, source_photo="x", face_crop="y")
+def test_an_unconfirmed_face_match_cannot_be_dispatched(camera, dispatcher, enrolled):
+    subject, template = enrolled
     alert = alert_raise(
         kind="face_match", camera=camera, severity=3, score=0.95, subject=subject, template=template, track_key="f1"
     ).alert
@@ -94,24 +91,11 @@ def test_an_incident_without_a_severity_is_refused_and_nothing_is_stored(camera)
     assert not Alert.objects.exists()
 
 
-def test_a_face_match_raised_by_ids_takes_its_watchlists_severity(camera, watchlist, admin_user):
-    import datetime
-
-    from django.utils import timezone
-
-    from watchlists.models import FaceTemplate, Subject
-
+def test_a_face_match_raised_by_ids_takes_its_watchlists_severity(camera, watchlist, enrolled):
     # given a subject on a list whose alerts are critical, reported by ids as a stream worker does
     watchlist.alert_severity = 4
     watchlist.save()
-    subject = Subject.objects.create(
-        watchlist=watchlist,
-        display_name="S",
-        legal_basis_reference="L",
-        added_by=admin_user,
-        expires_at=timezone.now() + datetime.timedelta(days=3),
-    )
-    template = FaceTemplate.objects.create(subject=subject, quality_score=0.9, source_photo="x", face_crop="y")
+    subject, template = enrolled
     # when the match is raised with no severity
     alert = alert_raise(
         kind="face_match", camera=camera, score=0.95, subject_id=subject.pk, template_id=template.pk, track_key="f1"

@@ -79,11 +79,11 @@ def test_search_needs_a_purpose_and_the_permission(two_venues, dispatcher, admin
 
 @pytest.mark.slow
 def test_search_by_photo_finds_stored_face_matches_only(sample_file, camera, watchlist, admin_user, supervisor):
+    from tests.support.subjects import subject_on
     from vision.faces.detectors import build_detector
     from vision.faces.embedders import build_embedder
     from vision.faces.image import decode_image
     from watchlists.matching import active_face_model
-    from watchlists.models import Subject
 
     embedder = build_embedder(active_face_model())
 
@@ -93,13 +93,7 @@ def test_search_by_photo_finds_stored_face_matches_only(sample_file, camera, wat
         return embedder.embed(image, face).tolist()
 
     def face_alert(name: str, probe_name: str) -> Alert:
-        subject = Subject.objects.create(
-            watchlist=watchlist,
-            display_name=name,
-            legal_basis_reference="Case 5/26",
-            added_by=admin_user,
-            expires_at=timezone.now() + timedelta(days=30),
-        )
+        subject = subject_on(watchlist, admin_user, name, case="Case 5/26")
         return Alert.objects.create(
             kind="face_match",
             camera=camera,

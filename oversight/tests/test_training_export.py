@@ -84,7 +84,8 @@ def test_the_export_needs_the_unmasked_permission_a_purpose_and_a_new_folder(rev
     # a supervisor may export masked evidence, not unmasked training clips: refused and audited as denied
     with pytest.raises(PermissionDenied):
         incident_clips_export(actor=supervisor, folder=tmp_path / "a", purpose="retraining")
-    assert AccessEvent.objects.filter(action="denied", object_type="training_set", username=supervisor.username)
+    denied = AccessEvent.objects.get(action="denied", object_type="training_set", username=supervisor.username)
+    assert denied.detail == {"permission": "oversight.export_unmasked"}
     assert not (tmp_path / "a").exists()
     with pytest.raises(ValidationError, match="purpose"):
         incident_clips_export(actor=auditor, folder=tmp_path / "b", purpose="  ")

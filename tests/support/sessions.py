@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.db import connection
-from django.utils import timezone
 
 from core.redis import health_key, redis_client
+from tests.support.subjects import subject_on
 from venues.models import Camera, Venue
 from watchlists.enrolment import subject_enroll_photo
 from watchlists.matching import reset_cache
@@ -38,13 +37,7 @@ def enrol_people(sample_file: Any, watchlist: Any, actor: Any, people: dict[str,
     subjects = {}
     for name, photo in people.items():
         parts = (*EXAMPLES, photo) if name != DISTRACTOR[0] else ("faces", "deepface", photo)
-        subject = Subject.objects.create(
-            watchlist=watchlist,
-            display_name=name,
-            legal_basis_reference="Case 1/26",
-            added_by=actor,
-            expires_at=timezone.now() + timedelta(days=30),
-        )
+        subject = subject_on(watchlist, actor, name)
         path = sample_file(*parts)
         subject_enroll_photo(subject=subject, data=path.read_bytes(), filename=path.name, actor=actor)
         subjects[name] = subject

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import zoneinfo
@@ -235,17 +234,8 @@ CC_PERSON_COUNT_MIN_SCORE = env_float("CC_PERSON_COUNT_MIN_SCORE", 0.2, minimum=
 # the fight/aggression model file: empty = the shipped vision/incidents/fight_model.json; a site-trained one from
 # `python -m tools.train_fight --extra FOLDER --out FILE` (FOLDER from `manage.py export_incident_clips`)
 CC_FIGHT_MODEL = env_str("CC_FIGHT_MODEL")
-if CC_FIGHT_MODEL:
-    if not Path(CC_FIGHT_MODEL).is_file():
-        raise ImproperlyConfigured(f"CC_FIGHT_MODEL: no such file {CC_FIGHT_MODEL!r} (unset it for the shipped model)")
-    try:
-        _fight_model = json.loads(Path(CC_FIGHT_MODEL).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ImproperlyConfigured(f"CC_FIGHT_MODEL: {CC_FIGHT_MODEL!r} is not readable JSON ({exc})") from exc
-    if not isinstance(_fight_model, dict) or not {"features", "coef", "intercept"} <= set(_fight_model):
-        raise ImproperlyConfigured(
-            f"CC_FIGHT_MODEL: {CC_FIGHT_MODEL!r} is not a fight model file (write one with tools.train_fight --out)"
-        )
+if CC_FIGHT_MODEL and not Path(CC_FIGHT_MODEL).is_file():  # its content: workers.checks (manage.py check)
+    raise ImproperlyConfigured(f"CC_FIGHT_MODEL: no such file {CC_FIGHT_MODEL!r} (unset it for the shipped model)")
 CC_CLIP_FPS = env_float("CC_CLIP_FPS", 5.0, minimum=1.0, maximum=30.0)
 CC_CLIP_PRE_S = env_float("CC_CLIP_PRE_S", 4.0, minimum=0.0, maximum=30.0)
 CC_CLIP_POST_S = env_float("CC_CLIP_POST_S", 4.0, minimum=0.5, maximum=30.0)
@@ -368,7 +358,7 @@ MIDDLEWARE.insert(
 MIDDLEWARE += ["core.security.DeniedAuditMiddleware", "core.security.TwoFactorMiddleware"]
 AUTHENTICATION_BACKENDS = ["core.security.ThrottledModelBackend"]
 CC_REQUIRE_2FA_FOR = env_str("CC_REQUIRE_2FA_FOR", "admin,auditor,authoriser")
-CC_2FA_ROLE_SET = {r.strip() for r in CC_REQUIRE_2FA_FOR.split(",") if r.strip()}
+CC_2FA_ROLE_SET = frozenset(r.strip() for r in CC_REQUIRE_2FA_FOR.split(",") if r.strip())
 if not CC_2FA_ROLE_SET.issubset(ROLES):
     raise ImproperlyConfigured(
         f"CC_REQUIRE_2FA_FOR lists unknown roles: {CC_REQUIRE_2FA_FOR!r} (roles: {', '.join(ROLES)})"

@@ -265,8 +265,9 @@ class ThrottledModelBackend(ModelBackend):
 # --- two-factor authentication for the roles that need it -----------------------------------------
 
 
-def two_factor_roles() -> set[str]:
-    return {role.strip() for role in settings.CC_REQUIRE_2FA_FOR.split(",") if role.strip()}
+def two_factor_roles() -> frozenset[str]:
+    """The roles that need a second factor (CC_REQUIRE_2FA_FOR, parsed and checked once by the settings)."""
+    return frozenset(settings.CC_2FA_ROLE_SET)
 
 
 def two_factor_required(user: AbstractBaseUser | AnonymousUser) -> bool:

@@ -11,3 +11,7 @@ class WorkersConfig(AppConfig):
     name = "workers"
     verbose_name = "Stream workers"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Register the configuration checks."""
+        from workers import checks  # noqa: F401

@@ -125,6 +125,7 @@ def role_label(role: str) -> str:
         "supervisor": _("Supervisor"),
         "admin": _("Administrator"),
         "auditor": _("Auditor"),
+        "authoriser": _("Authoriser"),
         "superuser": _("Superuser"),
         "anonymous": _("not signed in"),
     }

@@ -70,7 +70,8 @@ def test_the_403_page_is_translated(client, dispatcher):
     assert "Журнал аудита предназначен для аудиторов." in body
 
 
-def test_audit_entries_read_in_words(client, auditor, admin_user):
+def test_audit_entries_read_in_words(client, auditor, admin_user, authoriser):
+    access_record(user=authoriser, action=AccessEvent.Action.VIEW, object_type="deployment", object_id="d1")
     access_record(
         user=admin_user,
         action=AccessEvent.Action.SEARCH,
@@ -102,3 +103,4 @@ def test_audit_entries_read_in_words(client, auditor, admin_user):
     assert "Note:</span>" not in body  # empty values are left out
     assert "{&#x27;" not in body  # no raw Python dicts
     assert "<td>Administrator</td>" in body  # the role in words
+    assert "<td>Authoriser</td>" in body

@@ -192,9 +192,13 @@ class FightModel:
 
     @classmethod
     def from_json(cls, path: Path = MODEL_PATH) -> FightModel:
-        """Load parameters written by `to_json`."""
-        data = json.loads(path.read_text())
-        model = cls(**data)
+        """Load parameters written by `to_json`; ValueError naming the file when it is not such a file."""
+        try:
+            model = cls(**json.loads(path.read_text()))
+        except (UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
+            raise ValueError(
+                f"{path} is not a fight model file ({exc}); write one with tools.train_fight --out"
+            ) from exc
         if not len(model.features) == len(model.mean) == len(model.scale) == len(model.coef):
             raise ValueError(f"inconsistent fight model file {path}")
         unknown = set(model.features) - set(FEATURE_NAMES)
@@ -284,7 +288,7 @@ class FightScorer:
         self, model: FightModel | None = None, *, exclude: Sequence[Polygon] = (), camera_hold: bool = True
     ) -> None:
         """Use the given model or the shipped `fight_model.json`; ValueError for a malformed polygon."""
-        self.model = model if model is not None else FightModel.from_json()
+        self.model = model if model is not None else load_model()
         for polygon in exclude:
             if len(polygon) < 3 or not all(0.0 <= c <= 1.0 for point in polygon for c in point):
                 raise ValueError(f"an excluded area needs 3 or more points inside 0..1, got {list(polygon)}")

@@ -202,3 +202,31 @@ def test_a_site_trained_fight_model_replaces_the_shipped_one_for_sessions_and_ca
     settings.CC_FIGHT_MODEL = ""
     assert model_fingerprint(score_model()) == model_fingerprint(shipped)
     assert load_model(SessionConfig.from_settings().fight_model) == shipped
+
+
+def test_a_fight_model_setting_that_is_not_a_model_fails_the_system_check(settings, tmp_path):
+    import json
+    from pathlib import Path
+
+    from vision.incidents.fight import MODEL_PATH
+    from workers.checks import fight_model_check
+
+    repo = Path(__file__).resolve().parents[2]
+    shipped = json.loads(MODEL_PATH.read_text())
+    partial = tmp_path / "no-scale.json"
+    partial.write_text(json.dumps({k: v for k, v in shipped.items() if k != "scale"}))
+    cases = {
+        str(repo / "README.md"): "is not a fight model file",  # not JSON
+        str(repo / "models" / "manifest.json"): "is not a fight model file",  # JSON, another file
+        str(partial): "missing 1 required positional argument: 'scale'",
+    }
+    for path, message in cases.items():
+        settings.CC_FIGHT_MODEL = path
+        errors = fight_model_check()
+        assert [e.id for e in errors] == ["workers.E001"]
+        assert path in errors[0].msg
+        assert message in errors[0].msg
+    settings.CC_FIGHT_MODEL = str(MODEL_PATH)
+    assert fight_model_check() == []
+    settings.CC_FIGHT_MODEL = ""
+    assert fight_model_check() == []

@@ -85,11 +85,6 @@ class CachedClip:
     people: F32  # [n, MAX_PEOPLE, 56]: box x, y, w, h, score, 17 x (x, y, score); NaN rows = nobody
     frame_hw: tuple[int, int]
 
-    @property
-    def duration_s(self) -> float:
-        """Seconds of footage the analysed frames cover."""
-        return float(self.t[-1] + 1.0 / ANALYSIS_FPS) if len(self.t) else 0.0
-
 
 def cache_key(path: Path, version: int = VERSION) -> str:
     """Hash of the clip's identity (path, size, mtime) and the extraction settings."""

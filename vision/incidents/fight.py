@@ -57,18 +57,6 @@ WINDOW_FEATURE_NAMES: tuple[str, ...] = (
 
 FEATURE_NAMES: tuple[str, ...] = WINDOW_FEATURE_NAMES + PEOPLE_FEATURE_NAMES
 
-# Candidate feature sets; training keeps the one with the best source-grouped CV AUC on its
-# training clips (see train_fight.select_feature_set), and the bench repeats that choice inside
-# every outer fold so its held-out estimates include it.
-FEATURE_SETS: tuple[tuple[str, ...], ...] = (
-    ("temporal_coherence", "cell_orient_entropy"),
-    ("temporal_coherence",),
-    ("coarse_coherence", "temporal_coherence", "fine_coherence"),
-    ("coarse_coherence", "temporal_coherence", "fine_coherence", "cell_orient_entropy"),
-)
-# Features the shipped model uses (the set train_fight chose on all clips).
-DEFAULT_FEATURES: tuple[str, ...] = ("coarse_coherence", "temporal_coherence", "fine_coherence")
-
 _VX, _VY, _ENERGY, _MOVING, _SPEED = (CELL_CHANNELS.index(c) for c in CELL_CHANNELS[:5])
 _ORIENT = CELL_CHANNELS.index("orient_0")
 _SUB_VX, _SUB_VY = CELL_CHANNELS.index("sub_vx_0"), CELL_CHANNELS.index("sub_vy_0")
@@ -254,9 +242,10 @@ def fine_grid(vx: FloatArray, vy: FloatArray, speed: FloatArray) -> FineGrid:
 class FlowStep:
     """Whole-frame flow cells of the pair each frame closes (the flow half of FightScorer, cacheable)."""
 
-    def __init__(self, width: int) -> None:
-        """Analyse frames downscaled to `width` pixels."""
+    def __init__(self, width: int, *, fine: bool = True) -> None:
+        """Analyse frames downscaled to `width` pixels; `fine`: also the fine grid (only pair cues read it)."""
         self._extractor = FlowFeatureExtractor(width)
+        self._fine = fine
 
     def reset(self) -> None:
         """Forget the previous frame."""
@@ -267,7 +256,7 @@ class FlowStep:
         cells = self._extractor.push_cells(frame_bgr, t_seconds)
         flow = self._extractor.last_flow
         if cells is not None and flow is not None:
-            fine = fine_grid(flow.vx, flow.vy, flow.speed)
+            fine = fine_grid(flow.vx, flow.vy, flow.speed) if self._fine else None
             return StepResult(PAIR, cells, self._extractor.camera_motion, fine)
         return StepResult(REPEAT if self._extractor.last_was_repeat else NO_PAIR)
 
@@ -300,8 +289,10 @@ class FightScorer:
         self._steady_from = float("-inf")
         self._exclude_px: tuple[tuple[int, int], list[np.ndarray]] | None = None
         self._columns = self.model.columns()
-        self._flow = FlowStep(self.model.width)
-        self._people = PeopleCues(self.model.people_window_s, self.model.gate_s)
+        # the pair cues (and the fine flow grid they read) only when the model uses one; the gate always
+        self._cues = any(name in PEOPLE_FEATURE_NAMES for name in self.model.features)
+        self._flow = FlowStep(self.model.width, fine=self._cues)
+        self._people = PeopleCues(self.model.people_window_s, self.model.gate_s, cues=self._cues)
         self._pairs: deque[tuple[float, FloatArray, FineGrid | None]] = deque()
         self._scores: deque[tuple[float, float]] = deque()
         self._last_t: float | None = None
@@ -397,10 +388,7 @@ class FightScorer:
                 self._pairs.popleft()
         elif step.status == NO_PAIR:
             self._pairs.clear()
-        window = np.stack([c for _, c, _ in self._pairs]) if self._pairs else None
-        fines = [f for _, _, f in self._pairs if f is not None]
-        fine = np.stack(fines) if fines and all(f.shape == fines[0].shape for f in fines) else None
-        self._people.update(t_seconds, people, fine, frame_hw)
+        self._people.update(t_seconds, people, self._fine_window, frame_hw)
         self.has_pair = self._people.has_pair(t_seconds)
         if step.status == REPEAT:
             return self._last_score
@@ -408,9 +396,10 @@ class FightScorer:
             self._scores.clear()
             self._last_score = 0.0
             return 0.0
-        if window is None or len(window) < self.model.min_pairs:
+        if len(self._pairs) < self.model.min_pairs:
             self._last_score = 0.0
             return 0.0
+        window = np.stack([c for _, c, _ in self._pairs])
         values = np.concatenate([window_features(window), self._people.vector(t_seconds)])
         self.last_values = values
         probability = self.model.probability(transform_features(values[self._columns]))
@@ -418,6 +407,13 @@ class FightScorer:
             probability = 0.0
         self._last_score = self._smoothed(probability, t_seconds)
         return self._last_score
+
+    def _fine_window(self) -> FineGrid | None:
+        """The window's fine flow grids stacked (None without any, or when they differ in shape)."""
+        fines = [f for _, _, f in self._pairs if f is not None]
+        if not fines or any(f.shape != fines[0].shape for f in fines):
+            return None
+        return np.stack(fines)
 
     def _masked(self, frame_bgr: Frame) -> Frame:
         """The frame with the excluded areas painted black (a copy; the caller's frame is kept)."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -193,14 +193,9 @@ def pair_distance(a: PersonTrack, b: PersonTrack) -> float | None:
     return distance
 
 
-def pair_boxes(tracks: Sequence[PersonTrack]) -> dict[PairKey, Box]:
-    """Union boxes of every close pair by their track ids."""
-    boxes: dict[PairKey, Box] = {}
-    for i, a in enumerate(tracks):
-        for b in tracks[i + 1 :]:
-            if pair_distance(a, b) is not None:
-                boxes[(min(a.track_id, b.track_id), max(a.track_id, b.track_id))] = _union(a.box, b.box)
-    return boxes
+def any_close_pair(tracks: Sequence[PersonTrack]) -> bool:
+    """Whether two of the people are a close pair (the people gate, without measuring any cue)."""
+    return any(pair_distance(a, b) is not None for i, a in enumerate(tracks) for b in tracks[i + 1 :])
 
 
 def _pair_vector(
@@ -264,10 +259,14 @@ def close_pairs(
 class PeopleCues:
     """The people half of a fight window: pair cues of recent person-stage updates (see the module doc)."""
 
-    def __init__(self, window_s: float = 1.0, gate_s: float = 3.0) -> None:
-        """Keep cues of the last `window_s` s; `has_pair` looks back `gate_s` s."""
+    def __init__(self, window_s: float = 1.0, gate_s: float = 3.0, *, cues: bool = True) -> None:
+        """Keep cues of the last `window_s` s; `has_pair` looks back `gate_s` s.
+
+        `cues=False` (a model that uses no pair cue, only the gate): only whether a close pair is seen.
+        """
         self.window_s = window_s
         self.gate_s = gate_s
+        self.cues = cues
         self._cues: deque[tuple[float, FloatArray]] = deque()
         self._last_people_t: float | None = None
         self._last_pair_t = float("-inf")
@@ -279,9 +278,16 @@ class PeopleCues:
         self._last_pair_t = float("-inf")
 
     def update(
-        self, t: float, tracks: Sequence[PersonTrack], window: npt.NDArray[Any] | None, frame_hw: tuple[int, int]
+        self,
+        t: float,
+        tracks: Sequence[PersonTrack],
+        window: Callable[[], npt.NDArray[Any] | None],
+        frame_hw: tuple[int, int],
     ) -> None:
-        """Take the person stage's tracks when they are new (their latest sighting is newer than the last seen)."""
+        """Take the person stage's tracks when they are new (their latest sighting is newer than the last seen).
+
+        `window` gives the flow window's fine grids; it is called only when new tracks are measured.
+        """
         if not tracks:
             return
         seen = max(track.last_seen for track in tracks)
@@ -289,7 +295,11 @@ class PeopleCues:
             return
         self._last_people_t = seen
         fresh = [track for track in tracks if track.last_seen >= seen - FRESH_S]
-        pairs = close_pairs(fresh, window, frame_hw)
+        if not self.cues:
+            if any_close_pair(fresh):
+                self._last_pair_t = t
+            return
+        pairs = close_pairs(fresh, window(), frame_hw)
         if pairs:
             best = np.max(np.stack(list(pairs.values())), axis=0)
             cues = np.concatenate([best[:8], [float(len(pairs))], best[8:]]).astype(np.float32)

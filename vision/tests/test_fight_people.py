@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.fight_clips import analyse_clip
 from vision.incidents.budget import reference_recall
-from vision.incidents.fight import FightModel, FightScorer
+from vision.incidents.fight import FEATURE_NAMES, FightModel, FightScorer
 from vision.incidents.pairs import close_pairs, pair_distance
 from vision.incidents.video import iter_frames
 from vision.people.movenet import PoseDetector, PoseSettings
@@ -52,6 +52,41 @@ def test_people_gate_one_person_moving_violently_is_no_fight_two_fighting_are(sa
     # then no close pair is ever seen, the gate stays shut and nothing scores
     assert max(counts) == 1
     assert max(alone) == 0.0
+
+
+def test_a_model_without_pair_cues_gets_the_same_gate_and_scores_without_measuring_them(sample_file):
+    from dataclasses import replace
+
+    # given the shipped model (flow features, people gate) and the same model also reading a pair cue at weight 0
+    shipped = FightModel.from_json()
+    assert not {"pair_limb", "pair_flow"} & set(shipped.features)
+    cued = replace(
+        shipped,
+        features=[*shipped.features, "pair_limb", "pair_flow"],
+        coef=[*shipped.coef, 0.0, 0.0],
+        mean=[*shipped.mean, 0.0, 0.0],
+        scale=[*shipped.scale, 1.0, 1.0],
+    )
+    detector = PoseDetector(PoseSettings(shipped.people_input_size, shipped.people_min_score))
+    tracker, gate_only, measuring = PersonTracker(), FightScorer(shipped), FightScorer(cued)
+    tracks: list[PersonTrack] = []
+    gates, scores, cues, next_people = [], [], [], float("-inf")
+    # when both score a real fight with the same tracks
+    for t, frame in iter_frames(sample_file("fights", "violence_clips", "violence_4.mp4"), shipped.analysis_fps):
+        if t + 1e-6 >= next_people:
+            tracks = tracker.update(detector.detect(frame), t)
+            next_people = t + 1.0 / shipped.people_fps
+        scores.append((gate_only.update(frame, t, people=tracks), measuring.update(frame, t, people=tracks)))
+        gates.append((gate_only.has_pair, measuring.has_pair))
+        cues.append(measuring.last_values is not None and measuring.last_values[FEATURE_NAMES.index("pair_flow")] > 0)
+    # then the gate opens and shuts on the same frames and the scores are equal
+    assert any(a for a, _ in gates)
+    assert all(a == b for a, b in gates)
+    assert [a for a, _ in scores] == pytest.approx([b for _, b in scores])
+    # and only the scorer whose model reads pair cues measured them (the fine flow grid included)
+    assert any(cues)
+    assert all(fine is None for _, _, fine in gate_only._pairs)
+    assert all(fine is not None for _, _, fine in measuring._pairs)
 
 
 def test_no_people_no_fight_score_on_a_real_fight(sample_file):

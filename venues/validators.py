@@ -74,11 +74,31 @@ class StreamUrlValidator(RegexValidator):
         super().__call__(value)
 
 
+_H4 = "[0-9A-Fa-f]{1,4}"
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # no leading zero: ipaddress refuses one
+_IPV4 = rf"(?:{_OCTET}\.){{3}}{_OCTET}"
+# Every RFC 4291 text form of an IPv6 address: full, `::`-compressed anywhere, IPv4 in the last 32 bits.
+_IPV6 = (
+    "(?:"
+    + "|".join(
+        [
+            f"(?:{_H4}:){{7}}{_H4}",
+            f"(?:{_H4}:){{1,7}}:",
+            *(f"(?:{_H4}:){{1,{6 - k}}}(?::{_H4}){{1,{k + 1}}}" for k in range(6)),
+            f":(?:(?::{_H4}){{1,7}}|:)",
+            f"(?:{_H4}:){{6}}{_IPV4}",
+            *(f"(?:{_H4}:){{{b}}}:(?:{_H4}:){{{a}}}{_IPV4}" for b in range(1, 6) for a in range(6 - b)),
+            f"::(?:{_H4}:){{0,5}}{_IPV4}",
+        ]
+    )
+    + ")"
+)
+
 # The same rule as `validate_stream_url`, as a pattern the API schema publishes: a scheme, then a host
-# (name, IPv4 or [IPv6] written in full or with one `::`, optional user:password@ and :port) or, for
+# (name, IPv4 or any [IPv6] form, optional user:password@ (the password may hold an @) and :port) or, for
 # file://, an absolute path.
 STREAM_URL_PATTERN = StreamUrlValidator(
-    r"^(?:(?:rtsps?|https?)://(?:[A-Za-z0-9._~%!$&'()*+,;=:-]+@)?(?:[A-Za-z0-9._~%-]+|\[(?:(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}|::[0-9A-Fa-f]{1,4})\])"
+    r"^(?:(?:rtsps?|https?)://(?:[A-Za-z0-9._~%!$&'()*+,;=:@-]+@)?(?:[A-Za-z0-9._~%-]+|\[" + _IPV6 + r"\])"
     r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
     r"(?:[/?#][^\s\x00]*)?|file:///[^\s\x00]*)$",
     message=_("Unsupported stream URL; use rtsp(s)://host/..., http(s)://host/... or file:///path."),

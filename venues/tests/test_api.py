@@ -43,6 +43,8 @@ def test_admin_creates_a_venue_and_a_camera(api_client, admin_user):
         ("gopher://x", "Unsupported stream URL scheme 'gopher'"),
         ("rtsp:///nohost", "needs a host"),
         ("file://relative.mp4", "absolute path"),
+        ("rtsp://10.0.0.5:99999/s", "The stream URL is malformed: Port out of range"),
+        ("rtsp://[1.2.3.4]/s", "The stream URL is malformed"),
     ],
 )
 def test_camera_with_a_bad_url_is_rejected_with_a_field_message(api_client, admin_user, venue, url, message):
@@ -51,6 +53,24 @@ def test_camera_with_a_bad_url_is_rejected_with_a_field_message(api_client, admi
     assert response.status_code == 400
     assert message in response.json()["stream_url"][0]
     assert not Camera.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "rtsp://[2001:db8::10:1]/s",
+        "rtsp://[2001:db8::]/s",
+        "rtsp://[::ffff:10.0.0.5]:554/s",
+        "rtsp://[fe80:0:0:0:0:0:0:1]:8554/live",
+        "http://user:p@ss@cam.local/mjpeg",
+    ],
+)
+def test_camera_urls_the_model_accepts_the_api_accepts(api_client, admin_user, venue, url):
+    # IPv6 in any text form and a password holding an @ are valid stream URLs (validate_stream_url, the admin)
+    api_client.force_authenticate(admin_user)
+    response = api_client.post("/api/cameras/", {"venue": str(venue.pk), "name": "X", "stream_url": url}, format="json")
+    assert response.status_code == 201, response.content
+    assert Camera.objects.get().stream_url == url
 
 
 def test_camera_counting_view_is_set_validated_and_reaches_the_session(api_client, admin_user, venue):

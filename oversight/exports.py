@@ -358,7 +358,17 @@ def evidence_export(
         if len(alerts) != 1 or alerts[0].kind == Alert.Kind.FACE_MATCH:
             raise ValidationError({"involved": [_("Choose involved people for one incident alert at a time.")]})
         people = snapshot_people(alerts[0])
-        masker.involved = [people[n - 1] for n in involved if 1 <= n <= len(people)]
+        unknown = [n for n in involved if not 1 <= n <= len(people)]
+        if unknown:
+            raise ValidationError(
+                {
+                    "involved": [
+                        _("The snapshot shows %(count)d people; there is no person %(numbers)s.")
+                        % {"count": len(people), "numbers": ", ".join(str(n) for n in unknown)}
+                    ]
+                }
+            )
+        masker.involved = [people[n - 1] for n in involved]
     per_alert = [(alert, _alert_files(alert, unmasked=unmasked, masker=masker)) for alert in alerts]
     digests = {
         str(alert.pk): {f.name: hashlib.sha256(f.data).hexdigest() for f in files if f.data}

@@ -238,3 +238,7 @@ def test_incident_export_blurs_every_person_but_the_involved(camera, sample_file
         assert detail(exported, box) < 0.2 * detail(original, box)
     row = AccessEvent.objects.get(action="export", object_id=str(alert.pk))
     assert (row.detail["people_masked"], row.detail["involved"]) == (True, [1])
+    # and a number the snapshot does not have is refused by name, with nothing exported or audited as exported
+    with pytest.raises(ValidationError, match=f"shows {len(people)} people; there is no person 0, 99"):
+        evidence_export(actor=supervisor, alert_ids=[alert.pk], purpose="Assault 5/26", involved=[0, 1, 99])
+    assert AccessEvent.objects.filter(action="export", object_id=str(alert.pk)).count() == 1
